@@ -1,0 +1,447 @@
+//! The rules: which attribute combinations mean something, and what must hold for the whole model.
+//!
+//! Each rule reports a spanned error to the [`Ctxt`] and the derive goes on, so every misuse is
+//! reported at once. Rules that need type information (a reference whose type is not the
+//! target's id, a field type with no column mapping) are where-bounds in the generated code.
+
+use std::collections::HashMap;
+
+use proc_macro2::Span;
+use quote::ToTokens;
+use syn::DeriveInput;
+
+use crate::attr::Attrs;
+use crate::ctxt::Ctxt;
+use crate::model::{Field, FieldKind, Input, Role, Struct, StructKind};
+use crate::symbol::{self, Symbol};
+use crate::types;
+
+/// PostgreSQL truncates longer identifiers, which would make distinct names collide.
+const MAX_IDENT_LEN: usize = 63;
+
+pub fn generics(cx: &Ctxt, input: &DeriveInput) {
+    if !input.generics.params.is_empty() || input.generics.where_clause.is_some() {
+        cx.error_spanned_by(
+            &input.generics,
+            "`Migrate` cannot be derived for a generic type: a model maps to fixed tables and columns",
+        );
+    }
+}
+
+pub fn container(cx: &Ctxt, attrs: &Attrs, embedded: bool) {
+    if !embedded {
+        return;
+    }
+    for key in [symbol::COLLECTION, symbol::TABLE] {
+        if let Some(span) = attrs.span(key) {
+            cx.error_at(
+                span,
+                format!(
+                    "`{key}` does not apply to an embedded struct: it is stored in the table named by the parent's `child = \"...\"`"
+                ),
+            );
+        }
+    }
+}
+
+/// The keys each role accepts (besides the key that gives the role).
+fn accepted(role: Role) -> &'static [Symbol] {
+    use crate::symbol::*;
+    match role {
+        Role::Skip => &[],
+        Role::Id => &[STRATEGY, COLUMN],
+        Role::Child => &[RENAME, DEFAULT, PARENT_COLUMN],
+        Role::Junction => &[
+            RENAME,
+            DEFAULT,
+            REFERENCES,
+            KEY,
+            ON_MISSING,
+            OWNER_COLUMN,
+            TARGET_COLUMN,
+            POSITION,
+        ],
+        Role::Value => &[
+            RENAME, COLUMN, DEFAULT, WITH, UNIQUE, INDEX, JSONB, AS_TEXT, REFERENCES, KEY,
+            ON_MISSING,
+        ],
+    }
+}
+
+/// The key a key only makes sense with.
+fn requires(key: Symbol) -> Option<Symbol> {
+    use crate::symbol::*;
+    match key {
+        STRATEGY => Some(ID),
+        PARENT_COLUMN => Some(CHILD),
+        OWNER_COLUMN | TARGET_COLUMN | POSITION => Some(JUNCTION),
+        KEY | ON_MISSING => Some(REFERENCES),
+        _ => None,
+    }
+}
+
+/// Whether the keys on one field fit together and fit its type. `false`: the field is not modelled.
+pub fn field(cx: &Ctxt, field: &syn::Field, attrs: &Attrs, role: Role) -> bool {
+    let before = cx.error_count();
+    let role_key = role.key();
+    for (key, span) in attrs.keys() {
+        if Some(key) == role_key {
+            continue;
+        }
+        if role == Role::Skip {
+            cx.error_at(
+                span,
+                format!("`{key}` cannot be combined with `skip`: a skipped field is neither read nor stored"),
+            );
+            continue;
+        }
+        if let Some(needed) = requires(key).filter(|needed| !attrs.has(*needed)) {
+            cx.error_at(span, needs(key, needed));
+            continue;
+        }
+        if let (false, Some(role_key)) = (accepted(role).contains(&key), role_key) {
+            cx.error_at(
+                span,
+                format!(
+                    "`{key}` cannot be combined with `{role_key}`; a `{role_key}` field accepts {}",
+                    symbol::list(accepted(role))
+                ),
+            );
+        }
+    }
+    match role {
+        Role::Skip => {}
+        Role::Id => id_strategy(cx, field, attrs),
+        Role::Child | Role::Junction => {
+            if types::array_element(&field.ty).is_none() {
+                let key = role_key.unwrap_or(symbol::CHILD);
+                cx.error_spanned_by(
+                    &field.ty,
+                    format!(
+                        "`{key}` needs a field of type `Vec<T>` or `Option<Vec<T>>`, found `{}`",
+                        type_text(&field.ty)
+                    ),
+                );
+            }
+            if role == Role::Junction {
+                junction(cx, attrs);
+            }
+        }
+        Role::Value => value(cx, field, attrs),
+    }
+    cx.error_count() == before
+}
+
+fn needs(key: Symbol, needed: Symbol) -> String {
+    match needed {
+        symbol::ID => format!("`{key}` applies only to the `id` field"),
+        symbol::REFERENCES => format!("`{key}` needs `references = Model` on the same field"),
+        other => format!("`{key}` applies only to `{other}` fields"),
+    }
+}
+
+fn id_strategy(cx: &Ctxt, field: &syn::Field, attrs: &Attrs) {
+    let Some(strategy) = attrs.string(symbol::STRATEGY) else {
+        return;
+    };
+    let ty = types::peel(&field.ty).to_token_stream().to_string();
+    if strategy.value != "keep" && ["i32", "i64", "String", "Uuid"].contains(&ty.as_str()) {
+        cx.error_at(
+            strategy.span,
+            format!(
+                "`strategy = \"{}\"` maps ObjectIds to UUIDs; a `{ty}` id is stored as it is: use `strategy = \"keep\"` or leave `strategy` out",
+                strategy.value
+            ),
+        );
+    }
+}
+
+fn junction(cx: &Ctxt, attrs: &Attrs) {
+    if !attrs.has(symbol::REFERENCES) {
+        if let Some(span) = attrs.span(symbol::JUNCTION) {
+            cx.error_at(
+                span,
+                "`junction` needs `references = Model`: the model the array's elements refer to",
+            );
+        }
+    }
+    if let Some(on_missing) = attrs.string(symbol::ON_MISSING) {
+        if on_missing.value == "null" {
+            cx.error_at(
+                on_missing.span,
+                "`on_missing = \"null\"` cannot apply to a junction, whose rows have no nullable column; use `skip` to drop rows whose target is missing",
+            );
+        }
+    }
+}
+
+fn value(cx: &Ctxt, field: &syn::Field, attrs: &Attrs) {
+    let exclusive = [symbol::REFERENCES, symbol::JSONB, symbol::AS_TEXT];
+    let present: Vec<Symbol> = exclusive.into_iter().filter(|k| attrs.has(*k)).collect();
+    for extra in present.iter().skip(1) {
+        if let (Some(first), Some(span)) = (present.first(), attrs.span(*extra)) {
+            cx.error_at(span, format!("`{extra}` cannot be combined with `{first}`"));
+        }
+    }
+    if let (Some(_), Some(span)) = (attrs.span(symbol::JSONB), attrs.span(symbol::WITH)) {
+        cx.error_at(
+            span,
+            "`with` cannot be combined with `jsonb`: `jsonb` fields are read with serde",
+        );
+    }
+    if attrs.has(symbol::REFERENCES) && types::array_element(&field.ty).is_some() {
+        if let Some(span) = attrs.span(symbol::REFERENCES) {
+            cx.error_at(
+                span,
+                format!(
+                    "a `references` field of type `{}` needs `junction`: an array of references is stored as rows of a junction table",
+                    type_text(&field.ty)
+                ),
+            );
+        }
+    }
+    if let Some(on_missing) = attrs.string(symbol::ON_MISSING) {
+        if on_missing.value == "null" && types::option_inner(&field.ty).is_none() {
+            cx.error_at(
+                on_missing.span,
+                format!(
+                    "`on_missing = \"null\"` needs an `Option<..>` field to store NULL in, found `{}`",
+                    type_text(&field.ty)
+                ),
+            );
+        }
+    }
+}
+
+/// Rules about the whole model: one id, unique keys, columns and tables.
+pub fn model(cx: &Ctxt, input: &Input<'_>) {
+    match input {
+        Input::Struct(s) => {
+            ids(cx, s);
+            unique_keys(cx, s);
+            unique_columns(cx, s);
+            junction_columns(cx, s);
+            recursive_children(cx, s);
+            if let StructKind::Collection { table, .. } = &s.kind {
+                unique_tables(cx, s, table);
+            }
+        }
+        Input::Enum(e) => {
+            let mut seen: HashMap<&str, &syn::Ident> = HashMap::new();
+            for v in &e.variants {
+                if let Some(first) = seen.insert(&v.label, v.ident) {
+                    cx.error_at(
+                        v.span,
+                        format!(
+                            "enum label `{}` is used by both `{first}` and `{}`; rename one with `#[migrate(rename = \"...\")]`",
+                            v.label, v.ident
+                        ),
+                    );
+                }
+            }
+            long_name(cx, &e.pg_name, e.ident.span(), "enum type");
+        }
+    }
+}
+
+fn ids(cx: &Ctxt, s: &Struct<'_>) {
+    let ids: Vec<_> = s
+        .fields
+        .iter()
+        .filter(|f| matches!(f.kind, FieldKind::Id { .. }))
+        .collect();
+    if s.is_embedded() {
+        for id in ids {
+            cx.error_at(
+                id.span,
+                "an embedded struct has no `_id`: each child row gets a generated `id`; remove `#[migrate(id)]`",
+            );
+        }
+        return;
+    }
+    match ids.as_slice() {
+        [] if s.rejected_id => {}
+        [] => cx.error_spanned_by(
+            s.ident,
+            "a collection struct needs one field marked `#[migrate(id)]`, read from `_id`",
+        ),
+        [_] => {}
+        [first, rest @ ..] => {
+            for id in rest {
+                cx.error_at(
+                    id.span,
+                    format!(
+                        "only one field can be `#[migrate(id)]`, and `{}` already is",
+                        first.ident
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// The fields name checks look at: all but the id fields `ids` already reported (any id of an
+/// embedded struct, every id after the first), so one mistake is not reported again as a clash.
+fn checked_fields<'s, 'a>(s: &'s Struct<'a>) -> impl Iterator<Item = &'s Field<'a>> {
+    let mut ids = 0;
+    let embedded = s.is_embedded();
+    s.fields.iter().filter(move |f| {
+        if !matches!(f.kind, FieldKind::Id { .. }) {
+            return true;
+        }
+        ids += 1;
+        !embedded && ids == 1
+    })
+}
+
+fn unique_keys(cx: &Ctxt, s: &Struct<'_>) {
+    let mut seen: HashMap<&str, &syn::Ident> = HashMap::new();
+    for k in &s.skipped {
+        seen.insert(&k.key, k.ident);
+    }
+    for f in checked_fields(s) {
+        if let Some(first) = seen.insert(&f.key, f.ident) {
+            cx.error_at(
+                f.key_span,
+                format!(
+                    "document key `{}` is read by both `{first}` and `{}`; rename one with `rename = \"...\"`",
+                    f.key, f.ident
+                ),
+            );
+        }
+    }
+}
+
+fn unique_columns(cx: &Ctxt, s: &Struct<'_>) {
+    let mut seen: HashMap<&str, String> = HashMap::new();
+    if s.is_embedded() {
+        for generated in ["id", "position"] {
+            seen.insert(
+                generated,
+                format!("the child table's generated `{generated}` column"),
+            );
+        }
+    }
+    for f in checked_fields(s) {
+        let stored = matches!(f.kind, FieldKind::Id { .. } | FieldKind::Value(_));
+        if !stored {
+            continue;
+        }
+        long_name(cx, &f.column, f.column_span, "column");
+        if let Some(first) = seen.insert(&f.column, format!("`{}`", f.ident)) {
+            cx.error_at(
+                f.column_span,
+                format!(
+                    "column `{}` is written by both {first} and `{}`; name one with `column = \"...\"`",
+                    f.column, f.ident
+                ),
+            );
+        }
+    }
+    for f in &s.fields {
+        if let FieldKind::Child(child) = &f.kind {
+            if ["id", "position"].contains(&child.parent_column.as_str()) {
+                cx.error_at(
+                    f.span,
+                    format!(
+                        "`parent_column = \"{}\"` clashes with the child table's generated `{}` column",
+                        child.parent_column, child.parent_column
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn junction_columns(cx: &Ctxt, s: &Struct<'_>) {
+    for f in &s.fields {
+        let FieldKind::Junction(j) = &f.kind else {
+            continue;
+        };
+        if j.owner_column == j.target_column {
+            cx.error_at(
+                f.span,
+                format!(
+                    "the junction table of `{}` would have two columns named `{}`; name the target's with `target_column = \"...\"`",
+                    f.ident, j.owner_column
+                ),
+            );
+        }
+        for column in [&j.owner_column, &j.target_column] {
+            long_name(cx, column, f.span, "column");
+        }
+        if j.position && (j.owner_column == "position" || j.target_column == "position") {
+            cx.error_at(
+                f.span,
+                "a junction column named `position` clashes with the `position` column; rename it",
+            );
+        }
+    }
+}
+
+/// A struct holding an array of itself would describe endless tables.
+fn recursive_children(cx: &Ctxt, s: &Struct<'_>) {
+    for f in &s.fields {
+        let FieldKind::Child(child) = &f.kind else {
+            continue;
+        };
+        let syn::Type::Path(path) = types::peel(child.elem) else {
+            continue;
+        };
+        let name = types::last_ident(&path.path);
+        if name == "Self" || (path.path.segments.len() == 1 && *s.ident == name) {
+            cx.error_spanned_by(
+                child.elem,
+                format!(
+                    "`{}` cannot be a child of itself: its child tables would nest without end; store the array with `#[migrate(jsonb)]`",
+                    s.ident
+                ),
+            );
+        }
+    }
+}
+
+fn unique_tables(cx: &Ctxt, s: &Struct<'_>, own: &str) {
+    let mut seen: HashMap<String, String> = HashMap::new();
+    long_name(cx, own, s.ident.span(), "table");
+    seen.insert(own.to_string(), format!("`{}`", s.ident));
+    for f in s.table_fields() {
+        let explicit = match &f.kind {
+            FieldKind::Junction(j) => j.table.clone(),
+            FieldKind::Child(c) => c.table.clone(),
+            _ => None,
+        };
+        let name = explicit.unwrap_or_else(|| format!("{own}_{}", f.column));
+        long_name(cx, &name, f.span, "table");
+        if let Some(first) = seen.insert(name.clone(), format!("`{}`", f.ident)) {
+            cx.error_at(
+                f.span,
+                format!(
+                    "table `{name}` is written by both {first} and `{}`; name one explicitly",
+                    f.ident
+                ),
+            );
+        }
+    }
+}
+
+fn long_name(cx: &Ctxt, name: &str, span: Span, what: &str) {
+    if name.len() > MAX_IDENT_LEN {
+        cx.error_at(
+            span,
+            format!(
+                "{what} name `{name}` is {} bytes long; PostgreSQL truncates identifiers to {MAX_IDENT_LEN}",
+                name.len()
+            ),
+        );
+    }
+}
+
+fn type_text(ty: &syn::Type) -> String {
+    ty.to_token_stream()
+        .to_string()
+        .replace(" < ", "<")
+        .replace(" >", ">")
+        .replace("< ", "<")
+        .replace(" :: ", "::")
+}

@@ -1,0 +1,111 @@
+//! `emit` and `Embedded::emit_child`: the own row in column order, then junction and child rows
+//! at the table indexes `tables.rs` gives them.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::private;
+use super::tables::offset;
+use crate::model::{FieldKind, Storage, Struct, Value};
+
+pub fn collection(s: &Struct<'_>) -> TokenStream {
+    let p = private();
+    let values = values(s);
+    let nested = nested(s, &quote!(0usize));
+    quote! {
+        let __key = <Self as #p::Migrate>::key(self);
+        __out.begin_row(0usize);
+        __out.value(&__key);
+        #(#values)*
+        __out.end_row();
+        #(#nested)*
+    }
+}
+
+pub fn embedded(s: &Struct<'_>) -> TokenStream {
+    let p = private();
+    let values = values(s);
+    let nested = nested(s, &quote!(__base));
+    quote! {
+        let __key = #p::Key::Uuid(#p::child_row_id(__parent, __field, __position));
+        __out.begin_row(__base);
+        __out.value(&__key);
+        __out.value(__parent);
+        __out.value(&__position);
+        #(#values)*
+        __out.end_row();
+        #(#nested)*
+    }
+}
+
+/// One `__out.value(..)` per stored field, in column order.
+fn values(s: &Struct<'_>) -> Vec<TokenStream> {
+    s.values()
+        .map(|(f, v)| {
+            let member = f.ident;
+            let value = stored(v, &quote!(&self.#member));
+            quote!(__out.value(#value);)
+        })
+        .collect()
+}
+
+/// The `&impl PgValue` a field's value is written as; `value` is a `&T` expression of the value.
+pub fn stored(v: &Value<'_>, value: &TokenStream) -> TokenStream {
+    let p = private();
+    match &v.storage {
+        Storage::Native => quote!(#value),
+        Storage::Jsonb if v.optional => {
+            quote!(&#p::Option::map(#p::Option::as_ref(#value), #p::SerdeJson))
+        }
+        Storage::Jsonb => quote!(&#p::SerdeJson(#value)),
+        Storage::AsText => quote!(&#p::ObjectIdText(#value)),
+        Storage::Reference(r) => {
+            let target = &r.target;
+            let elem = r.elem;
+            match (&r.key, v.optional) {
+                (Some(_), _) => quote!(#value),
+                (None, false) => quote!(&#p::reference::<#target, #elem>(#value)),
+                (None, true) => quote! {
+                    &#p::optional_reference::<#target, #elem>(
+                        #p::Option::as_ref(#value),
+                    )
+                },
+            }
+        }
+    }
+}
+
+/// The rows of each junction and child field; `base` is the own table's index.
+fn nested(s: &Struct<'_>, base: &TokenStream) -> Vec<TokenStream> {
+    let p = private();
+    s.table_fields()
+        .map(|f| {
+            let member = f.ident;
+            let ty = f.ty;
+            let key = &f.key;
+            let table = offset(s, f);
+            let items = quote!(<#ty as #p::ArrayField>::items(&self.#member));
+            match &f.kind {
+                FieldKind::Junction(j) => {
+                    let r = &j.reference;
+                    let targets = match &r.key {
+                        None => {
+                            let target = &r.target;
+                            let elem = r.elem;
+                            quote!(#items.iter().map(#p::reference::<#target, #elem>))
+                        }
+                        Some(_) => quote!(#items.iter().map(#p::ByRef)),
+                    };
+                    let position = j.position;
+                    quote! {
+                        #p::emit_junction(__out, #base + #table, &__key, #targets, #position);
+                    }
+                }
+                FieldKind::Child(_) => quote! {
+                    #p::emit_children(__out, #base + #table, &__key, #key, #items);
+                },
+                FieldKind::Id { .. } | FieldKind::Value(_) => TokenStream::new(),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,538 @@
+//! The derive's view of the input: what each struct, field and enum becomes.
+//!
+//! [`build`] reads the syntax and the attributes. Attribute combinations that make no sense for a
+//! field are rejected by `check::field` before the field is modelled, so the model only holds
+//! fields whose meaning is clear; rules about the whole model run afterwards (`check::model`).
+
+use heck::ToSnakeCase;
+use proc_macro2::Span;
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, Fields, Ident, Type};
+
+use crate::attr::{self, Attrs};
+use crate::check;
+use crate::ctxt::Ctxt;
+use crate::symbol::{self, Symbol};
+use crate::types;
+
+/// The one naming rule from Rust and MongoDB names to PostgreSQL names (as `migrator::naming`).
+pub fn pg_name(name: &str) -> String {
+    name.to_snake_case()
+}
+
+/// What the input becomes.
+#[derive(Debug)]
+pub enum Input<'a> {
+    Struct(Struct<'a>),
+    Enum(Enum<'a>),
+}
+
+/// What the derive generates, known from the syntax alone even when the input has errors (so
+/// the stub emitted on error implements the right traits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    Collection,
+    Embedded,
+    Enum,
+}
+
+impl Intent {
+    pub fn of(input: &DeriveInput) -> Intent {
+        match &input.data {
+            Data::Enum(_) => Intent::Enum,
+            _ if attr::mentions(&input.attrs, symbol::EMBEDDED) => Intent::Embedded,
+            _ => Intent::Collection,
+        }
+    }
+}
+
+/// A struct with named fields: a collection or an embedded (child table) struct.
+#[derive(Debug)]
+pub struct Struct<'a> {
+    pub ident: &'a Ident,
+    pub kind: StructKind,
+    pub unknown_fields: UnknownFields,
+    pub fields: Vec<Field<'a>>,
+    /// `skip` fields: set to their default; their document keys are accepted under `reject`.
+    pub skipped: Vec<Skipped<'a>>,
+    /// Whether an id field was left out of the model because its attributes were rejected
+    /// (so its absence is not reported again).
+    pub rejected_id: bool,
+}
+
+#[derive(Debug)]
+pub struct Skipped<'a> {
+    pub ident: &'a Ident,
+    pub ty: &'a Type,
+    pub key: String,
+}
+
+#[derive(Debug)]
+pub enum StructKind {
+    Collection { collection: String, table: String },
+    Embedded,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownFields {
+    Ignore,
+    Reject,
+}
+
+/// One field that is read from the document.
+#[derive(Debug)]
+pub struct Field<'a> {
+    pub ident: &'a Ident,
+    pub ty: &'a Type,
+    /// The document key (`_id` for the id field).
+    pub key: String,
+    /// The column in the struct's own table; for junction and child fields, the name their
+    /// default table name is made from.
+    pub column: String,
+    pub kind: FieldKind<'a>,
+    /// Where messages about the field point: the key that gave its role, else its name.
+    pub span: Span,
+    /// Where messages about its document key point: `rename`, else the field name.
+    pub key_span: Span,
+    /// Where messages about its column point: `column`, else the field name.
+    pub column_span: Span,
+}
+
+#[derive(Debug)]
+pub enum FieldKind<'a> {
+    Id { strategy: Strategy },
+    Value(Value<'a>),
+    Junction(Junction<'a>),
+    Child(Child<'a>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    Ordered,
+    V5,
+    Keep,
+}
+
+/// A field stored in a column of the struct's own table.
+#[derive(Debug)]
+pub struct Value<'a> {
+    pub default: Option<DefaultValue>,
+    pub with: Option<syn::Path>,
+    pub storage: Storage<'a>,
+    /// Whether the field type is spelled `Option<..>`.
+    pub optional: bool,
+    pub unique: bool,
+    pub index: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum DefaultValue {
+    /// `Default::default()`.
+    Trait,
+    /// A function called with no arguments.
+    Path(syn::Path),
+}
+
+#[derive(Debug)]
+pub enum Storage<'a> {
+    /// The type's own `PgValue`.
+    Native,
+    /// serde, as jsonb.
+    Jsonb,
+    /// ObjectIds as hex text.
+    AsText,
+    /// A foreign key.
+    Reference(Reference<'a>),
+}
+
+#[derive(Debug)]
+pub struct Reference<'a> {
+    pub target: syn::Path,
+    /// `Some(column)`: a natural key of the target; `None`: its primary key.
+    pub key: Option<String>,
+    pub on_missing: OnMissing,
+    /// The referencing type without `Option`/`Vec` around it.
+    pub elem: &'a Type,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnMissing {
+    Reject,
+    Null,
+    Skip,
+    Keep,
+}
+
+/// An array of references stored as rows of a junction table.
+#[derive(Debug)]
+pub struct Junction<'a> {
+    /// The table name; `None`: `{owner table}_{column}`.
+    pub table: Option<String>,
+    pub reference: Reference<'a>,
+    pub owner_column: String,
+    pub target_column: String,
+    pub position: bool,
+    pub default: Option<DefaultValue>,
+}
+
+/// An array of embedded structs stored as rows of a child table.
+#[derive(Debug)]
+pub struct Child<'a> {
+    /// The table name; `None`: `{parent table}_{column}`.
+    pub table: Option<String>,
+    pub elem: &'a Type,
+    pub parent_column: String,
+    pub default: Option<DefaultValue>,
+}
+
+/// A fieldless enum stored as a PostgreSQL enum or as checked text.
+#[derive(Debug)]
+pub struct Enum<'a> {
+    pub ident: &'a Ident,
+    pub pg_name: String,
+    pub text: bool,
+    pub variants: Vec<Variant<'a>>,
+}
+
+#[derive(Debug)]
+pub struct Variant<'a> {
+    pub ident: &'a Ident,
+    pub label: String,
+    pub span: Span,
+}
+
+/// What a field's attributes make it, before checking they fit together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Skip,
+    Id,
+    Child,
+    Junction,
+    Value,
+}
+
+impl Role {
+    pub fn of(attrs: &Attrs) -> Role {
+        if attrs.has(symbol::SKIP) {
+            Role::Skip
+        } else if attrs.has(symbol::ID) {
+            Role::Id
+        } else if attrs.has(symbol::CHILD) {
+            Role::Child
+        } else if attrs.has(symbol::JUNCTION) {
+            Role::Junction
+        } else {
+            Role::Value
+        }
+    }
+
+    /// The key that gave the role, for messages.
+    pub fn key(self) -> Option<Symbol> {
+        match self {
+            Role::Skip => Some(symbol::SKIP),
+            Role::Id => Some(symbol::ID),
+            Role::Child => Some(symbol::CHILD),
+            Role::Junction => Some(symbol::JUNCTION),
+            Role::Value => None,
+        }
+    }
+}
+
+/// Reads the input; `None` when it is not something the derive can model at all.
+pub fn build<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<Input<'a>> {
+    check::generics(cx, input);
+    match &input.data {
+        Data::Struct(data) => match &data.fields {
+            Fields::Named(fields) => Some(Input::Struct(build_struct(cx, input, fields))),
+            Fields::Unnamed(_) | Fields::Unit => {
+                cx.error_spanned_by(
+                    &input.ident,
+                    "`Migrate` needs a struct with named fields; tuple and unit structs have no document keys",
+                );
+                None
+            }
+        },
+        Data::Enum(data) => build_enum(cx, input, data).map(Input::Enum),
+        Data::Union(data) => {
+            cx.error_spanned_by(
+                data.union_token,
+                "`Migrate` cannot be derived for a union; use a struct with named fields or a fieldless enum",
+            );
+            None
+        }
+    }
+}
+
+fn build_struct<'a>(cx: &Ctxt, input: &'a DeriveInput, fields: &'a syn::FieldsNamed) -> Struct<'a> {
+    let attrs = Attrs::parse(cx, &input.attrs, symbol::STRUCT_KEYS);
+    let embedded = attrs.has(symbol::EMBEDDED);
+    check::container(cx, &attrs, embedded);
+    let kind = if embedded {
+        StructKind::Embedded
+    } else {
+        let collection = attrs
+            .string(symbol::COLLECTION)
+            .map(|s| s.value)
+            .unwrap_or_else(|| input.ident.unraw().to_string().to_snake_case());
+        let table = attrs
+            .string(symbol::TABLE)
+            .map(|s| s.value)
+            .unwrap_or_else(|| pg_name(&collection));
+        StructKind::Collection { collection, table }
+    };
+    let unknown_fields = match attrs.string(symbol::UNKNOWN_FIELDS) {
+        Some(s) if s.value == "reject" => UnknownFields::Reject,
+        _ => UnknownFields::Ignore,
+    };
+    let rename_all = attrs.rename_all();
+    let owner = input.ident.unraw().to_string().to_snake_case();
+
+    let mut out = Struct {
+        ident: &input.ident,
+        kind,
+        unknown_fields,
+        fields: Vec::new(),
+        skipped: Vec::new(),
+        rejected_id: false,
+    };
+    for field in &fields.named {
+        let Some(ident) = &field.ident else { continue };
+        let attrs = Attrs::parse(cx, &field.attrs, symbol::FIELD_KEYS);
+        let role = Role::of(&attrs);
+        let name = ident.unraw().to_string();
+        let key = attrs.rename().unwrap_or_else(|| {
+            rename_all.map_or_else(|| name.clone(), |r| r.apply_to_field(&name))
+        });
+        if !check::field(cx, field, &attrs, role) {
+            out.rejected_id |= role == Role::Id;
+            continue;
+        }
+        if role == Role::Skip {
+            out.skipped.push(Skipped {
+                ident,
+                ty: &field.ty,
+                key,
+            });
+            continue;
+        }
+        if let Some(kind) = field_kind(&attrs, role, &field.ty, &owner) {
+            let column = match role {
+                Role::Id => attrs
+                    .string(symbol::COLUMN)
+                    .map_or_else(|| "id".to_string(), |s| s.value),
+                _ => attrs
+                    .string(symbol::COLUMN)
+                    .map_or_else(|| pg_name(&name), |s| s.value),
+            };
+            let key = if role == Role::Id {
+                "_id".to_string()
+            } else {
+                key
+            };
+            let span = role
+                .key()
+                .and_then(|k| attrs.span(k))
+                .unwrap_or_else(|| ident.span());
+            out.fields.push(Field {
+                ident,
+                ty: &field.ty,
+                key,
+                column,
+                kind,
+                span,
+                key_span: attrs
+                    .span(symbol::RENAME)
+                    .or_else(|| attrs.serde_rename.as_ref().map(|s| s.span))
+                    .unwrap_or_else(|| ident.span()),
+                column_span: attrs.span(symbol::COLUMN).unwrap_or_else(|| ident.span()),
+            });
+        }
+    }
+    out
+}
+
+/// The field's meaning; `None` only for combinations `check::field` has already rejected.
+fn field_kind<'a>(attrs: &Attrs, role: Role, ty: &'a Type, owner: &str) -> Option<FieldKind<'a>> {
+    let default = default_value(attrs);
+    Some(match role {
+        Role::Skip => return None,
+        Role::Id => FieldKind::Id {
+            strategy: match attrs
+                .string(symbol::STRATEGY)
+                .as_ref()
+                .map(|s| s.value.as_str())
+            {
+                Some("ordered") => Strategy::Ordered,
+                Some("v5") => Strategy::V5,
+                Some(_) => Strategy::Keep,
+                None if types::is_object_id(ty) => Strategy::Ordered,
+                None => Strategy::Keep,
+            },
+        },
+        Role::Child => {
+            let (elem, _) = types::array_element(ty)?;
+            FieldKind::Child(Child {
+                table: attrs.string(symbol::CHILD).map(|s| s.value),
+                elem,
+                parent_column: attrs
+                    .string(symbol::PARENT_COLUMN)
+                    .map_or_else(|| "parent_id".to_string(), |s| s.value),
+                default,
+            })
+        }
+        Role::Junction => {
+            let (elem, _) = types::array_element(ty)?;
+            let reference = reference(attrs, elem)?;
+            let target_column = attrs.string(symbol::TARGET_COLUMN).map_or_else(
+                || {
+                    format!(
+                        "{}_id",
+                        types::last_ident(&reference.target).to_snake_case()
+                    )
+                },
+                |s| s.value,
+            );
+            FieldKind::Junction(Junction {
+                table: attrs.string(symbol::JUNCTION).map(|s| s.value),
+                reference,
+                owner_column: attrs
+                    .string(symbol::OWNER_COLUMN)
+                    .map_or_else(|| format!("{owner}_id"), |s| s.value),
+                target_column,
+                position: attrs.has(symbol::POSITION),
+                default,
+            })
+        }
+        Role::Value => {
+            let optional = types::option_inner(ty).is_some();
+            let storage = if attrs.has(symbol::REFERENCES) {
+                Storage::Reference(reference(attrs, types::option_inner(ty).unwrap_or(ty))?)
+            } else if attrs.has(symbol::JSONB) {
+                Storage::Jsonb
+            } else if attrs.has(symbol::AS_TEXT) {
+                Storage::AsText
+            } else {
+                Storage::Native
+            };
+            FieldKind::Value(Value {
+                default,
+                with: attrs.path(symbol::WITH).cloned(),
+                storage,
+                optional,
+                unique: attrs.has(symbol::UNIQUE),
+                index: attrs.has(symbol::INDEX),
+            })
+        }
+    })
+}
+
+fn default_value(attrs: &Attrs) -> Option<DefaultValue> {
+    if !attrs.has(symbol::DEFAULT) {
+        return None;
+    }
+    Some(match attrs.path(symbol::DEFAULT) {
+        Some(path) => DefaultValue::Path(path.clone()),
+        None => DefaultValue::Trait,
+    })
+}
+
+fn reference<'a>(attrs: &Attrs, elem: &'a Type) -> Option<Reference<'a>> {
+    Some(Reference {
+        target: attrs.path(symbol::REFERENCES)?.clone(),
+        key: attrs.string(symbol::KEY).map(|s| s.value),
+        on_missing: match attrs
+            .string(symbol::ON_MISSING)
+            .as_ref()
+            .map(|s| s.value.as_str())
+        {
+            Some("null") => OnMissing::Null,
+            Some("skip") => OnMissing::Skip,
+            Some("keep") => OnMissing::Keep,
+            _ => OnMissing::Reject,
+        },
+        elem,
+    })
+}
+
+fn build_enum<'a>(cx: &Ctxt, input: &'a DeriveInput, data: &'a syn::DataEnum) -> Option<Enum<'a>> {
+    let attrs = Attrs::parse(cx, &input.attrs, symbol::ENUM_KEYS);
+    let rename_all = attrs.rename_all();
+    let mut variants = Vec::new();
+    for variant in &data.variants {
+        let vattrs = Attrs::parse(cx, &variant.attrs, symbol::VARIANT_KEYS);
+        if !matches!(variant.fields, Fields::Unit) {
+            cx.error_spanned_by(
+                &variant.fields,
+                format!(
+                    "`Migrate` enums must be fieldless, but variant `{}` has fields; store data-carrying enums with `#[migrate(jsonb)]` on the field instead",
+                    variant.ident
+                ),
+            );
+            continue;
+        }
+        let name = variant.ident.unraw().to_string();
+        let label = vattrs.rename().unwrap_or_else(|| {
+            rename_all.map_or_else(|| name.clone(), |r| r.apply_to_variant(&name))
+        });
+        variants.push(Variant {
+            ident: &variant.ident,
+            label,
+            span: vattrs
+                .span(symbol::RENAME)
+                .unwrap_or_else(|| variant.ident.span()),
+        });
+    }
+    if data.variants.is_empty() {
+        cx.error_spanned_by(
+            &input.ident,
+            "`Migrate` enums need at least one variant: PostgreSQL stores one of its labels",
+        );
+        return None;
+    }
+    Some(Enum {
+        ident: &input.ident,
+        pg_name: attrs.string(symbol::NAME).map_or_else(
+            || input.ident.unraw().to_string().to_snake_case(),
+            |s| s.value,
+        ),
+        text: attrs
+            .string(symbol::REPR)
+            .is_some_and(|s| s.value == "text"),
+        variants,
+    })
+}
+
+impl<'a> Struct<'a> {
+    pub fn is_embedded(&self) -> bool {
+        matches!(self.kind, StructKind::Embedded)
+    }
+
+    pub fn id(&self) -> Option<&Field<'a>> {
+        self.fields
+            .iter()
+            .find(|f| matches!(f.kind, FieldKind::Id { .. }))
+    }
+
+    /// Fields stored in the struct's own table, after the id, in declaration order.
+    pub fn values(&self) -> impl Iterator<Item = (&Field<'a>, &Value<'a>)> {
+        self.fields.iter().filter_map(|f| match &f.kind {
+            FieldKind::Value(v) => Some((f, v)),
+            _ => None,
+        })
+    }
+
+    /// Fields that write their own tables (junctions and children), in declaration order.
+    pub fn table_fields(&self) -> impl Iterator<Item = &Field<'a>> {
+        self.fields
+            .iter()
+            .filter(|f| matches!(f.kind, FieldKind::Junction(_) | FieldKind::Child(_)))
+    }
+}
+
+impl Field<'_> {
+    /// The span used for messages and where-bounds about this field's type.
+    pub fn ty_span(&self) -> Span {
+        self.ty.span()
+    }
+}

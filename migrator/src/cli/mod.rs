@@ -1,0 +1,120 @@
+//! The command-line framework a schema crate's binary runs:
+//!
+//! ```ignore
+//! fn main() -> std::process::ExitCode {
+//!     migrator::cli::main(my_schema::schema)
+//! }
+//! ```
+//!
+//! anyhow, tracing-subscriber and indicatif are used here only.
+
+/// Prints a line on stdout like `println!`, but a closed pipe (`| head`) ends the program
+/// quietly instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::write_stdout(&format!($($arg)*))
+    };
+}
+
+mod commands;
+pub mod options;
+mod progress;
+mod source;
+mod summary;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::schema::{Schema, SchemaError};
+use options::{exit, Cli, FileConfig};
+
+/// The name the binary was started as, for the hints the summary prints.
+static PROGRAM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+pub(crate) fn program_name() -> &'static str {
+    PROGRAM.get().map_or("migrate", String::as_str)
+}
+
+/// Parses the command line, runs the command, and returns the documented exit code.
+pub fn main(schema: impl FnOnce() -> Result<Schema, SchemaError>) -> ExitCode {
+    main_from(std::env::args_os(), schema)
+}
+
+/// [`main`] with explicit arguments (the first one is the program name).
+pub fn main_from<I, T>(args: I, schema: impl FnOnce() -> Result<Schema, SchemaError>) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    if let Some(name) = args
+        .first()
+        .and_then(|p| std::path::Path::new(p).file_name())
+    {
+        let _ = PROGRAM.set(name.to_string_lossy().to_string());
+    }
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
+    };
+    init_tracing(cli.verbose);
+    let schema = match schema() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: the schema is inconsistent: {e}");
+            return ExitCode::from(exit::FAILED);
+        }
+    };
+    let file = match cli.config.as_deref().map(FileConfig::load).transpose() {
+        Ok(f) => f.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::from(exit::FAILED);
+        }
+    };
+    let code = runtime.block_on(commands::dispatch(cli, file, schema));
+    ExitCode::from(code)
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Writes one line to stdout; exits quietly if the reader went away.
+pub(crate) fn write_stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}

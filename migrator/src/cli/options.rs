@@ -1,0 +1,229 @@
+//! Command-line options, with values from flags, then the environment, then a TOML file.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
+
+/// Exit codes (documented in the README).
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILED: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const VALIDATION_FAILED: u8 = 3;
+    pub const TOO_MANY_ERRORS: u8 = 4;
+    pub const LOCKED: u8 = 5;
+    pub const INTERRUPTED: u8 = 130;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about = "Migrate a MongoDB database into PostgreSQL through typed models."
+)]
+pub struct Cli {
+    /// A TOML file with default values for any long option (`pg-url = "..."`, `batch-size = 5000`).
+    #[arg(long, global = true, env = "MIGRATOR_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// PostgreSQL connection URL.
+    #[arg(long, global = true, env = "DATABASE_URL")]
+    pub pg_url: Option<String>,
+    /// PostgreSQL schema of the target tables.
+    #[arg(long, global = true, env = "MIGRATOR_TARGET_SCHEMA")]
+    pub target_schema: Option<String>,
+    /// PostgreSQL schema of the run's state (checkpoints, dead letters).
+    #[arg(long, global = true, env = "MIGRATOR_STATE_SCHEMA")]
+    pub state_schema: Option<String>,
+    /// More log output (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the migration, or resume it from its checkpoints.
+    Migrate(MigrateArgs),
+    /// Show the load order and what each collection becomes.
+    Plan,
+    /// Print the DDL the models generate.
+    Ddl,
+    /// Print the mapping as JSON: what every column of every table is made from, and the DDL.
+    Mapping,
+    /// Show the progress recorded in the target's checkpoints.
+    Status,
+    /// Compare the source with the target after a run.
+    Validate(ValidateArgs),
+    /// Inspect rejected documents.
+    Errors {
+        #[command(subcommand)]
+        command: ErrorsCommand,
+    },
+    /// Forget the run's state so the next `migrate` starts over.
+    Reset {
+        /// Also drop the tables the models create.
+        #[arg(long)]
+        drop_tables: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ErrorsCommand {
+    /// Rejected documents grouped by collection, class and field, then the latest ones.
+    List {
+        #[arg(long)]
+        collection: Option<String>,
+        #[arg(long)]
+        class: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// One rejected document in full, with the original document.
+    Show { id: i64 },
+    /// Write every rejected document to a JSON-lines file.
+    Export { file: PathBuf },
+}
+
+/// Where documents come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    /// A mongodump directory (`<collection>.bson[.gz]`).
+    Dump,
+    /// A mongodump `--archive` file (plain or gzip).
+    Archive,
+    /// A directory of mongoexport files (`<collection>.json[.gz]`).
+    Export,
+    /// A live deployment (`mongodb://...`).
+    Mongo,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct SourceArgs {
+    /// A mongodump directory, a mongodump archive, a mongoexport directory, or a mongodb:// URI.
+    #[arg(long, env = "MIGRATOR_SOURCE")]
+    pub source: Option<String>,
+    /// The kind of source, when it cannot be told from `--source`.
+    #[arg(long, value_enum, env = "MIGRATOR_SOURCE_KIND")]
+    pub source_kind: Option<SourceKind>,
+    /// The database to read, for a mongodb:// source (default: the URI's path).
+    #[arg(long, env = "MIGRATOR_DATABASE")]
+    pub database: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SchemaModeArg {
+    /// Create the tables from the models.
+    Create,
+    /// Load into tables that exist already (checked before anything is written).
+    Existing,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Documents per batch (each batch is one transaction).
+    #[arg(long, env = "MIGRATOR_BATCH_SIZE")]
+    pub batch_size: Option<usize>,
+    /// Encoded bytes per batch, at most.
+    #[arg(long, env = "MIGRATOR_BATCH_BYTES")]
+    pub batch_bytes: Option<usize>,
+    /// Partitions loaded at the same time.
+    #[arg(long, env = "MIGRATOR_JOBS")]
+    pub jobs: Option<usize>,
+    /// Most `_id` ranges a collection of a live source is split into [default: 4, and only a
+    /// collection holding more than 1/jobs of the documents is split].
+    #[arg(long, env = "MIGRATOR_PARTITIONS")]
+    pub partitions: Option<usize>,
+    /// Drop the previous run (its state and tables) and start over.
+    #[arg(long)]
+    pub restart: bool,
+    /// Stop when rejected documents exceed a count (`100`) or a rate (`2%`).
+    #[arg(long, env = "MIGRATOR_MAX_ERRORS")]
+    pub max_errors: Option<String>,
+    /// Also append rejected documents to this JSON-lines file.
+    #[arg(long, env = "MIGRATOR_DEAD_LETTERS")]
+    pub dead_letters: Option<PathBuf>,
+    /// Create the tables, or load into existing ones.
+    #[arg(long, value_enum, env = "MIGRATOR_SCHEMA_MODE")]
+    pub schema_mode: Option<SchemaModeArg>,
+    /// Transform every document and report, writing nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run `validate` after a completed migration.
+    #[arg(long)]
+    pub validate: bool,
+    /// Documents compared in depth per collection by `--validate`.
+    #[arg(long, default_value_t = 100)]
+    pub sample: usize,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Documents compared column by column per collection.
+    #[arg(long, default_value_t = 100)]
+    pub sample: usize,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Defaults read from `--config` (every key optional; kebab-case like the flags).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FileConfig {
+    pub pg_url: Option<String>,
+    pub target_schema: Option<String>,
+    pub state_schema: Option<String>,
+    pub source: Option<String>,
+    pub source_kind: Option<SourceKind>,
+    pub database: Option<String>,
+    pub batch_size: Option<usize>,
+    pub batch_bytes: Option<usize>,
+    pub jobs: Option<usize>,
+    pub partitions: Option<usize>,
+    pub max_errors: Option<String>,
+    pub dead_letters: Option<PathBuf>,
+    pub schema_mode: Option<SchemaModeArg>,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> Result<FileConfig, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("reading {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// The default PostgreSQL URL when none is given.
+pub const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_files_reject_unknown_keys() {
+        let ok: FileConfig =
+            toml::from_str("pg-url = \"postgres://x\"\nbatch-size = 5\nsource-kind = \"dump\"")
+                .expect("valid");
+        assert_eq!(ok.batch_size, Some(5));
+        assert_eq!(ok.source_kind, Some(SourceKind::Dump));
+        let err = toml::from_str::<FileConfig>("batch_sise = 5").expect_err("unknown key");
+        assert!(err.to_string().contains("batch_sise"), "{err}");
+    }
+
+    #[test]
+    fn cli_parses() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,88 @@
+//! Opens the source named by `--source`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+
+use super::options::{SourceArgs, SourceKind};
+use crate::source::archive::ArchiveSource;
+use crate::source::dump::DumpSource;
+use crate::source::ejson::ExportSource;
+use crate::source::mongo::MongoSource;
+use crate::source::Source;
+
+/// Tells the kind of source from its text: a URI, a directory of `.bson` or `.json` files, a file.
+pub fn detect(spec: &str) -> anyhow::Result<SourceKind> {
+    if spec.starts_with("mongodb://") || spec.starts_with("mongodb+srv://") {
+        return Ok(SourceKind::Mongo);
+    }
+    let path = Path::new(spec);
+    if path.is_file() {
+        return Ok(SourceKind::Archive);
+    }
+    if path.is_dir() {
+        let mut has_json = false;
+        for entry in std::fs::read_dir(path).with_context(|| format!("reading {spec}"))? {
+            let name = entry?.file_name().to_string_lossy().to_string();
+            if name.ends_with(".bson") || name.ends_with(".bson.gz") {
+                return Ok(SourceKind::Dump);
+            }
+            has_json |= name.ends_with(".json") && !name.ends_with(".metadata.json")
+                || name.ends_with(".json.gz");
+        }
+        if has_json {
+            return Ok(SourceKind::Export);
+        }
+        bail!("{spec} holds no .bson or .json files; pass --source-kind to say what it is");
+    }
+    bail!("--source {spec}: no such file or directory, and not a mongodb:// URI")
+}
+
+/// Opens the source.
+pub fn open(args: &SourceArgs) -> anyhow::Result<Arc<dyn Source>> {
+    let Some(spec) = args.source.as_deref() else {
+        bail!("no source: pass --source (a dump directory, an archive, an export directory or a mongodb:// URI)");
+    };
+    let kind = match args.source_kind {
+        Some(k) => k,
+        None => detect(spec)?,
+    };
+    Ok(match kind {
+        SourceKind::Dump => Arc::new(DumpSource::open(Path::new(spec))?),
+        SourceKind::Archive => Arc::new(ArchiveSource::open(Path::new(spec))?),
+        SourceKind::Export => Arc::new(ExportSource::open(Path::new(spec))?),
+        SourceKind::Mongo => {
+            let database = match &args.database {
+                Some(d) => d.clone(),
+                None => database_from_uri(spec).context(
+                    "the mongodb:// URI names no database: add it to the URI's path or pass --database",
+                )?,
+            };
+            Arc::new(MongoSource::connect(spec, &database)?)
+        }
+    })
+}
+
+/// `mongodb://host/db?x=y` -> `db`.
+fn database_from_uri(uri: &str) -> Option<String> {
+    let rest = uri.split_once("://")?.1;
+    let path = rest.split_once('/')?.1;
+    let db = path.split('?').next()?;
+    (!db.is_empty()).then(|| db.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_names_come_from_uri_paths() {
+        assert_eq!(
+            database_from_uri("mongodb://h:1/shop?x=1").as_deref(),
+            Some("shop")
+        );
+        assert_eq!(database_from_uri("mongodb://h:1/"), None);
+        assert_eq!(database_from_uri("mongodb://h:1"), None);
+    }
+}

@@ -1,0 +1,46 @@
+//! migrator: typed, resumable MongoDB -> PostgreSQL migrations.
+//!
+//! Annotate one struct per collection with `#[derive(Migrate)]`, list them in a
+//! [`schema!`], and run the generated transformations through the engine.
+
+pub mod artifacts;
+pub mod cli;
+pub mod dead_letter;
+pub mod error;
+pub mod id;
+pub mod mapping;
+pub mod model;
+pub mod naming;
+pub mod pipeline;
+pub mod plan;
+pub mod progress;
+pub mod references;
+pub mod report;
+pub mod run_error;
+pub mod schema;
+pub mod sink;
+pub mod source;
+pub mod state;
+pub mod testing;
+pub mod transform;
+pub mod validate;
+pub mod value;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use error::{DocumentError, FieldError, FieldErrorKind};
+pub use id::{IdKey, Key};
+pub use migrator_derive::Migrate;
+pub use model::{IdStrategy, MissingPolicy, ModelDef, PgType, TableDef};
+pub use schema::{ModelHandle, Schema, SchemaError};
+pub use transform::{Embedded, Migrate, RowSet, RowSink};
+pub use value::{ArrayElement, Cell, FromBson, PgValue};
+
+/// Re-exported so models can name BSON types without their own dependency.
+pub use bson;
+
+/// The README's Rust examples, compiled and run as doctests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -1,0 +1,122 @@
+//! Settings of a run.
+
+use std::path::PathBuf;
+
+/// Create the tables from the models, or load into tables that already exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaMode {
+    Create,
+    Existing,
+}
+
+impl SchemaMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SchemaMode::Create => "create",
+            SchemaMode::Existing => "existing",
+        }
+    }
+}
+
+/// When to give up on a run that is clearly wrong.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ErrorLimit {
+    /// More than this many dead letters.
+    Count(u64),
+    /// More than this fraction of the documents read (checked once 1,000 were read).
+    Rate(f64),
+}
+
+impl ErrorLimit {
+    /// Parses `100` or `2.5%`.
+    pub fn parse(text: &str) -> Result<ErrorLimit, String> {
+        let t = text.trim();
+        if let Some(pct) = t.strip_suffix('%') {
+            let v: f64 = pct
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{text}` is not a percentage like `2.5%`"))?;
+            if !(0.0..=100.0).contains(&v) {
+                return Err(format!("`{text}` must be between 0% and 100%"));
+            }
+            Ok(ErrorLimit::Rate(v / 100.0))
+        } else {
+            t.parse()
+                .map(ErrorLimit::Count)
+                .map_err(|_| format!("`{text}` is not a count like `100` or a rate like `2.5%`"))
+        }
+    }
+
+    pub fn exceeded(&self, dead: u64, read: u64) -> bool {
+        match *self {
+            ErrorLimit::Count(n) => dead > n,
+            ErrorLimit::Rate(r) => read >= 1000 && (dead as f64) > r * read as f64,
+        }
+    }
+}
+
+/// Everything a run needs besides the schema and the source.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub pg_url: String,
+    /// PostgreSQL schema of the target tables.
+    pub target_schema: String,
+    /// PostgreSQL schema of the run's own state (checkpoints, dead letters).
+    pub state_schema: String,
+    pub schema_mode: SchemaMode,
+    pub batch_documents: usize,
+    pub batch_bytes: usize,
+    /// Partitions loaded at the same time.
+    pub jobs: usize,
+    /// Most partitions a collection is split into (sources that can split).
+    pub partitions: usize,
+    /// Split only a collection that holds more than 1/`jobs` of the documents: the others load
+    /// side by side and keep every job busy, and each range costs the source a query of its own
+    /// (and a sort on a server without an `_id` index). The CLI sets it unless `--partitions`
+    /// is given.
+    pub adaptive_partitions: bool,
+    /// Drop all state and tables and start over.
+    pub restart: bool,
+    pub max_errors: Option<ErrorLimit>,
+    /// Where dead letters are also appended as JSON lines.
+    pub dead_letter_file: Option<PathBuf>,
+    /// Skip resolving references and adding constraints (for benchmarks of the load alone).
+    pub skip_finish: bool,
+}
+
+impl RunConfig {
+    pub fn new(pg_url: impl Into<String>) -> Self {
+        RunConfig {
+            pg_url: pg_url.into(),
+            target_schema: "public".into(),
+            state_schema: "_migrator".into(),
+            schema_mode: SchemaMode::Create,
+            batch_documents: 10_000,
+            batch_bytes: 8 * 1024 * 1024,
+            jobs: 2,
+            partitions: 4,
+            adaptive_partitions: false,
+            restart: false,
+            max_errors: None,
+            dead_letter_file: None,
+            skip_finish: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_limits_parse_and_apply() {
+        assert_eq!(ErrorLimit::parse("100"), Ok(ErrorLimit::Count(100)));
+        assert_eq!(ErrorLimit::parse("2.5%"), Ok(ErrorLimit::Rate(0.025)));
+        assert!(ErrorLimit::parse("lots").is_err());
+        assert!(ErrorLimit::parse("150%").is_err());
+        assert!(ErrorLimit::Count(2).exceeded(3, 10));
+        assert!(!ErrorLimit::Count(2).exceeded(2, 10));
+        assert!(!ErrorLimit::Rate(0.01).exceeded(50, 999));
+        assert!(ErrorLimit::Rate(0.01).exceeded(11, 1000));
+    }
+}

@@ -1,0 +1,8 @@
+//! The run loop: partitions read and transformed on their own threads, batches written through
+//! bounded channels (a full channel blocks the reader), checkpoints with every batch.
+
+pub mod batch;
+pub mod config;
+pub mod dry_run;
+pub mod reader;
+pub mod run;

@@ -1,0 +1,131 @@
+//! Reads one partition on its own thread, transforms each document into COPY rows and cuts
+//! batches. A full channel blocks this thread: memory is bounded by the channel's capacity.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use bson::RawDocumentBuf;
+use tokio::sync::mpsc::Sender;
+
+use super::batch::{take_all, Batch};
+use crate::dead_letter::DeadLetter;
+use crate::run_error::RunError;
+use crate::schema::ModelHandle;
+use crate::sink::copy::CopyEncoder;
+use crate::source::{Partition, Position, Source};
+
+/// When a batch is cut.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimits {
+    pub documents: usize,
+    pub bytes: usize,
+}
+
+struct Cutter<'a> {
+    model: &'a ModelHandle,
+    collection: &'a str,
+    partition: &'a Partition,
+    encoder: CopyEncoder,
+    docs: Vec<RawDocumentBuf>,
+    dead: Vec<DeadLetter>,
+    read: u64,
+    start: Position,
+    end: Position,
+    started: Instant,
+}
+
+impl Cutter<'_> {
+    fn cut(&mut self, done: bool) -> Batch {
+        let tables = self.model.def().tables.len();
+        let (payloads, rows) = take_all(&mut self.encoder, tables);
+        let batch = Batch {
+            collection: self.collection.to_string(),
+            partition: self.partition.clone(),
+            docs: std::mem::take(&mut self.docs),
+            payloads,
+            rows,
+            dead_letters: std::mem::take(&mut self.dead),
+            documents_read: self.read,
+            start: std::mem::replace(&mut self.start, self.end.clone()),
+            end: self.end.clone(),
+            done,
+            seconds: self.started.elapsed().as_secs_f64(),
+        };
+        self.read = 0;
+        self.started = Instant::now();
+        batch
+    }
+
+    fn is_empty(&self) -> bool {
+        self.read == 0
+    }
+}
+
+/// Reads `partition` from `from` and sends batches until the end, an error, or `stop`.
+///
+/// The last batch sent has `done = true` when the partition was read to its end. A source error
+/// is sent after the batch of everything read before it, so nothing read is lost.
+#[allow(clippy::too_many_arguments)]
+pub fn read_partition(
+    source: &dyn Source,
+    model: &ModelHandle,
+    collection: &str,
+    partition: &Partition,
+    from: Position,
+    limits: BatchLimits,
+    stop: &AtomicBool,
+    out: &Sender<Result<Batch, RunError>>,
+) {
+    let tables = model.def().tables.len();
+    let mut cutter = Cutter {
+        model,
+        collection,
+        partition,
+        encoder: CopyEncoder::new(tables),
+        docs: Vec::with_capacity(limits.documents.min(65_536)),
+        dead: Vec::new(),
+        read: 0,
+        start: from.clone(),
+        end: from.clone(),
+        started: Instant::now(),
+    };
+    let stream = match source.read(collection, partition, &from) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = out.blocking_send(Err(e.into()));
+            return;
+        }
+    };
+    for item in stream {
+        let positioned = match item {
+            Ok(p) => p,
+            Err(e) => {
+                if !cutter.is_empty() && out.blocking_send(Ok(cutter.cut(false))).is_err() {
+                    return;
+                }
+                let _ = out.blocking_send(Err(e.into()));
+                return;
+            }
+        };
+        match model.transform(&positioned.doc, &mut cutter.encoder) {
+            Ok(()) => cutter.docs.push(positioned.doc),
+            Err(e) => cutter
+                .dead
+                .push(DeadLetter::from_transform(&e, &positioned.doc)),
+        }
+        cutter.read += 1;
+        cutter.end = positioned.next;
+        let full =
+            cutter.docs.len() >= limits.documents || cutter.encoder.total_bytes() >= limits.bytes;
+        let stopping = stop.load(Ordering::Relaxed);
+        if full || stopping {
+            if out.blocking_send(Ok(cutter.cut(false))).is_err() {
+                return;
+            }
+            if stopping {
+                return;
+            }
+        }
+    }
+    let _ = out.blocking_send(Ok(cutter.cut(true)));
+}

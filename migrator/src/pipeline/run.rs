@@ -1,0 +1,735 @@
+//! The run: set up the target, load every partition phase by phase, then resolve dangling
+//! references and add constraints. Every step can be interrupted and resumed.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sqlx::{Connection, PgConnection, Row};
+
+use super::config::{RunConfig, SchemaMode};
+use super::reader::{read_partition, BatchLimits};
+use crate::dead_letter::DeadLetterFile;
+use crate::plan::LoadPlan;
+use crate::progress::{Event, Observer};
+use crate::report::{CollectionReport, ErrorGroup, Outcome, RunReport};
+use crate::run_error::RunError;
+use crate::schema::{ModelHandle, Schema};
+use crate::sink::constraints::{self, ForeignKeys, Work};
+use crate::sink::ddl::{self, Ddl};
+use crate::sink::postgres::{BatchWriter, WriterConfig};
+use crate::sink::sql;
+use crate::source::{Partition, Position, Source, SourceError};
+use crate::state::{connect, stable_hash, Fingerprint, RunStage, StateStore};
+
+/// Shared by the partition tasks of a run.
+struct Shared {
+    source: Arc<dyn Source>,
+    config: RunConfig,
+    observer: Arc<dyn Observer>,
+    stop: Arc<AtomicBool>,
+    too_many_errors: AtomicBool,
+    read: AtomicU64,
+    dead: AtomicU64,
+    dead_file: Option<DeadLetterFile>,
+    reference_actions: Mutex<BTreeMap<String, u64>>,
+    /// Seconds spent in each stage by this invocation.
+    stage_seconds: Mutex<BTreeMap<String, f64>>,
+}
+
+impl Shared {
+    /// Adds the time since `mark` to stage `name` and moves `mark` to now.
+    fn time_stage(&self, name: &str, mark: &mut Instant) {
+        let now = Instant::now();
+        if let Ok(mut stages) = self.stage_seconds.lock() {
+            *stages.entry(name.to_string()).or_default() += (now - *mark).as_secs_f64();
+        }
+        *mark = now;
+    }
+}
+
+/// Runs (or resumes) a migration of `schema` from `source` into PostgreSQL.
+///
+/// `stop` asks the run to finish its current batches and return [`Outcome::Interrupted`].
+pub async fn run(
+    schema: &Schema,
+    source: Arc<dyn Source>,
+    config: RunConfig,
+    observer: Arc<dyn Observer>,
+    stop: Arc<AtomicBool>,
+) -> Result<RunReport, RunError> {
+    let started = Instant::now();
+    let state = StateStore::new(config.state_schema.clone());
+    let mut control = connect(&config.pg_url).await?;
+    state.lock(&mut control).await?;
+    let shared = Arc::new(Shared {
+        source,
+        dead_file: config.dead_letter_file.clone().map(DeadLetterFile::new),
+        config,
+        observer,
+        stop,
+        too_many_errors: AtomicBool::new(false),
+        read: AtomicU64::new(0),
+        dead: AtomicU64::new(0),
+        reference_actions: Mutex::new(BTreeMap::new()),
+        stage_seconds: Mutex::new(BTreeMap::new()),
+    });
+    let result = run_locked(schema, &shared, &state, &mut control).await;
+    // The file was appended to as batches committed; the table is the exact record (a kill
+    // between a commit and its append, or a resumed stage, can leave the file off by a few).
+    let exported = export_dead_letters(&shared, &state, &mut control).await;
+    let _ = state.unlock(&mut control).await;
+    let outcome = result?;
+    exported?;
+    summarize(
+        schema,
+        &shared,
+        &state,
+        &mut control,
+        outcome,
+        started.elapsed(),
+    )
+    .await
+}
+
+async fn run_locked(
+    schema: &Schema,
+    shared: &Arc<Shared>,
+    state: &StateStore,
+    control: &mut PgConnection,
+) -> Result<Outcome, RunError> {
+    let config = &shared.config;
+    let mut mark = Instant::now();
+    let ddl = Ddl::new(schema, Some(&config.target_schema));
+    if config.restart {
+        restart(schema, config, state, control).await?;
+    }
+    let fingerprint = Fingerprint {
+        schema: stable_hash(&ddl.to_sql()),
+        source_kind: shared.source.kind().to_string(),
+        target_schema: config.target_schema.clone(),
+        partitions: config.partitions,
+        schema_mode: config.schema_mode.as_str().to_string(),
+    };
+    // Before anything is written: a source without a collection the models need.
+    check_collections(schema, shared.source.as_ref())?;
+    let mut stage = state.begin(control, &fingerprint).await?;
+    if stage == RunStage::New {
+        // The tables and the stage that says they exist commit together: a run killed in
+        // between would otherwise find `new` and fail to create the tables again.
+        let mut tx = control
+            .begin()
+            .await
+            .map_err(RunError::db("starting to create the tables"))?;
+        match config.schema_mode {
+            SchemaMode::Create => {
+                let mut stmts = vec![sql::create_schema(&config.target_schema)];
+                stmts.extend(ddl.types.iter().cloned());
+                stmts.extend(ddl.tables.iter().cloned());
+                ddl::execute_all(&mut tx, "create the tables", &stmts).await?;
+            }
+            SchemaMode::Existing => {
+                let mismatches =
+                    ddl::check_existing(&mut tx, schema, &config.target_schema).await?;
+                if !mismatches.is_empty() {
+                    return Err(RunError::SchemaMismatch { mismatches });
+                }
+            }
+        }
+        stage = RunStage::Loading;
+        state.set_stage(&mut tx, stage).await?;
+        tx.commit()
+            .await
+            .map_err(RunError::db("committing the tables"))?;
+    }
+    shared.time_stage("setup", &mut mark);
+    if stage == RunStage::Loading {
+        let outcome = load(schema, shared, state, control).await?;
+        shared.time_stage("load", &mut mark);
+        if outcome != Outcome::Completed {
+            return Ok(outcome);
+        }
+        stage = RunStage::References;
+        state.set_stage(control, stage).await?;
+    }
+    if config.skip_finish {
+        return Ok(Outcome::Completed);
+    }
+    if stage == RunStage::References {
+        shared.observer.event(&Event::Stage {
+            name: "references".into(),
+        });
+        // The foreign keys go first, with the indexes: a constraint that is accepted proves
+        // that no value of its column dangles, which is the usual case, and spares looking for
+        // dangling values a second time. Only if one is refused are they all dropped and every
+        // reference resolved.
+        let mut scope = crate::references::Scope::All;
+        if config.schema_mode == SchemaMode::Create
+            && crate::references::all_actionable_enforced(schema)
+        {
+            let work = Work {
+                foreign_keys: true,
+                indexes: true,
+            };
+            match constraints::add(
+                &config.pg_url,
+                &config.target_schema,
+                &ddl,
+                config.jobs,
+                work,
+            )
+            .await?
+            {
+                ForeignKeys::Added => scope = crate::references::Scope::Unenforced,
+                ForeignKeys::Refused(_) => {
+                    constraints::drop_foreign_keys(control, &config.target_schema, &ddl).await?
+                }
+            }
+        }
+        let actions = crate::references::resolve(
+            schema,
+            shared.source.as_ref(),
+            config,
+            state,
+            control,
+            shared.dead_file.as_ref(),
+            scope,
+        )
+        .await?;
+        if let Ok(mut map) = shared.reference_actions.lock() {
+            *map = actions;
+        }
+        shared.time_stage("references", &mut mark);
+        stage = RunStage::Constraints;
+        state.set_stage(control, stage).await?;
+    }
+    if stage == RunStage::Constraints {
+        shared.observer.event(&Event::Stage {
+            name: "constraints".into(),
+        });
+        if config.schema_mode == SchemaMode::Create {
+            let work = Work {
+                foreign_keys: true,
+                indexes: true,
+            };
+            let added = constraints::add(
+                &config.pg_url,
+                &config.target_schema,
+                &ddl,
+                config.jobs,
+                work,
+            )
+            .await?;
+            // Every reference is resolved by now: a refusal is an error.
+            if let ForeignKeys::Refused(e) = added {
+                return Err(e);
+            }
+        }
+        state.set_stage(control, RunStage::Done).await?;
+        shared.time_stage("constraints", &mut mark);
+    }
+    Ok(Outcome::Completed)
+}
+
+/// Rewrites the dead-letter file (if any) from the state schema's table.
+async fn export_dead_letters(
+    shared: &Shared,
+    state: &StateStore,
+    control: &mut PgConnection,
+) -> Result<(), RunError> {
+    let Some(file) = &shared.dead_file else {
+        return Ok(());
+    };
+    if state.current(control).await?.is_none() {
+        return Ok(());
+    }
+    let letters = crate::dead_letter::load_all(control, state.schema())
+        .await
+        .map_err(RunError::db("reading dead letters"))?;
+    file.rewrite(&letters).map_err(|e| RunError::Io {
+        path: file.path().display().to_string(),
+        source: e,
+    })
+}
+
+/// Every collection of the schema must be in the source; all missing ones are named at once.
+fn check_collections(schema: &Schema, source: &dyn Source) -> Result<(), RunError> {
+    let available: Vec<String> = source.collections()?.into_iter().map(|c| c.name).collect();
+    let missing: Vec<&str> = schema
+        .models()
+        .iter()
+        .map(ModelHandle::collection)
+        .filter(|c| !available.iter().any(|a| a == c))
+        .collect();
+    match missing.as_slice() {
+        [] => Ok(()),
+        [one] => Err(SourceError::MissingCollection {
+            collection: one.to_string(),
+            source_name: source.describe(),
+        }
+        .into()),
+        many => Err(SourceError::MissingCollection {
+            collection: many.join("`, `"),
+            source_name: source.describe(),
+        }
+        .into()),
+    }
+}
+
+/// Drops the state and the target tables (create mode) or empties them (existing mode).
+async fn restart(
+    schema: &Schema,
+    config: &RunConfig,
+    state: &StateStore,
+    control: &mut PgConnection,
+) -> Result<(), RunError> {
+    drop_tables(schema, &config.target_schema, config.schema_mode, control).await?;
+    state.drop(control).await?;
+    Ok(())
+}
+
+/// Drops the models' tables and enum types (create mode) or empties the tables (existing mode).
+pub async fn drop_tables(
+    schema: &Schema,
+    target_schema: &str,
+    mode: SchemaMode,
+    control: &mut PgConnection,
+) -> Result<(), RunError> {
+    let ns = sql::Namespace(Some(target_schema));
+    let mut stmts = Vec::new();
+    for def in schema.models().iter().map(ModelHandle::def) {
+        for table in &def.tables {
+            stmts.push(match mode {
+                SchemaMode::Create => sql::drop_table(ns, &table.name),
+                SchemaMode::Existing => sql::truncate_table(ns, &table.name),
+            });
+        }
+    }
+    if mode == SchemaMode::Create {
+        for e in schema.enum_types().values() {
+            if e.repr == crate::model::EnumRepr::Native {
+                stmts.push(sql::drop_type(ns, e.name));
+            }
+        }
+    }
+    ddl::execute_all(control, "drop the previous run's tables", &stmts).await
+}
+
+struct Task {
+    model: ModelHandle,
+    partition: Partition,
+    from: Position,
+}
+
+/// Foreign keys are added after the load and references resolved after it, so nothing orders
+/// the collections: they load largest first, `jobs` partitions at a time whatever their phase.
+/// A collection's partitions are asked from the source (on a blocking thread) while earlier
+/// ones load, and recorded before any of them starts: a resume finds the partitions that had
+/// not started, and cannot ask the source again (a live collection's `_id` ranges move).
+async fn load(
+    schema: &Schema,
+    shared: &Arc<Shared>,
+    state: &StateStore,
+    control: &mut PgConnection,
+) -> Result<Outcome, RunError> {
+    let plan = LoadPlan::new(schema);
+    let checkpoints = state.checkpoints(control).await?;
+    let estimates: BTreeMap<String, Option<u64>> = shared
+        .source
+        .collections()?
+        .into_iter()
+        .map(|c| (c.name, c.estimated_documents))
+        .collect();
+    let estimate = |m: usize| {
+        estimates
+            .get(schema.models()[m].collection())
+            .copied()
+            .flatten()
+    };
+    // Largest first (a stable sort keeps the plan's order among equals), so the long
+    // partitions start early and the short ones fill the gaps at the end.
+    let mut order: Vec<usize> = plan.order().collect();
+    order.sort_by_key(|&m| std::cmp::Reverse(estimate(m).unwrap_or(0)));
+    let mut to_plan: VecDeque<usize> = order.into();
+    let total: u64 = estimates.values().flatten().sum();
+    let jobs = u64::try_from(shared.config.jobs.max(1)).unwrap_or(1);
+    let mut queue: VecDeque<Task> = VecDeque::new();
+    let mut pending: BTreeMap<String, usize> = BTreeMap::new();
+    let mut planner = tokio::task::JoinSet::new();
+    let mut running = tokio::task::JoinSet::new();
+    // Writer connections of finished partitions, for the next ones.
+    let mut writers: Vec<PgConnection> = Vec::new();
+    let mut first_error: Option<RunError> = None;
+    let stopped = || shared.stop.load(Ordering::SeqCst);
+    loop {
+        // Collections that were planned before (a resume) need no source; the next one that
+        // needs the source is planned in the background.
+        while planner.is_empty() && !stopped() {
+            let Some(m) = to_plan.pop_front() else { break };
+            let model = schema.models()[m].clone();
+            let mine: Vec<_> = checkpoints
+                .iter()
+                .filter(|c| c.collection == model.collection())
+                .collect();
+            if mine.is_empty() {
+                let source = Arc::clone(&shared.source);
+                let config = &shared.config;
+                let dominant = estimate(m).is_some_and(|n| n.saturating_mul(jobs) > total);
+                let max = if config.adaptive_partitions && !dominant {
+                    1
+                } else {
+                    config.partitions.max(1)
+                };
+                planner.spawn_blocking(move || {
+                    let planned = source.partitions(model.collection(), max);
+                    (model, planned)
+                });
+                continue;
+            }
+            let partitions = mine.iter().map(|c| c.partition.clone()).collect();
+            let already: u64 = mine
+                .iter()
+                .map(|c| u64::try_from(c.documents).unwrap_or(0))
+                .sum();
+            let from = |p: &Partition| {
+                let checkpoint = mine.iter().find(|c| c.partition.index == p.index);
+                match checkpoint {
+                    Some(c) if c.done => None,
+                    Some(c) => Some(c.position.clone()),
+                    None => Some(Position::Start),
+                }
+            };
+            enqueue(
+                shared,
+                &model,
+                partitions,
+                from,
+                already,
+                estimate(m),
+                &mut queue,
+                &mut pending,
+            );
+        }
+        while running.len() < shared.config.jobs.max(1) && !stopped() {
+            let Some(task) = queue.pop_front() else { break };
+            let shared = Arc::clone(shared);
+            let state = state.clone();
+            let conn = writers.pop();
+            running.spawn(async move {
+                let collection = task.model.collection().to_string();
+                let (result, conn) = run_partition(&shared, state, task, conn).await;
+                (collection, result, conn)
+            });
+        }
+        tokio::select! {
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                let (collection, result, conn) = done.unwrap_or_else(|e| {
+                    (
+                        String::new(),
+                        Err(RunError::Internal(format!("a partition task failed: {e}"))),
+                        None,
+                    )
+                });
+                writers.extend(conn);
+                match result {
+                    Ok(()) => {
+                        if let Some(left) = pending.get_mut(&collection) {
+                            *left -= 1;
+                            if *left == 0 && !stopped() {
+                                pending.remove(&collection);
+                                shared
+                                    .observer
+                                    .event(&Event::CollectionFinished { collection });
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        shared.stop.store(true, Ordering::SeqCst);
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            Some(planned) = planner.join_next(), if !planner.is_empty() => {
+                let recorded = match planned {
+                    Ok((model, Ok(partitions))) => state
+                        .plan_partitions(control, model.collection(), &partitions)
+                        .await
+                        .map(|()| (model, partitions)),
+                    Ok((_, Err(e))) => Err(e.into()),
+                    Err(e) => Err(RunError::Internal(format!("planning partitions failed: {e}"))),
+                };
+                match recorded {
+                    Ok((model, partitions)) => {
+                        let m = schema
+                            .models()
+                            .iter()
+                            .position(|h| h.collection() == model.collection());
+                        let estimated = m.and_then(estimate);
+                        enqueue(
+                            shared,
+                            &model,
+                            partitions,
+                            |_| Some(Position::Start),
+                            0,
+                            estimated,
+                            &mut queue,
+                            &mut pending,
+                        );
+                    }
+                    Err(e) => {
+                        shared.stop.store(true, Ordering::SeqCst);
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            else => break,
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    if stopped() {
+        return Ok(if shared.too_many_errors.load(Ordering::SeqCst) {
+            Outcome::TooManyErrors
+        } else {
+            Outcome::Interrupted
+        });
+    }
+    Ok(Outcome::Completed)
+}
+
+/// Reports a collection started and queues its partitions that are not done (`from` gives where
+/// each resumes, `None` if done); a collection with nothing left is finished at once.
+#[allow(clippy::too_many_arguments)]
+fn enqueue(
+    shared: &Shared,
+    model: &ModelHandle,
+    partitions: Vec<Partition>,
+    from: impl Fn(&Partition) -> Option<Position>,
+    already_done: u64,
+    estimated: Option<u64>,
+    queue: &mut VecDeque<Task>,
+    pending: &mut BTreeMap<String, usize>,
+) {
+    let collection = model.collection().to_string();
+    shared.observer.event(&Event::CollectionStarted {
+        collection: collection.clone(),
+        partitions: partitions.len(),
+        estimated,
+        already_done,
+    });
+    let mut count = 0;
+    for partition in partitions {
+        let Some(from) = from(&partition) else {
+            continue;
+        };
+        queue.push_back(Task {
+            model: model.clone(),
+            partition,
+            from,
+        });
+        count += 1;
+    }
+    if count == 0 {
+        shared
+            .observer
+            .event(&Event::CollectionFinished { collection });
+    } else {
+        pending.insert(collection, count);
+    }
+}
+
+/// Loads one partition through `conn` (a connection a finished partition gave back, if any);
+/// gives the connection back if the partition finished cleanly.
+async fn run_partition(
+    shared: &Arc<Shared>,
+    state: StateStore,
+    task: Task,
+    conn: Option<PgConnection>,
+) -> (Result<(), RunError>, Option<PgConnection>) {
+    let mut writer = BatchWriter::new(
+        WriterConfig {
+            url: shared.config.pg_url.clone(),
+            target_schema: shared.config.target_schema.clone(),
+            state,
+            replica_role: shared.config.schema_mode == SchemaMode::Existing,
+            max_retries: 8,
+            first_backoff: Duration::from_millis(250),
+        },
+        task.model.clone(),
+    )
+    .with_connection(conn);
+    let result = write_partition(shared, &mut writer, task).await;
+    let conn = match result {
+        Ok(()) => writer.into_connection(),
+        Err(_) => None,
+    };
+    (result, conn)
+}
+
+async fn write_partition(
+    shared: &Arc<Shared>,
+    writer: &mut BatchWriter,
+    task: Task,
+) -> Result<(), RunError> {
+    let collection = task.model.collection().to_string();
+    // One batch waits while one is written and the reader fills the next: transforming overlaps
+    // the COPY, and a job holds at most three batches whatever the data's size.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let reader = {
+        let source = Arc::clone(&shared.source);
+        let model = task.model.clone();
+        let partition = task.partition.clone();
+        let stop = Arc::clone(&shared.stop);
+        let collection = collection.clone();
+        let limits = BatchLimits {
+            documents: shared.config.batch_documents.max(1),
+            bytes: shared.config.batch_bytes.max(1),
+        };
+        let from = task.from;
+        std::thread::Builder::new()
+            .name(format!("read-{collection}-{}", partition.index))
+            .spawn(move || {
+                read_partition(
+                    source.as_ref(),
+                    &model,
+                    &collection,
+                    &partition,
+                    from,
+                    limits,
+                    &stop,
+                    &tx,
+                )
+            })
+            .map_err(|e| RunError::Internal(format!("starting a reader thread: {e}")))?
+    };
+    let table_names: Vec<String> = task
+        .model
+        .def()
+        .tables
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
+    while let Some(message) = rx.recv().await {
+        let batch = message?;
+        let committed = writer.write(&batch).await?;
+        if let Some(file) = &shared.dead_file {
+            file.append(&committed.dead_letters)
+                .map_err(|e| RunError::Io {
+                    path: file.path().display().to_string(),
+                    source: e,
+                })?;
+        }
+        let dead = committed.dead_letters.len() as u64;
+        let read =
+            shared.read.fetch_add(committed.documents, Ordering::SeqCst) + committed.documents;
+        let dead_total = shared.dead.fetch_add(dead, Ordering::SeqCst) + dead;
+        shared.observer.event(&Event::BatchCommitted {
+            collection: collection.clone(),
+            partition: batch.partition.index,
+            documents: committed.documents,
+            rows: committed.rows.iter().sum(),
+            dead_letters: dead,
+            retries: committed.retries,
+        });
+        let _ = &table_names;
+        if let Some(limit) = shared.config.max_errors {
+            if limit.exceeded(dead_total, read) {
+                shared.too_many_errors.store(true, Ordering::SeqCst);
+                shared.stop.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+    let _ = tokio::task::spawn_blocking(move || reader.join()).await;
+    Ok(())
+}
+
+/// The report of the whole migration so far, from the state tables.
+async fn summarize(
+    schema: &Schema,
+    shared: &Arc<Shared>,
+    state: &StateStore,
+    control: &mut PgConnection,
+    outcome: Outcome,
+    elapsed: Duration,
+) -> Result<RunReport, RunError> {
+    let checkpoints = state.checkpoints(control).await?;
+    let dead: BTreeMap<String, i64> = sqlx::query(&sql::count_dead_letters(state.schema()))
+        .fetch_all(&mut *control)
+        .await
+        .map_err(RunError::db("counting dead letters"))?
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let ns = sql::Namespace(Some(shared.config.target_schema.as_str()));
+    let mut collections = BTreeMap::new();
+    for model in schema.models() {
+        let mut report = CollectionReport::default();
+        for c in checkpoints
+            .iter()
+            .filter(|c| c.collection == model.collection())
+        {
+            report.documents += u64::try_from(c.documents).unwrap_or(0);
+            report.batches += u64::try_from(c.batches).unwrap_or(0);
+            report.seconds += c.seconds;
+        }
+        report.dead_letters = dead
+            .get(model.collection())
+            .map_or(0, |n| u64::try_from(*n).unwrap_or(0));
+        for table in &model.def().tables {
+            // The rows that are there now (rejections and skips after the load removed some).
+            let n: i64 = sqlx::query_scalar(&sql::count_rows(ns, &table.name))
+                .fetch_one(&mut *control)
+                .await
+                .map_err(RunError::db(format!("counting the rows of {}", table.name)))?;
+            report
+                .rows
+                .insert(table.name.clone(), u64::try_from(n).unwrap_or(0));
+        }
+        collections.insert(model.collection().to_string(), report);
+    }
+    let error_groups = error_groups(state, control, 10).await?;
+    let reference_actions = shared
+        .reference_actions
+        .lock()
+        .map(|m| m.clone())
+        .unwrap_or_default();
+    let stage_seconds = shared
+        .stage_seconds
+        .lock()
+        .map(|m| m.clone())
+        .unwrap_or_default();
+    Ok(RunReport {
+        outcome,
+        collections,
+        error_groups,
+        reference_actions,
+        stage_seconds,
+        seconds: elapsed.as_secs_f64(),
+    })
+}
+
+/// The largest groups of dead letters by (collection, class, field pattern).
+pub async fn error_groups(
+    state: &StateStore,
+    conn: &mut PgConnection,
+    limit: i64,
+) -> Result<Vec<ErrorGroup>, RunError> {
+    let rows = sqlx::query(&sql::group_dead_letters(state.schema()))
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(RunError::db("grouping dead letters"))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ErrorGroup {
+            collection: r.get(0),
+            class: r.get(1),
+            field: r.get(2),
+            count: u64::try_from(r.get::<i64, _>(3)).unwrap_or(0),
+            example_id: r.get(4),
+            example_message: r.get(5),
+        })
+        .collect())
+}

@@ -1,0 +1,163 @@
+//! What a run did: per collection, per table, per error class.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::dead_letter::DeadLetter;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Everything loaded, references resolved, constraints added.
+    Completed,
+    /// Stopped on request after committing the current batches; running again resumes.
+    Interrupted,
+    /// Stopped because `--max-errors` was exceeded; running again resumes.
+    TooManyErrors,
+}
+
+/// One collection's figures.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CollectionReport {
+    pub documents: u64,
+    pub dead_letters: u64,
+    /// Rows written per table.
+    pub rows: BTreeMap<String, u64>,
+    pub seconds: f64,
+    pub batches: u64,
+    pub retries: u64,
+}
+
+impl CollectionReport {
+    pub fn rate(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.documents as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
+}
+
+/// A group of dead letters with the same class and field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorGroup {
+    pub collection: String,
+    pub class: String,
+    pub field: String,
+    pub count: u64,
+    pub example_id: String,
+    pub example_message: String,
+}
+
+/// The summary of a run (this invocation; counts include resumed work from checkpoints).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub outcome: Outcome,
+    pub collections: BTreeMap<String, CollectionReport>,
+    /// Dead letters grouped by (collection, class, field), largest first.
+    pub error_groups: Vec<ErrorGroup>,
+    /// Dangling references handled after the load: (table.column, action) -> count.
+    pub reference_actions: BTreeMap<String, u64>,
+    /// Seconds this invocation spent per stage: `setup` (state, tables), `load`, `references`
+    /// (foreign keys and indexes, or resolving dangling references first), `constraints`.
+    pub stage_seconds: BTreeMap<String, f64>,
+    pub seconds: f64,
+}
+
+impl RunReport {
+    pub fn documents(&self) -> u64 {
+        self.collections.values().map(|c| c.documents).sum()
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.collections
+            .values()
+            .flat_map(|c| c.rows.values())
+            .sum()
+    }
+
+    pub fn dead_letters(&self) -> u64 {
+        self.collections.values().map(|c| c.dead_letters).sum()
+    }
+}
+
+/// Groups dead letters by (collection, class, field), largest group first.
+pub fn group_errors<'a>(letters: impl IntoIterator<Item = &'a DeadLetter>) -> Vec<ErrorGroup> {
+    let mut groups: BTreeMap<(String, String, String), ErrorGroup> = BTreeMap::new();
+    for l in letters {
+        let key = (l.collection.clone(), l.class.clone(), pattern(&l.field));
+        groups
+            .entry(key)
+            .and_modify(|g| g.count += 1)
+            .or_insert_with(|| ErrorGroup {
+                collection: l.collection.clone(),
+                class: l.class.clone(),
+                field: pattern(&l.field),
+                count: 1,
+                example_id: l.document_id.clone(),
+                example_message: l.message.clone(),
+            });
+    }
+    let mut out: Vec<ErrorGroup> = groups.into_values().collect();
+    out.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.collection.cmp(&b.collection))
+    });
+    out
+}
+
+/// `items[3].price` -> `items[].price`.
+fn pattern(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut in_index = false;
+    for c in field.chars() {
+        match c {
+            '[' => {
+                in_index = true;
+                out.push('[');
+            }
+            ']' => {
+                in_index = false;
+                out.push(']');
+            }
+            _ if in_index => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dead_letter::Stage;
+
+    fn letter(collection: &str, class: &str, field: &str) -> DeadLetter {
+        DeadLetter {
+            collection: collection.into(),
+            document_id: "1".into(),
+            stage: Stage::Transform,
+            field: field.into(),
+            class: class.into(),
+            message: "m".into(),
+            document: None,
+        }
+    }
+
+    #[test]
+    fn errors_group_by_class_and_field_pattern() {
+        let letters = vec![
+            letter("items", "wrong_type", "items[3].price"),
+            letter("items", "wrong_type", "items[0].price"),
+            letter("users", "missing", "email"),
+        ];
+        let groups = group_errors(&letters);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].field, "items[].price");
+        assert_eq!(groups[0].count, 2);
+        assert_eq!(groups[1].class, "missing");
+    }
+}

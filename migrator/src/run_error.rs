@@ -1,0 +1,46 @@
+//! Errors that stop a run (per-document problems are dead letters instead, see
+//! [`crate::dead_letter`]).
+
+use crate::source::SourceError;
+
+/// Why a run stopped. Everything committed before it stays committed; running again resumes.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    #[error("another migration holds the lock on this target (state schema `{state}`); wait for it or stop it")]
+    Locked { state: String },
+    #[error("the checkpoint in `{state}` was written with other settings: {}; run with --restart to start over", differences.join("; "))]
+    CheckpointMismatch {
+        state: String,
+        differences: Vec<String>,
+    },
+    #[error("partition {partition} of `{collection}` was advanced by another writer (a previous run's last commit arriving late?); nothing of this batch was written; run again to resume from the recorded position")]
+    CheckpointMoved { collection: String, partition: u32 },
+    #[error("existing tables do not match the models:\n  {}", mismatches.join("\n  "))]
+    SchemaMismatch { mismatches: Vec<String> },
+    #[error("{context}: {source}")]
+    Database {
+        context: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("schema has no model for collection `{0}`")]
+    UnknownCollection(String),
+    #[error("writing {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl RunError {
+    pub fn db(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> RunError {
+        let context = context.into();
+        move |source| RunError::Database { context, source }
+    }
+}

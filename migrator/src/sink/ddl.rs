@@ -1,0 +1,244 @@
+//! DDL for a whole schema, in the order a load needs it: enum types, tables (keys and checks, no
+//! foreign keys), then, after the data is in, foreign keys and indexes. Adding foreign keys last
+//! is what makes reference cycles and self-references load without special cases.
+
+use std::collections::BTreeSet;
+
+use sqlx::{Connection, PgConnection, Row};
+
+use super::sql::{self, Namespace};
+use crate::model::{MissingPolicy, TableDef};
+use crate::plan::LoadPlan;
+use crate::run_error::RunError;
+use crate::schema::Schema;
+
+/// The DDL of a schema, split by when it runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ddl {
+    /// `CREATE TYPE` for native enums.
+    pub types: Vec<String>,
+    /// `CREATE TABLE` in load order (a collection's table, then its junction and child tables).
+    pub tables: Vec<String>,
+    /// Foreign keys, added after the load: (constraint name, statement).
+    pub foreign_keys: Vec<(String, String)>,
+    /// Indexes on foreign-key columns and `index` fields, added after the load.
+    pub indexes: Vec<String>,
+    /// For each of `foreign_keys`: (table, referenced table), unqualified.
+    pub foreign_key_tables: Vec<(String, String)>,
+    /// For each of `indexes`: its table, unqualified.
+    pub index_tables: Vec<String>,
+}
+
+impl Ddl {
+    /// Renders the DDL of `schema`, tables qualified with `pg_schema` if given.
+    pub fn new(schema: &Schema, pg_schema: Option<&str>) -> Ddl {
+        let ns = Namespace(pg_schema);
+        let plan = LoadPlan::new(schema);
+        let mut ddl = Ddl::default();
+        for e in schema.enum_types().values() {
+            if e.repr == crate::model::EnumRepr::Native {
+                ddl.types.push(sql::create_enum(ns, e));
+            }
+        }
+        for m in plan.order() {
+            let def = schema.models()[m].def();
+            for table in &def.tables {
+                ddl.tables.push(sql::create_table(ns, table));
+                let mut indexed: BTreeSet<Vec<String>> = BTreeSet::new();
+                for reference in &table.references {
+                    let Some(target) = schema.resolve(def, &reference.target) else {
+                        continue;
+                    };
+                    if reference.on_missing != MissingPolicy::Keep && target.enforceable {
+                        ddl.foreign_keys.push((
+                            sql::foreign_key_name(&table.name, &reference.column),
+                            sql::add_foreign_key(
+                                ns,
+                                &table.name,
+                                &reference.column,
+                                target.table,
+                                target.column,
+                            ),
+                        ));
+                        ddl.foreign_key_tables
+                            .push((table.name.clone(), target.table.to_string()));
+                    }
+                    let cols = vec![reference.column.clone()];
+                    if !is_key_prefix(table, &reference.column) && indexed.insert(cols.clone()) {
+                        ddl.indexes.push(sql::create_index(ns, &table.name, &cols));
+                        ddl.index_tables.push(table.name.clone());
+                    }
+                }
+                for cols in &table.indexes {
+                    if indexed.insert(cols.clone()) {
+                        ddl.indexes.push(sql::create_index(ns, &table.name, cols));
+                        ddl.index_tables.push(table.name.clone());
+                    }
+                }
+            }
+        }
+        ddl
+    }
+
+    /// Every statement in order, as one script.
+    pub fn to_sql(&self) -> String {
+        let mut out = String::new();
+        let fks: Vec<String> = self.foreign_keys.iter().map(|(_, s)| s.clone()).collect();
+        for (title, stmts) in [
+            ("Enum types", &self.types),
+            ("Tables", &self.tables),
+            ("Foreign keys (added after the load)", &fks),
+            ("Indexes (added after the load)", &self.indexes),
+        ] {
+            if stmts.is_empty() {
+                continue;
+            }
+            out.push_str(&format!("-- {title}\n\n"));
+            for s in stmts {
+                out.push_str(s);
+                out.push_str(";\n\n");
+            }
+        }
+        out
+    }
+}
+
+/// A column that leads the primary key or a unique constraint already has an index.
+fn is_key_prefix(table: &TableDef, column: &str) -> bool {
+    table.primary_key.first().map(String::as_str) == Some(column)
+        || table
+            .uniques
+            .iter()
+            .any(|u| u.first().map(String::as_str) == Some(column))
+}
+
+/// Runs `statements` in one transaction, naming the failing statement.
+pub async fn execute_all(
+    conn: &mut PgConnection,
+    what: &str,
+    statements: &[String],
+) -> Result<(), RunError> {
+    let mut tx = conn
+        .begin()
+        .await
+        .map_err(RunError::db(format!("starting to {what}")))?;
+    for stmt in statements {
+        sqlx::query(stmt)
+            .execute(&mut *tx)
+            .await
+            .map_err(RunError::db(format!("{what}: {}", first_line(stmt))))?;
+    }
+    tx.commit()
+        .await
+        .map_err(RunError::db(format!("committing: {what}")))?;
+    Ok(())
+}
+
+/// Adds the foreign keys that do not exist yet and every index (idempotent, for resumes).
+pub async fn add_constraints(
+    conn: &mut PgConnection,
+    target_schema: &str,
+    ddl: &Ddl,
+) -> Result<(), RunError> {
+    for (name, stmt) in &ddl.foreign_keys {
+        let exists: bool = sqlx::query_scalar(sql::CONSTRAINT_EXISTS)
+            .bind(name)
+            .bind(target_schema)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(RunError::db(format!("checking for constraint {name}")))?;
+        if !exists {
+            sqlx::query(stmt)
+                .execute(&mut *conn)
+                .await
+                .map_err(RunError::db(format!("adding foreign key {name}")))?;
+        }
+    }
+    for stmt in &ddl.indexes {
+        let stmt = sql::if_missing(stmt);
+        sqlx::query(&stmt)
+            .execute(&mut *conn)
+            .await
+            .map_err(RunError::db(format!(
+                "creating index: {}",
+                first_line(&stmt)
+            )))?;
+    }
+    Ok(())
+}
+
+/// Compares existing tables with the models: every missing table or column, every column whose
+/// type differs, every NOT NULL column the models may leave empty. All are reported at once.
+pub async fn check_existing(
+    conn: &mut PgConnection,
+    schema: &Schema,
+    target_schema: &str,
+) -> Result<Vec<String>, RunError> {
+    let mut mismatches = Vec::new();
+    for def in schema.models().iter().map(|m| m.def()) {
+        for table in &def.tables {
+            let rows = sqlx::query(sql::TABLE_COLUMNS)
+                .bind(target_schema)
+                .bind(&table.name)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(RunError::db(format!(
+                    "reading the columns of {}",
+                    table.name
+                )))?;
+            if rows.is_empty() {
+                mismatches.push(format!(
+                    "table `{target_schema}.{}` does not exist",
+                    table.name
+                ));
+                continue;
+            }
+            let existing: Vec<(String, String, bool)> = rows
+                .iter()
+                .map(|r| {
+                    (
+                        r.get::<String, _>(0),
+                        r.get::<String, _>(1),
+                        r.get::<bool, _>(2),
+                    )
+                })
+                .collect();
+            for col in &table.columns {
+                match existing.iter().find(|(n, _, _)| n == &col.name) {
+                    None => mismatches.push(format!(
+                        "column `{}.{}` does not exist",
+                        table.name, col.name
+                    )),
+                    Some((_, udt, nullable)) => {
+                        let want = col.ty.udt_name();
+                        if udt != &want {
+                            mismatches.push(format!(
+                                "column `{}.{}` is {udt}, the model writes {want}",
+                                table.name, col.name
+                            ));
+                        }
+                        if col.nullable && !nullable {
+                            mismatches.push(format!(
+                                "column `{}.{}` is NOT NULL, but `{}` may be missing or null",
+                                table.name, col.name, col.source
+                            ));
+                        }
+                    }
+                }
+            }
+            for (name, _, nullable) in &existing {
+                if !nullable && table.column(name).is_none() {
+                    mismatches.push(format!(
+                        "column `{}.{name}` is NOT NULL and has no source in the model",
+                        table.name
+                    ));
+                }
+            }
+        }
+    }
+    Ok(mismatches)
+}
+
+fn first_line(stmt: &str) -> &str {
+    stmt.lines().next().unwrap_or(stmt)
+}

@@ -1,0 +1,422 @@
+//! Writes batches to PostgreSQL: every table the batch touches, its dead letters and its
+//! checkpoint in ONE transaction. A batch PostgreSQL refuses (a duplicate key, a check) is split
+//! under savepoints until the refused documents are isolated; the rest still lands. Connection
+//! errors are retried with backoff after reconnecting, and a batch whose commit was in flight when
+//! the connection dropped is recognised by its checkpoint, so it is never written twice.
+
+use std::time::Duration;
+
+use bson::RawDocumentBuf;
+use sqlx::{Connection, PgConnection};
+
+use super::sql::{self, Namespace};
+use crate::dead_letter::{sqlstate_class, DeadLetter, Stage};
+use crate::pipeline::batch::{encode, Batch};
+use crate::run_error::RunError;
+use crate::schema::ModelHandle;
+use crate::state::{connect_as, StateStore, WRITER_APPLICATION};
+use crate::transform::describe_id;
+
+/// Bytes of COPY data per message.
+const COPY_SLICE: usize = 1024 * 1024;
+
+/// How a failed statement should be handled.
+#[derive(Debug)]
+enum Failure {
+    /// The partition's checkpoint is no longer where this batch started.
+    Moved,
+    /// The data was refused (constraint, value): isolate the documents.
+    Document(Box<dyn sqlx::error::DatabaseError>),
+    /// The connection or server had a passing problem: reconnect and retry the batch.
+    Transient(sqlx::Error),
+    /// Anything else stops the run.
+    Fatal(sqlx::Error),
+}
+
+fn classify(e: sqlx::Error) -> Failure {
+    match e {
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+            if code.starts_with("23") || code.starts_with("22") || code == "54000" {
+                Failure::Document(db)
+            } else if code.starts_with("08")
+                || code.starts_with("57P")
+                || code == "40001"
+                || code == "40P01"
+                || code == "53300"
+            {
+                Failure::Transient(sqlx::Error::Database(db))
+            } else {
+                Failure::Fatal(sqlx::Error::Database(db))
+            }
+        }
+        e @ (sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed) => Failure::Transient(e),
+        e => Failure::Fatal(e),
+    }
+}
+
+/// What a committed batch wrote.
+#[derive(Debug, Clone, Default)]
+pub struct Committed {
+    pub documents: u64,
+    pub rows: Vec<u64>,
+    pub dead_letters: Vec<DeadLetter>,
+    /// How many times the batch was retried after a connection problem.
+    pub retries: u32,
+}
+
+/// Settings of a writer.
+#[derive(Debug, Clone)]
+pub struct WriterConfig {
+    pub url: String,
+    pub target_schema: String,
+    pub state: StateStore,
+    /// Disable foreign-key triggers during the load (loading into existing tables that have them).
+    pub replica_role: bool,
+    pub max_retries: u32,
+    pub first_backoff: Duration,
+}
+
+/// One connection writing batches of one model.
+#[derive(Debug)]
+pub struct BatchWriter {
+    config: WriterConfig,
+    model: ModelHandle,
+    copy_sql: Vec<String>,
+    conn: Option<PgConnection>,
+}
+
+impl BatchWriter {
+    pub fn new(config: WriterConfig, model: ModelHandle) -> Self {
+        let ns = Namespace(Some(config.target_schema.as_str()));
+        let copy_sql = model
+            .def()
+            .tables
+            .iter()
+            .map(|t| sql::copy_in(ns, t))
+            .collect();
+        BatchWriter {
+            config,
+            model,
+            copy_sql,
+            conn: None,
+        }
+    }
+
+    /// Writes through `conn`, a connection another writer of this run gave back
+    /// ([`BatchWriter::into_connection`]): it has the session settings already, and opening a
+    /// connection costs the server a process.
+    pub fn with_connection(mut self, conn: Option<PgConnection>) -> Self {
+        self.conn = conn;
+        self
+    }
+
+    /// The connection, for the next writer of the run (`None` after a failure dropped it).
+    pub fn into_connection(self) -> Option<PgConnection> {
+        self.conn
+    }
+
+    async fn connection(&mut self) -> Result<&mut PgConnection, sqlx::Error> {
+        if self.conn.is_none() {
+            let mut conn = connect_as(&self.config.url, WRITER_APPLICATION)
+                .await
+                .map_err(|e| match e {
+                    RunError::Database { source, .. } => source,
+                    other => sqlx::Error::Protocol(other.to_string()),
+                })?;
+            // A batch and its checkpoint commit together, and a checkpoint only moves from where
+            // its batch started: a commit the server loses in a crash loses both, the next batch
+            // finds the checkpoint behind it and stops the run, and the resume loads the lost
+            // batch again. Exactly once holds without waiting for each commit's WAL flush.
+            sqlx::query(sql::ASYNC_COMMIT).execute(&mut conn).await?;
+            if self.config.replica_role {
+                sqlx::query(sql::SET_REPLICA_ROLE)
+                    .execute(&mut conn)
+                    .await?;
+            }
+            self.conn = Some(conn);
+        }
+        match self.conn.as_mut() {
+            Some(c) => Ok(c),
+            None => Err(sqlx::Error::PoolClosed),
+        }
+    }
+
+    /// Writes a batch exactly once, retrying connection problems.
+    pub async fn write(&mut self, batch: &Batch) -> Result<Committed, RunError> {
+        let mut retries = 0;
+        let mut backoff = self.config.first_backoff;
+        loop {
+            let failure = match self.try_write(batch).await {
+                Ok(mut committed) => {
+                    committed.retries = retries;
+                    return Ok(committed);
+                }
+                Err(f) => f,
+            };
+            match failure {
+                Failure::Transient(e) if retries < self.config.max_retries => {
+                    tracing::warn!(
+                        collection = %batch.collection,
+                        partition = batch.partition.index,
+                        error = %e,
+                        "connection problem; retrying the batch in {backoff:?}"
+                    );
+                    self.conn = None;
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    retries += 1;
+                    if let Ok(true) = self.already_committed(batch).await {
+                        return Ok(Committed {
+                            documents: batch.documents_read,
+                            rows: batch.rows.clone(),
+                            dead_letters: batch.dead_letters.clone(),
+                            retries,
+                        });
+                    }
+                }
+                Failure::Transient(e) | Failure::Fatal(e) => {
+                    self.conn = None;
+                    return Err(RunError::Database {
+                        context: format!(
+                            "writing a batch of `{}` (partition {})",
+                            batch.collection, batch.partition.index
+                        ),
+                        source: e,
+                    });
+                }
+                Failure::Moved => {
+                    self.conn = None;
+                    return Err(RunError::CheckpointMoved {
+                        collection: batch.collection.clone(),
+                        partition: batch.partition.index,
+                    });
+                }
+                Failure::Document(db) => {
+                    // Only reachable if a refusal happened outside the isolated COPY (for
+                    // example in the checkpoint itself): that is not the data's fault.
+                    self.conn = None;
+                    return Err(RunError::Database {
+                        context: format!("recording a batch of `{}`", batch.collection),
+                        source: sqlx::Error::Database(db),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Whether the checkpoint already records this batch (its commit went through before the
+    /// connection dropped).
+    async fn already_committed(&mut self, batch: &Batch) -> Result<bool, sqlx::Error> {
+        let state = self.config.state.clone();
+        let conn = self.connection().await?;
+        let checkpoints = state.checkpoints(conn).await.map_err(|e| match e {
+            RunError::Database { source, .. } => source,
+            other => sqlx::Error::Protocol(other.to_string()),
+        })?;
+        Ok(checkpoints.iter().any(|c| {
+            c.collection == batch.collection
+                && c.partition.index == batch.partition.index
+                && c.position == batch.end
+                // A partition's last batch can be empty and end where the one before it did.
+                && c.done == batch.done
+        }))
+    }
+
+    async fn try_write(&mut self, batch: &Batch) -> Result<Committed, Failure> {
+        let model = self.model.clone();
+        let copy_sql = self.copy_sql.clone();
+        let state = self.config.state.schema().to_string();
+        let conn = self.connection().await.map_err(classify)?;
+        let mut tx = conn.begin().await.map_err(classify)?;
+        let mut dead = batch.dead_letters.clone();
+        let mut rows = vec![0u64; batch.rows.len()];
+
+        match copy_under_savepoint(&mut tx, &copy_sql, &batch.payloads).await? {
+            None => rows.clone_from(&batch.rows),
+            Some(first) => {
+                isolate(
+                    &mut tx,
+                    &model,
+                    &copy_sql,
+                    &batch.docs,
+                    first,
+                    &mut rows,
+                    &mut dead,
+                )
+                .await?;
+            }
+        }
+
+        crate::dead_letter::insert(&mut tx, &state, &dead)
+            .await
+            .map_err(classify)?;
+        for (table, n) in model.def().tables.iter().zip(&rows) {
+            if *n > 0 {
+                sqlx::query(&sql::add_table_rows(&state))
+                    .bind(&table.name)
+                    .bind(i64::try_from(*n).unwrap_or(i64::MAX))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+            }
+        }
+        let bounds = serde_json::to_value(&batch.partition).unwrap_or_default();
+        let position = serde_json::to_value(&batch.end).unwrap_or_default();
+        let start = serde_json::to_value(&batch.start).unwrap_or_default();
+        let recorded = sqlx::query(&sql::upsert_checkpoint(&state))
+            .bind(&batch.collection)
+            .bind(i32::try_from(batch.partition.index).unwrap_or(i32::MAX))
+            .bind(bounds)
+            .bind(position)
+            .bind(i64::try_from(batch.documents_read).unwrap_or(i64::MAX))
+            .bind(i64::try_from(rows.iter().sum::<u64>()).unwrap_or(i64::MAX))
+            .bind(i64::try_from(dead.len()).unwrap_or(i64::MAX))
+            .bind(batch.done)
+            .bind(batch.seconds)
+            .bind(start)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        if recorded.rows_affected() != 1 {
+            // The partition moved on without us: roll back rather than land rows twice.
+            drop(tx);
+            return Err(Failure::Moved);
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok(Committed {
+            documents: batch.documents_read,
+            rows,
+            dead_letters: dead,
+            retries: 0,
+        })
+    }
+}
+
+/// COPYs every payload inside a savepoint. `Ok(None)`: landed; `Ok(Some(err))`: PostgreSQL
+/// refused the data and the savepoint was rolled back.
+async fn copy_under_savepoint(
+    conn: &mut PgConnection,
+    copy_sql: &[String],
+    payloads: &[Option<Vec<u8>>],
+) -> Result<Option<Box<dyn sqlx::error::DatabaseError>>, Failure> {
+    let mut sp = conn.begin().await.map_err(classify)?;
+    for (stmt, payload) in copy_sql.iter().zip(payloads) {
+        let Some(payload) = payload else { continue };
+        let result = async {
+            let mut copy = sp.copy_in_raw(stmt).await?;
+            // In slices: the connection's buffer holds one slice, not a copy of the payload.
+            for slice in payload.chunks(COPY_SLICE) {
+                copy.send(slice).await?;
+            }
+            copy.finish().await
+        }
+        .await;
+        if let Err(e) = result {
+            return match classify(e) {
+                Failure::Document(db) => {
+                    sp.rollback().await.map_err(classify)?;
+                    Ok(Some(db))
+                }
+                other => Err(other),
+            };
+        }
+    }
+    sp.commit().await.map_err(classify)?;
+    Ok(None)
+}
+
+/// Splits `docs` (which PostgreSQL refused as a whole with `first`) under savepoints until every
+/// refused document is alone; those become dead letters with PostgreSQL's reason, the others land.
+async fn isolate(
+    conn: &mut PgConnection,
+    model: &ModelHandle,
+    copy_sql: &[String],
+    docs: &[RawDocumentBuf],
+    first: Box<dyn sqlx::error::DatabaseError>,
+    rows: &mut [u64],
+    dead: &mut Vec<DeadLetter>,
+) -> Result<(), Failure> {
+    if docs.len() <= 1 {
+        if let Some(doc) = docs.first() {
+            dead.push(load_dead_letter(model, doc, first.as_ref()));
+        }
+        return Ok(());
+    }
+    let mid = docs.len() / 2;
+    let mut stack = vec![(mid, docs.len()), (0, mid)];
+    while let Some((start, end)) = stack.pop() {
+        let (payloads, counts) = encode(model, &docs[start..end]);
+        match copy_under_savepoint(conn, copy_sql, &payloads).await? {
+            None => {
+                for (total, n) in rows.iter_mut().zip(counts) {
+                    *total += n;
+                }
+            }
+            Some(db) if end - start == 1 => {
+                dead.push(load_dead_letter(model, &docs[start], db.as_ref()));
+            }
+            Some(_) => {
+                let mid = start + (end - start) / 2;
+                stack.push((mid, end));
+                stack.push((start, mid));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A dead letter for a document PostgreSQL refused, naming the column where it can.
+fn load_dead_letter(
+    model: &ModelHandle,
+    doc: &RawDocumentBuf,
+    db: &dyn sqlx::error::DatabaseError,
+) -> DeadLetter {
+    let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+    let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();
+    let detail = pg.and_then(|p| p.detail()).map(str::to_string);
+    let table = pg.and_then(|p| p.table()).map(str::to_string);
+    let column = pg.and_then(|p| p.column()).map(str::to_string);
+    let constraint = pg.and_then(|p| p.constraint()).map(str::to_string);
+    let field = column
+        .or_else(|| {
+            let constraint = constraint.as_deref()?;
+            let table = model
+                .def()
+                .tables
+                .iter()
+                .find(|t| Some(t.name.as_str()) == table.as_deref())?;
+            let pkey = crate::naming::constraint_name(&table.name, &[], "pkey");
+            if pkey == constraint {
+                return Some(table.primary_key.join(", "));
+            }
+            table
+                .uniques
+                .iter()
+                .find(|cols| {
+                    let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
+                    crate::naming::constraint_name(&table.name, &cols, "key") == constraint
+                })
+                .map(|cols| cols.join(", "))
+        })
+        .unwrap_or_default();
+    let mut message = db.message().to_string();
+    if let Some(d) = detail {
+        message.push_str(": ");
+        message.push_str(&d);
+    }
+    DeadLetter {
+        collection: model.collection().to_string(),
+        document_id: describe_id(doc),
+        stage: Stage::Load,
+        field,
+        class: sqlstate_class(&code).to_string(),
+        message,
+        document: crate::dead_letter::document_json(doc),
+    }
+}

@@ -1,0 +1,313 @@
+//! `mongodump --archive` files, plain or gzip (recognised by their first bytes, not their name).
+//!
+//! The format (mongo-tools' `common/archive/spec.md`): the magic number `0x8199e26d` (little
+//! endian), a prelude header document, one metadata document per collection (`db`,
+//! `collection`, `metadata` as Extended JSON text, `size`, `type`) and a terminator
+//! `ff ff ff ff`; then blocks, each a namespace header `{db, collection, EOF, CRC}` followed by
+//! that collection's documents and a terminator. Blocks of different collections interleave; a
+//! header with `EOF: true` (and no documents) ends a collection and carries the CRC-64 of all of
+//! its documents.
+//!
+//! A collection is read by scanning the archive and skipping other namespaces, so memory stays
+//! at one document whatever the archive holds. Positions are byte offsets in the uncompressed
+//! archive, like the other file sources: `Position::Offset` is the end of the last document read,
+//! which is always inside a block of that collection (before its next document or before the
+//! block's terminator), so resuming there continues with the same namespace and never needs to
+//! know where the block began. The CRC is checked when a collection is read from the start.
+
+mod crc;
+mod reader;
+#[cfg(test)]
+mod tests;
+mod writer;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use bson::{Bson, RawBsonRef, RawDocument, RawDocumentBuf};
+
+use self::reader::NamespaceReader;
+pub use self::writer::ArchiveWriter;
+use super::fetch::IdSet;
+use super::framing::{BsonStream, Frame};
+use super::metadata::{self, UniqueIndex};
+use super::{CollectionInfo, DocStream, Partition, Position, Source, SourceError};
+
+/// The first four bytes of an archive (`0x8199e26d`, little endian).
+pub(crate) const MAGIC: [u8; 4] = 0x8199_e26d_u32.to_le_bytes();
+/// Ends the prelude and every block.
+pub(crate) const TERMINATOR: [u8; 4] = [0xff; 4];
+
+/// One collection listed in an archive's prelude.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchiveCollection {
+    pub db: String,
+    pub collection: String,
+    /// The collection's metadata as Extended JSON text (what `<collection>.metadata.json` holds).
+    pub metadata: String,
+    /// The uncompressed size of the collection's documents in bytes, as the writer recorded it.
+    pub size: i64,
+    /// `collection`, `view` or `timeseries`.
+    pub kind: String,
+}
+
+impl ArchiveCollection {
+    /// A plain collection with only the `_id` index.
+    pub fn new(db: &str, collection: &str) -> Self {
+        let metadata = serde_json::json!({
+            "options": {},
+            "indexes": [{"v": {"$numberInt": "2"}, "key": {"_id": {"$numberInt": "1"}}, "name": "_id_"}],
+            "collectionName": collection,
+            "type": "collection",
+        });
+        ArchiveCollection {
+            db: db.to_string(),
+            collection: collection.to_string(),
+            metadata: metadata.to_string(),
+            size: 0,
+            kind: "collection".to_string(),
+        }
+    }
+
+    fn from_prelude(doc: &RawDocument) -> Result<Self, String> {
+        let text = |key: &str, required: bool| match doc.get(key) {
+            Ok(Some(RawBsonRef::String(s))) => Ok(s.to_string()),
+            Ok(None) if !required => Ok(String::new()),
+            _ => Err(format!("collection metadata has no string `{key}`")),
+        };
+        let size = match doc.get("size") {
+            Ok(Some(RawBsonRef::Int32(n))) => i64::from(n),
+            Ok(Some(RawBsonRef::Int64(n))) => n,
+            _ => 0,
+        };
+        let kind = text("type", false)?;
+        Ok(ArchiveCollection {
+            db: text("db", true)?,
+            collection: text("collection", true)?,
+            metadata: text("metadata", false)?,
+            size,
+            kind: if kind.is_empty() {
+                "collection".into()
+            } else {
+                kind
+            },
+        })
+    }
+
+    /// Collections with data of their own: not views, not time series (stored as
+    /// `system.buckets.*`), not `system.*`.
+    fn holds_documents(&self) -> bool {
+        self.kind == "collection" && !self.collection.starts_with("system.")
+    }
+}
+
+/// Opens an archive, decompressing it if it starts with gzip's magic bytes `1f 8b`.
+pub(crate) fn open_stream(path: &Path) -> Result<BsonStream, SourceError> {
+    let file = std::fs::File::open(path).map_err(|e| SourceError::io(path, e))?;
+    let mut reader = BufReader::with_capacity(256 * 1024, file);
+    let head = reader.fill_buf().map_err(|e| SourceError::io(path, e))?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Ok(BsonStream::new(
+            path,
+            Box::new(flate2::bufread::MultiGzDecoder::new(reader)),
+        ))
+    } else {
+        Ok(BsonStream::new(path, Box::new(reader)))
+    }
+}
+
+/// A `mongodump --archive` file.
+#[derive(Debug)]
+pub struct ArchiveSource {
+    path: PathBuf,
+    collections: Vec<ArchiveCollection>,
+    /// Where the first block starts (right after the prelude).
+    data_start: u64,
+    database: Option<String>,
+}
+
+impl ArchiveSource {
+    /// Reads the archive's prelude. Collections are named `<collection>` when the archive
+    /// holds one database, `<db>.<collection>` otherwise (see [`ArchiveSource::with_database`]).
+    pub fn open(path: &Path) -> Result<Self, SourceError> {
+        let mut stream = open_stream(path)?;
+        let mut magic = [0u8; 4];
+        let got = stream.fill(&mut magic)?;
+        if got < 4 || magic != MAGIC {
+            return Err(stream.corrupt_at(
+                0,
+                format!(
+                    "not a mongodump archive: it starts with {:02x?}",
+                    &magic[..got]
+                ),
+            ));
+        }
+        let header = stream.next_frame(true)?;
+        if !matches!(header, Frame::Document { .. }) {
+            return Err(stream.corrupt_at(4, "the archive has no prelude header"));
+        }
+        stream.read_document(header)?;
+        let mut collections = Vec::new();
+        loop {
+            let frame = stream.next_frame(true)?;
+            match frame {
+                Frame::Terminator => break,
+                Frame::End => {
+                    return Err(
+                        stream.corrupt_at(stream.offset(), "the archive ends inside its prelude")
+                    )
+                }
+                Frame::Document { start, .. } => {
+                    let doc = stream.read_document(frame)?;
+                    let collection = ArchiveCollection::from_prelude(&doc)
+                        .map_err(|e| stream.corrupt_at(start, e))?;
+                    collections.push(collection);
+                }
+            }
+        }
+        Ok(ArchiveSource {
+            path: path.to_path_buf(),
+            collections,
+            data_start: stream.offset(),
+            database: None,
+        })
+    }
+
+    /// Only this database's collections, named without the database.
+    pub fn with_database(mut self, database: &str) -> Self {
+        self.database = Some(database.to_string());
+        self
+    }
+
+    /// Everything the prelude lists, views and `system.*` included.
+    pub fn archived_collections(&self) -> &[ArchiveCollection] {
+        &self.collections
+    }
+
+    /// The collections this source reads, with their names.
+    fn visible(&self) -> impl Iterator<Item = (String, &ArchiveCollection)> {
+        let first_db = self.collections.first().map(|c| c.db.as_str());
+        let qualified = self.database.is_none()
+            && self
+                .collections
+                .iter()
+                .any(|c| Some(c.db.as_str()) != first_db);
+        self.collections
+            .iter()
+            .filter(|c| c.holds_documents() && self.database.as_ref().is_none_or(|db| *db == c.db))
+            .map(move |c| {
+                let name = if qualified {
+                    format!("{}.{}", c.db, c.collection)
+                } else {
+                    c.collection.clone()
+                };
+                (name, c)
+            })
+    }
+
+    fn find(&self, collection: &str) -> Result<&ArchiveCollection, SourceError> {
+        self.visible()
+            .find(|(name, _)| name == collection)
+            .map(|(_, c)| c)
+            .ok_or_else(|| SourceError::MissingCollection {
+                collection: collection.to_string(),
+                source_name: self.describe(),
+            })
+    }
+
+    /// The unique indexes in a collection's metadata (the implicit one on `_id` is not listed).
+    pub fn unique_indexes(&self, collection: &str) -> Result<Vec<UniqueIndex>, SourceError> {
+        let found = self.find(collection)?;
+        if found.metadata.is_empty() {
+            return Ok(Vec::new());
+        }
+        metadata::unique_indexes(&found.metadata).map_err(|e| SourceError::Json {
+            file: self.path.clone(),
+            offset: 0,
+            line: e.line,
+            reason: format!(
+                "metadata of `{}.{}`: {}",
+                found.db, found.collection, e.reason
+            ),
+        })
+    }
+
+    fn invalid(&self, reason: String) -> SourceError {
+        SourceError::Invalid {
+            source_name: self.describe(),
+            reason,
+        }
+    }
+}
+
+impl Source for ArchiveSource {
+    fn describe(&self) -> String {
+        format!("mongodump archive {}", self.path.display())
+    }
+
+    fn kind(&self) -> &'static str {
+        "archive"
+    }
+
+    /// In name order, like the other sources. Document counts are not in the prelude, so they
+    /// are unknown.
+    fn collections(&self) -> Result<Vec<CollectionInfo>, SourceError> {
+        let mut infos: Vec<CollectionInfo> = self
+            .visible()
+            .map(|(name, _)| CollectionInfo {
+                name,
+                estimated_documents: None,
+            })
+            .collect();
+        infos.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(infos)
+    }
+
+    fn partitions(&self, collection: &str, _max: usize) -> Result<Vec<Partition>, SourceError> {
+        self.find(collection)?;
+        Ok(vec![Partition::whole()])
+    }
+
+    fn read(
+        &self,
+        collection: &str,
+        partition: &Partition,
+        from: &Position,
+    ) -> Result<DocStream, SourceError> {
+        let found = self.find(collection)?;
+        if *partition != Partition::whole() {
+            return Err(self.invalid(format!(
+                "reads `{collection}` whole, not by `_id` range (partition {})",
+                partition.index
+            )));
+        }
+        let mut stream = open_stream(&self.path)?;
+        let reader = match from {
+            Position::Start => {
+                stream.skip_to(self.data_start)?;
+                NamespaceReader::from_block_start(stream, &found.db, &found.collection)
+            }
+            Position::Offset { offset } if *offset >= self.data_start => {
+                stream.skip_to(*offset)?;
+                NamespaceReader::inside_block(stream, &found.db, &found.collection)
+            }
+            Position::Offset { offset } => {
+                return Err(self.invalid(format!(
+                    "cannot resume `{collection}` at byte {offset}: the prelude ends at byte {}",
+                    self.data_start
+                )))
+            }
+            Position::AfterId { .. } => {
+                return Err(self.invalid(format!(
+                    "cannot resume `{collection}` after an `_id`: archives resume at a byte offset"
+                )))
+            }
+        };
+        Ok(Box::new(reader))
+    }
+
+    fn fetch(&self, collection: &str, ids: &[Bson]) -> Result<Vec<RawDocumentBuf>, SourceError> {
+        let wanted = IdSet::new(ids);
+        wanted.scan(self.read(collection, &Partition::whole(), &Position::Start)?)
+    }
+}

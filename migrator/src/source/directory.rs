@@ -1,0 +1,491 @@
+//! The common part of sources made of one file per collection (mongodump directories and
+//! mongoexport files): naming collections after files, reading each file whole from a byte
+//! offset, and scanning it for `fetch`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use bson::{Bson, RawDocumentBuf};
+
+use super::fetch::IdSet;
+use super::{CollectionInfo, DocStream, Partition, Position, Positioned, SourceDoc, SourceError};
+
+/// Opens one file at a byte offset (a value of [`SourceDoc::next_position`]).
+pub(crate) type OpenAt =
+    fn(
+        &Path,
+        u64,
+    ) -> Result<Box<dyn Iterator<Item = Result<SourceDoc, SourceError>> + Send>, SourceError>;
+
+/// How many documents `collections()` reads from each file to estimate its count.
+const ESTIMATE_SAMPLE: u64 = 64;
+
+/// Collections stored one file each.
+#[derive(Debug)]
+pub(crate) struct CollectionFiles {
+    /// `mongodump directory ./dump`, for messages.
+    name: String,
+    files: BTreeMap<String, PathBuf>,
+    open_at: OpenAt,
+}
+
+/// Which file names hold a collection, and how a file name becomes a collection name.
+#[derive(Debug)]
+pub(crate) struct Layout {
+    /// Suffixes of data files, e.g. `.bson` and `.bson.gz`.
+    pub(crate) suffixes: &'static [&'static str],
+    /// Suffixes of files to ignore even though they end like data files (`.metadata.json`).
+    pub(crate) ignored: &'static [&'static str],
+    /// Collection name from a file stem (mongodump percent-escapes some characters).
+    pub(crate) decode: fn(&str) -> String,
+}
+
+impl Layout {
+    /// The collection a file name holds, if it is a data file.
+    fn collection(&self, file_name: &str) -> Option<String> {
+        if self.ignored.iter().any(|s| file_name.ends_with(s)) {
+            return None;
+        }
+        let stem = self
+            .suffixes
+            .iter()
+            .find_map(|s| file_name.strip_suffix(s))?;
+        (!stem.is_empty()).then(|| (self.decode)(stem))
+    }
+}
+
+impl CollectionFiles {
+    /// Every data file in `dir`, skipping `system.*` collections.
+    pub(crate) fn scan(
+        name: String,
+        dir: &Path,
+        layout: &Layout,
+        open_at: OpenAt,
+    ) -> Result<Self, SourceError> {
+        let mut paths = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(|e| SourceError::io(dir, e))? {
+            let path = entry.map_err(|e| SourceError::io(dir, e))?.path();
+            let file_name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if path.is_file() && layout.collection(file_name).is_some() {
+                paths.push(path);
+            }
+        }
+        paths.sort();
+        let mut files = Self::from_files(name, &paths, layout, open_at)?;
+        files
+            .files
+            .retain(|collection, _| !collection.starts_with("system."));
+        Ok(files)
+    }
+
+    /// Exactly these files; a file whose name is not `<collection><suffix>` is an error.
+    pub(crate) fn from_files(
+        name: String,
+        paths: &[PathBuf],
+        layout: &Layout,
+        open_at: OpenAt,
+    ) -> Result<Self, SourceError> {
+        let mut files = BTreeMap::new();
+        for path in paths {
+            let file_name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            let Some(collection) = layout.collection(file_name) else {
+                return Err(SourceError::Invalid {
+                    source_name: name,
+                    reason: format!(
+                        "{} is not named `<collection>{}`",
+                        path.display(),
+                        layout.suffixes.join("` or `<collection>")
+                    ),
+                });
+            };
+            if let Some(other) = files.insert(collection.clone(), path.clone()) {
+                return Err(SourceError::Invalid {
+                    source_name: name,
+                    reason: format!(
+                        "collection `{collection}` is in two files: {} and {}",
+                        other.display(),
+                        path.display()
+                    ),
+                });
+            }
+        }
+        Ok(CollectionFiles {
+            name,
+            files,
+            open_at,
+        })
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        self.name.clone()
+    }
+
+    pub(crate) fn path(&self, collection: &str) -> Result<&Path, SourceError> {
+        self.files
+            .get(collection)
+            .map(PathBuf::as_path)
+            .ok_or_else(|| SourceError::MissingCollection {
+                collection: collection.to_string(),
+                source_name: self.name.clone(),
+            })
+    }
+
+    /// Collections in name order, counted from a sample of their first documents: exact for
+    /// small files, scaled by file size for large plain files, unknown for large `.gz` files.
+    pub(crate) fn collections(&self) -> Vec<CollectionInfo> {
+        self.files
+            .iter()
+            .map(|(name, path)| CollectionInfo {
+                name: name.clone(),
+                estimated_documents: self.estimate(path),
+            })
+            .collect()
+    }
+
+    fn estimate(&self, path: &Path) -> Option<u64> {
+        let mut docs = (self.open_at)(path, 0).ok()?;
+        let mut consumed = 0;
+        for count in 0..ESTIMATE_SAMPLE {
+            match docs.next() {
+                None => return Some(count),
+                Some(Ok(doc)) => consumed = doc.next_position,
+                Some(Err(_)) => return None,
+            }
+        }
+        if path.extension().is_some_and(|e| e == "gz") || consumed == 0 {
+            return None;
+        }
+        let len = std::fs::metadata(path).ok()?.len();
+        Some(len.saturating_mul(ESTIMATE_SAMPLE) / consumed)
+    }
+
+    /// Files are read whole, so a collection has one partition.
+    pub(crate) fn partitions(&self, collection: &str) -> Result<Vec<Partition>, SourceError> {
+        self.path(collection)?;
+        Ok(vec![Partition::whole()])
+    }
+
+    pub(crate) fn read(
+        &self,
+        collection: &str,
+        partition: &Partition,
+        from: &Position,
+    ) -> Result<DocStream, SourceError> {
+        let path = self.path(collection)?;
+        if *partition != Partition::whole() {
+            return Err(self.invalid(format!(
+                "reads `{collection}` whole, not by `_id` range (partition {})",
+                partition.index
+            )));
+        }
+        let offset = match from {
+            Position::Start => 0,
+            Position::Offset { offset } => *offset,
+            Position::AfterId { .. } => {
+                return Err(self.invalid(format!(
+                    "cannot resume `{collection}` after an `_id`: files resume at a byte offset"
+                )))
+            }
+        };
+        let docs = (self.open_at)(path, offset)?;
+        Ok(Box::new(docs.map(|item| {
+            item.map(|d| Positioned {
+                doc: d.doc,
+                next: Position::Offset {
+                    offset: d.next_position,
+                },
+            })
+        })))
+    }
+
+    pub(crate) fn fetch(
+        &self,
+        collection: &str,
+        ids: &[Bson],
+    ) -> Result<Vec<RawDocumentBuf>, SourceError> {
+        let wanted = IdSet::new(ids);
+        let docs = self.read(collection, &Partition::whole(), &Position::Start)?;
+        wanted.scan(docs)
+    }
+
+    fn invalid(&self, reason: String) -> SourceError {
+        SourceError::Invalid {
+            source_name: self.name.clone(),
+            reason,
+        }
+    }
+}
+
+/// `impl Source` for a source whose `files` field is a [`CollectionFiles`]: one partition per
+/// collection, read in file order.
+macro_rules! file_source {
+    ($source:ty, $kind:literal) => {
+        impl $crate::source::Source for $source {
+            fn describe(&self) -> String {
+                self.files.describe()
+            }
+
+            fn kind(&self) -> &'static str {
+                $kind
+            }
+
+            fn collections(
+                &self,
+            ) -> Result<Vec<$crate::source::CollectionInfo>, $crate::source::SourceError> {
+                Ok(self.files.collections())
+            }
+
+            fn partitions(
+                &self,
+                collection: &str,
+                _max: usize,
+            ) -> Result<Vec<$crate::source::Partition>, $crate::source::SourceError> {
+                self.files.partitions(collection)
+            }
+
+            fn read(
+                &self,
+                collection: &str,
+                partition: &$crate::source::Partition,
+                from: &$crate::source::Position,
+            ) -> Result<$crate::source::DocStream, $crate::source::SourceError> {
+                self.files.read(collection, partition, from)
+            }
+
+            fn fetch(
+                &self,
+                collection: &str,
+                ids: &[bson::Bson],
+            ) -> Result<Vec<bson::RawDocumentBuf>, $crate::source::SourceError> {
+                self.files.fetch(collection, ids)
+            }
+        }
+    };
+}
+pub(crate) use file_source;
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use bson::rawdoc;
+
+    use super::*;
+    use crate::source::{DumpSource, ExportSource, Source};
+
+    fn bson_file(path: &Path, ids: &[i32]) {
+        let bytes: Vec<u8> = ids
+            .iter()
+            .flat_map(|i| rawdoc! {"_id": *i, "v": "x"}.into_bytes())
+            .collect();
+        if path.extension().is_some_and(|e| e == "gz") {
+            let mut gz = flate2::write::GzEncoder::new(
+                std::fs::File::create(path).expect("create"),
+                flate2::Compression::fast(),
+            );
+            gz.write_all(&bytes).expect("write");
+            gz.finish().expect("gzip");
+        } else {
+            std::fs::write(path, bytes).expect("write");
+        }
+    }
+
+    fn ids(source: &dyn Source, collection: &str, from: &Position) -> Vec<(i32, Position)> {
+        source
+            .read(collection, &Partition::whole(), from)
+            .expect("read")
+            .map(|p| {
+                let p = p.expect("doc");
+                (p.doc.get_i32("_id").expect("_id"), p.next)
+            })
+            .collect()
+    }
+
+    fn names(source: &dyn Source) -> Vec<(String, Option<u64>)> {
+        let infos = source.collections().expect("collections");
+        infos
+            .into_iter()
+            .map(|c| (c.name, c.estimated_documents))
+            .collect()
+    }
+
+    #[test]
+    fn dump_directory_lists_reads_resumes_and_refuses() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let d = dir.path();
+        bson_file(&d.join("a.bson"), &[1, 2, 3]);
+        bson_file(&d.join("b.bson.gz"), &[7, 8]);
+        bson_file(&d.join("empty.bson"), &[]);
+        bson_file(&d.join("we%2Fird.bson"), &[5]);
+        bson_file(&d.join("system.views.bson"), &[9]);
+        std::fs::write(
+            d.join("a.metadata.json"),
+            r#"{"indexes":[{"unique":true,"key":{"k":1},"name":"k_1"}]}"#,
+        )
+        .expect("write");
+        std::fs::write(d.join("notes.txt"), "not a collection").expect("write");
+        let source = DumpSource::open(d).expect("open");
+        let expected = [
+            ("a", Some(3)),
+            ("b", Some(2)),
+            ("empty", Some(0)),
+            ("we/ird", Some(1)),
+        ];
+        let expected: Vec<(String, Option<u64>)> =
+            expected.iter().map(|(n, c)| (n.to_string(), *c)).collect();
+        assert_eq!(names(&source), expected);
+
+        let all = ids(&source, "b", &Position::Start);
+        assert_eq!(all.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [7, 8]);
+        let rest = ids(&source, "b", &all[0].1);
+        assert_eq!(rest.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [8]);
+        assert!(ids(&source, "b", &all[1].1).is_empty());
+        assert!(ids(&source, "empty", &Position::Start).is_empty());
+        assert_eq!(ids(&source, "we/ird", &Position::Start)[0].0, 5);
+
+        let found = source
+            .fetch("a", &[Bson::Int32(3), Bson::Int32(4)])
+            .expect("fetch");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].get_i32("_id").expect("_id"), 3);
+        assert_eq!(source.unique_indexes("a").expect("metadata")[0].keys, ["k"]);
+        assert!(source
+            .unique_indexes("b")
+            .expect("no metadata file")
+            .is_empty());
+
+        let second = Partition {
+            index: 1,
+            ..Partition::whole()
+        };
+        let refusals = [
+            (
+                "a",
+                second.clone(),
+                Position::Start,
+                "reads `a` whole, not by `_id` range (partition 1)",
+            ),
+            (
+                "a",
+                Partition::whole(),
+                Position::after_id(&Bson::Int32(1)),
+                "files resume at a byte offset",
+            ),
+            (
+                "a",
+                Partition::whole(),
+                Position::Offset { offset: 999 },
+                "cannot resume at byte 999",
+            ),
+            (
+                "system.views",
+                Partition::whole(),
+                Position::Start,
+                "collection `system.views` is not in mongodump directory",
+            ),
+            (
+                "c",
+                Partition::whole(),
+                Position::Start,
+                "collection `c` is not in mongodump directory",
+            ),
+        ];
+        for (collection, partition, from, expected) in refusals {
+            let err = source
+                .read(collection, &partition, &from)
+                .err()
+                .expect(expected)
+                .to_string();
+            assert!(err.contains(expected), "{err} should contain {expected}");
+        }
+        assert!(matches!(
+            source.partitions("c", 4),
+            Err(SourceError::MissingCollection { .. })
+        ));
+        assert!(matches!(
+            source.fetch("c", &[]),
+            Err(SourceError::MissingCollection { .. })
+        ));
+        assert_eq!(
+            source.partitions("a", 4).expect("partitions"),
+            [Partition::whole()]
+        );
+    }
+
+    #[test]
+    fn one_collection_in_two_files_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        bson_file(&dir.path().join("a.bson"), &[1]);
+        bson_file(&dir.path().join("a.bson.gz"), &[1]);
+        let err = DumpSource::open(dir.path())
+            .expect_err("ambiguous")
+            .to_string();
+        assert!(err.contains("collection `a` is in two files"), "{err}");
+    }
+
+    #[test]
+    fn the_directory_above_the_databases_is_refused_with_their_names() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for db in ["shop", "crm"] {
+            std::fs::create_dir(dir.path().join(db)).expect("mkdir");
+            bson_file(&dir.path().join(db).join("a.bson"), &[1]);
+        }
+        std::fs::create_dir(dir.path().join("other")).expect("mkdir");
+        let err = DumpSource::open(dir.path()).expect_err("root").to_string();
+        assert!(
+            err.contains("open one database directory: crm, shop"),
+            "{err}"
+        );
+        let empty = tempfile::tempdir().expect("temp dir");
+        let source = DumpSource::open(empty.path()).expect("an empty dump is not an error");
+        assert!(source.collections().expect("collections").is_empty());
+    }
+
+    #[test]
+    fn export_files_skip_metadata_and_name_collections_after_files() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let d = dir.path();
+        std::fs::write(d.join("users.json"), "{\"_id\": 1}\n{\"_id\": 2}\n").expect("write");
+        std::fs::write(d.join("users.metadata.json"), r#"{"indexes":[]}"#).expect("write");
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(d.join("items.json.gz")).expect("create"),
+            flate2::Compression::fast(),
+        );
+        gz.write_all(b"[{\"_id\": {\"$numberInt\": \"3\"}}, {\"_id\": 4}]")
+            .expect("write");
+        gz.finish().expect("gzip");
+        std::fs::write(d.join("empty.json"), "").expect("write");
+
+        let source = ExportSource::open(d).expect("open");
+        let expected = [("empty", Some(0)), ("items", Some(2)), ("users", Some(2))];
+        let expected: Vec<(String, Option<u64>)> =
+            expected.iter().map(|(n, c)| (n.to_string(), *c)).collect();
+        assert_eq!(names(&source), expected);
+        let items = ids(&source, "items", &Position::Start);
+        assert_eq!(items.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [3, 4]);
+        assert_eq!(ids(&source, "items", &items[0].1)[0].0, 4);
+        assert!(ids(&source, "empty", &Position::Start).is_empty());
+
+        let listed = ExportSource::from_files(&[d.join("users.json")]).expect("from files");
+        assert_eq!(names(&listed), [("users".to_string(), Some(2))]);
+        let err = ExportSource::from_files(&[d.join("users.metadata.json")])
+            .expect_err("metadata")
+            .to_string();
+        assert!(
+            err.contains(
+                "users.metadata.json is not named `<collection>.json` or `<collection>.json.gz`"
+            ),
+            "{err}"
+        );
+    }
+}

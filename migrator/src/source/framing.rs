@@ -1,0 +1,190 @@
+//! Length-prefixed BSON framing, shared by mongodump's `.bson` files and `--archive` files: a
+//! little-endian `i32` length, then the rest of the document. Archives also use the length
+//! `-1` (`ff ff ff ff`) as a terminator that ends a block.
+
+use std::io::{ErrorKind, Read};
+use std::path::{Path, PathBuf};
+
+use bson::RawDocumentBuf;
+
+use super::{SourceError, MAX_DOCUMENT_SIZE};
+
+/// What the next four bytes of a stream say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Frame {
+    /// The stream ended cleanly, between two frames.
+    End,
+    /// `ff ff ff ff`: the end of an archive block.
+    Terminator,
+    /// A document of `len` bytes (prefix included) starting at byte `start`.
+    Document {
+        start: u64,
+        len: usize,
+        prefix: [u8; 4],
+    },
+}
+
+/// A byte stream read frame by frame, keeping the offset of everything it consumed so errors
+/// can say where the file went wrong.
+pub(crate) struct BsonStream {
+    file: PathBuf,
+    reader: Box<dyn Read + Send>,
+    offset: u64,
+}
+
+impl std::fmt::Debug for BsonStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BsonStream")
+            .field("file", &self.file)
+            .field("offset", &self.offset)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BsonStream {
+    pub(crate) fn new(file: &Path, reader: Box<dyn Read + Send>) -> Self {
+        BsonStream {
+            file: file.to_path_buf(),
+            reader,
+            offset: 0,
+        }
+    }
+
+    /// Bytes consumed so far (in the uncompressed stream).
+    pub(crate) fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    pub(crate) fn corrupt_at(&self, offset: u64, reason: impl Into<String>) -> SourceError {
+        SourceError::Corrupt {
+            file: self.file.clone(),
+            offset,
+            reason: reason.into(),
+        }
+    }
+
+    /// An I/O error; a decompressor's complaint about its input is corruption at `offset`.
+    fn read_error(&self, offset: u64, error: std::io::Error) -> SourceError {
+        match error.kind() {
+            ErrorKind::InvalidData | ErrorKind::InvalidInput => {
+                self.corrupt_at(offset, format!("cannot decompress: {error}"))
+            }
+            _ => SourceError::io(&self.file, error),
+        }
+    }
+
+    /// Consumes bytes up to `position`, failing if the stream is shorter.
+    pub(crate) fn skip_to(&mut self, position: u64) -> Result<(), SourceError> {
+        let Some(wanted) = position.checked_sub(self.offset) else {
+            return Err(self.corrupt_at(
+                self.offset,
+                format!("cannot resume at byte {position}: already past it"),
+            ));
+        };
+        let start = self.offset;
+        let skipped = std::io::copy(&mut (&mut self.reader).take(wanted), &mut std::io::sink())
+            .map_err(|e| self.read_error(start, e))?;
+        self.offset += skipped;
+        if skipped != wanted {
+            return Err(self.corrupt_at(
+                self.offset,
+                format!(
+                    "cannot resume at byte {position}: the file has only {} bytes",
+                    self.offset
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads exactly `buf.len()` bytes, or returns how many there were before the end.
+    pub(crate) fn fill(&mut self, buf: &mut [u8]) -> Result<usize, SourceError> {
+        let mut got = 0;
+        while got < buf.len() {
+            match self.reader.read(&mut buf[got..]) {
+                Ok(0) => break,
+                Ok(n) => {
+                    got += n;
+                    self.offset += n as u64;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.read_error(self.offset, e)),
+            }
+        }
+        Ok(got)
+    }
+
+    /// Reads the next length prefix. With `terminators`, `ff ff ff ff` is a block terminator
+    /// (archives); otherwise it is a bad length like any other.
+    pub(crate) fn next_frame(&mut self, terminators: bool) -> Result<Frame, SourceError> {
+        let start = self.offset;
+        let mut prefix = [0u8; 4];
+        match self.fill(&mut prefix)? {
+            0 => return Ok(Frame::End),
+            4 => {}
+            got => {
+                return Err(self.corrupt_at(
+                    start,
+                    format!("file ends inside a length prefix ({got} of 4 bytes)"),
+                ))
+            }
+        }
+        let len = i32::from_le_bytes(prefix);
+        if terminators && len == -1 {
+            return Ok(Frame::Terminator);
+        }
+        match usize::try_from(len) {
+            Ok(len) if (5..=MAX_DOCUMENT_SIZE).contains(&len) => {
+                Ok(Frame::Document { start, len, prefix })
+            }
+            _ => Err(self.corrupt_at(
+                start,
+                format!(
+                    "bad length prefix {len} (a BSON document is 5 to {MAX_DOCUMENT_SIZE} bytes)"
+                ),
+            )),
+        }
+    }
+
+    /// Reads the document announced by `frame` and checks its top-level elements, so a
+    /// malformed document fails here, with its offset, rather than half-way through a
+    /// transformation.
+    pub(crate) fn read_document(&mut self, frame: Frame) -> Result<RawDocumentBuf, SourceError> {
+        let Frame::Document { start, len, prefix } = frame else {
+            return Err(self.corrupt_at(self.offset, "expected a document"));
+        };
+        let mut bytes = vec![0u8; len];
+        bytes[..4].copy_from_slice(&prefix);
+        if self.fill(&mut bytes[4..])? != len - 4 {
+            return Err(
+                self.corrupt_at(start, format!("file ends inside a document of {len} bytes"))
+            );
+        }
+        let doc =
+            RawDocumentBuf::from_bytes(bytes).map_err(|e| self.corrupt_at(start, e.to_string()))?;
+        for element in doc.iter() {
+            if let Err(e) = element {
+                return Err(self.corrupt_at(start, format!("malformed document: {e}")));
+            }
+        }
+        Ok(doc)
+    }
+
+    /// Skips the document announced by `frame` without looking inside.
+    pub(crate) fn skip_document(&mut self, frame: Frame) -> Result<(), SourceError> {
+        let Frame::Document { start, len, .. } = frame else {
+            return Err(self.corrupt_at(self.offset, "expected a document"));
+        };
+        let end = start + len as u64;
+        let rest = end - self.offset;
+        let skipped = std::io::copy(&mut (&mut self.reader).take(rest), &mut std::io::sink())
+            .map_err(|e| self.read_error(start, e))?;
+        self.offset += skipped;
+        if skipped != rest {
+            return Err(
+                self.corrupt_at(start, format!("file ends inside a document of {len} bytes"))
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,181 @@
+//! Sources: streams of raw documents read from files or a live deployment.
+//!
+//! Every reader yields [`SourceDoc`]s carrying the position right after the document, so a run
+//! can resume from a checkpoint, and every error names the file and where in it things went wrong.
+
+pub mod archive;
+mod directory;
+pub mod dump;
+pub mod ejson;
+mod fetch;
+mod framing;
+mod metadata;
+pub mod mongo;
+
+pub use archive::{ArchiveCollection, ArchiveSource, ArchiveWriter};
+pub use dump::DumpSource;
+pub use ejson::ExportSource;
+pub use metadata::UniqueIndex;
+pub use mongo::MongoSource;
+
+use std::path::{Path, PathBuf};
+
+use bson::{Bson, RawDocumentBuf};
+use serde::{Deserialize, Serialize};
+
+/// BSON's document size limit (16 MiB); a length prefix above it means a corrupt file.
+pub const MAX_DOCUMENT_SIZE: usize = 16 * 1024 * 1024;
+
+/// One document read from a file.
+#[derive(Debug, Clone)]
+pub struct SourceDoc {
+    pub doc: RawDocumentBuf,
+    /// Where the next document starts (a byte offset in the uncompressed stream): resuming from
+    /// here continues right after this document.
+    pub next_position: u64,
+}
+
+/// Where a partition's reading resumes. Stored in the checkpoint as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Position {
+    /// From the beginning.
+    Start,
+    /// A byte offset in the (uncompressed) file: the start of the next document.
+    Offset { offset: u64 },
+    /// After this `_id` (sources read in `_id` order), as canonical Extended JSON.
+    AfterId { id: serde_json::Value },
+}
+
+impl Position {
+    pub fn after_id(id: &Bson) -> Position {
+        Position::AfterId {
+            id: id.clone().into_canonical_extjson(),
+        }
+    }
+}
+
+/// A document with the position right after it.
+#[derive(Debug, Clone)]
+pub struct Positioned {
+    pub doc: RawDocumentBuf,
+    pub next: Position,
+}
+
+/// A collection a source holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectionInfo {
+    pub name: String,
+    /// A cheap estimate of the number of documents (for progress), if known.
+    pub estimated_documents: Option<u64>,
+}
+
+/// A part of a collection that can be read on its own: the whole collection, or an `_id` range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Partition {
+    /// 0-based, stable for the same source and partition count.
+    pub index: u32,
+    /// `_id` bounds as canonical Extended JSON: `min` inclusive, `max` exclusive; `None` = unbounded.
+    pub min: Option<serde_json::Value>,
+    pub max: Option<serde_json::Value>,
+}
+
+impl Partition {
+    /// The single partition covering a whole collection.
+    pub fn whole() -> Partition {
+        Partition {
+            index: 0,
+            min: None,
+            max: None,
+        }
+    }
+}
+
+/// A stream of documents of one partition.
+pub type DocStream = Box<dyn Iterator<Item = Result<Positioned, SourceError>> + Send>;
+
+/// Where documents come from. Implementations are blocking: the pipeline reads each partition
+/// on its own thread.
+pub trait Source: Send + Sync {
+    /// What the source is, for messages (`mongodump directory ./dump`).
+    fn describe(&self) -> String;
+
+    /// The kind of source (`dump`, `archive`, `export`, `mongo`): checkpoints written by one kind
+    /// cannot be resumed by another, since positions mean different things.
+    fn kind(&self) -> &'static str;
+
+    /// The collections the source holds.
+    fn collections(&self) -> Result<Vec<CollectionInfo>, SourceError>;
+
+    /// Splits a collection into at most `max` partitions that can be read in parallel. Sources
+    /// that cannot split return one. The result must be the same for the same data and `max`.
+    fn partitions(&self, collection: &str, max: usize) -> Result<Vec<Partition>, SourceError>;
+
+    /// Reads one partition from `from` on. A missing collection is [`SourceError::MissingCollection`].
+    fn read(
+        &self,
+        collection: &str,
+        partition: &Partition,
+        from: &Position,
+    ) -> Result<DocStream, SourceError>;
+
+    /// The documents with these `_id`s (for dead letters found after the load, and validation
+    /// samples), in any order; ids that are not found are left out.
+    fn fetch(&self, collection: &str, ids: &[Bson]) -> Result<Vec<RawDocumentBuf>, SourceError>;
+}
+
+/// A source that cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SourceError {
+    #[error("{file}: {source}")]
+    Io {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}: corrupt BSON at byte {offset}: {reason}")]
+    Corrupt {
+        file: PathBuf,
+        offset: u64,
+        reason: String,
+    },
+    #[error("collection `{collection}` is not in {source_name}")]
+    MissingCollection {
+        collection: String,
+        source_name: String,
+    },
+    #[error("{source_name}: {reason}")]
+    Server { source_name: String, reason: String },
+    /// A request the source cannot honour: a resume position or partition of another kind of
+    /// source, or an ambiguous layout (one collection in two files).
+    #[error("{source_name}: {reason}")]
+    Invalid { source_name: String, reason: String },
+    #[error("{file}: invalid Extended JSON at byte {offset} (line {line}): {reason}")]
+    Json {
+        file: PathBuf,
+        offset: u64,
+        line: u64,
+        reason: String,
+    },
+}
+
+impl SourceError {
+    pub(crate) fn io(file: &Path, source: std::io::Error) -> Self {
+        SourceError::Io {
+            file: file.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Opens a file, transparently decompressing `.gz`.
+pub(crate) fn open_maybe_gz(path: &Path) -> Result<Box<dyn std::io::Read + Send>, SourceError> {
+    let file = std::fs::File::open(path).map_err(|e| SourceError::io(path, e))?;
+    let reader = std::io::BufReader::with_capacity(256 * 1024, file);
+    if path.extension().is_some_and(|e| e == "gz") {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(reader)))
+    } else {
+        Ok(Box::new(reader))
+    }
+}

@@ -1,0 +1,365 @@
+//! Reading one partition in `_id` order, one `find` per batch.
+
+use std::collections::VecDeque;
+
+use bson::spec::ElementType;
+use bson::{doc, Bson, Document, RawDocumentBuf};
+use mongodb::{Collection, Cursor};
+
+use super::conn::Conn;
+use crate::source::{Position, Positioned, SourceError};
+
+/// BSON's comparison order groups some types: all numbers compare as numbers, strings with
+/// symbols, null with undefined.
+fn type_class(value: &Bson) -> u8 {
+    match value.element_type() {
+        ElementType::Double | ElementType::Int32 | ElementType::Int64 | ElementType::Decimal128 => {
+            ElementType::Double as u8
+        }
+        ElementType::Symbol => ElementType::String as u8,
+        ElementType::Undefined => ElementType::Null as u8,
+        other => other as u8,
+    }
+}
+
+/// The smallest (`direction` 1) or largest (-1) `_id` of a collection.
+pub(super) async fn edge_id(
+    coll: Collection<RawDocumentBuf>,
+    direction: i32,
+) -> mongodb::error::Result<Option<Bson>> {
+    let mut cursor = coll
+        .find(doc! {})
+        .sort(doc! {"_id": direction})
+        .projection(doc! {"_id": 1})
+        .limit(1)
+        .await?;
+    if !cursor.advance().await? {
+        return Ok(None);
+    }
+    Ok(cursor
+        .current()
+        .get("_id")
+        .ok()
+        .flatten()
+        .and_then(|id| Bson::try_from(id).ok()))
+}
+
+/// Whether every `_id` (and the resume point) compares within one type class.
+pub(super) fn single_class(
+    first: &Option<Bson>,
+    last: &Option<Bson>,
+    extra: Option<&Bson>,
+) -> bool {
+    one_class([first.as_ref(), last.as_ref(), extra].into_iter().flatten())
+}
+
+/// Whether all these values compare within one type class.
+fn one_class<'a>(values: impl Iterator<Item = &'a Bson>) -> bool {
+    let classes: Vec<u8> = values.map(type_class).collect();
+    classes.windows(2).all(|w| w[0] == w[1])
+}
+
+pub(super) async fn collect(
+    mut cursor: mongodb::Cursor<RawDocumentBuf>,
+) -> mongodb::error::Result<Vec<RawDocumentBuf>> {
+    let mut docs = Vec::new();
+    while cursor.advance().await? {
+        docs.push(cursor.current().to_owned());
+    }
+    Ok(docs)
+}
+
+/// A partition's `_id` bounds.
+#[derive(Debug, Clone)]
+pub(super) struct IdRange {
+    pub(super) min: Option<Bson>,
+    pub(super) max: Option<Bson>,
+    /// Compare with `$expr` (total BSON order) instead of the type-bracketed operators.
+    pub(super) expr: bool,
+}
+
+impl IdRange {
+    /// `min <= _id < max` and `_id > after`.
+    pub(super) fn filter(&self, after: Option<&Bson>) -> Document {
+        let conditions = [
+            ("$gte", self.min.as_ref()),
+            ("$lt", self.max.as_ref()),
+            ("$gt", after),
+        ];
+        let conditions = conditions
+            .into_iter()
+            .filter_map(|(op, v)| v.map(|v| (op, v.clone())));
+        if self.expr {
+            let all: Vec<Document> = conditions
+                .map(|(op, v)| doc! {op: ["$_id", {"$literal": v}]})
+                .collect();
+            if all.is_empty() {
+                doc! {}
+            } else {
+                doc! {"$expr": {"$and": all}}
+            }
+        } else {
+            let range: Document = conditions.map(|(op, v)| (op.to_string(), v)).collect();
+            if range.is_empty() {
+                doc! {}
+            } else {
+                doc! {"_id": range}
+            }
+        }
+    }
+}
+
+/// One partition read in `_id` order through one cursor, `batch_size` documents at a time.
+///
+/// A cursor that goes away (the server times out an idle one while the pipeline is stalled, or
+/// a connection drops) is replaced by the same query from the last `_id` handed out, which is
+/// also what a resume asks. One cursor rather than one `find` per batch: a server without an
+/// efficient `_id` range scan then reads each partition once instead of once per batch.
+#[derive(Debug)]
+pub(super) struct IdOrderStream {
+    conn: Conn,
+    coll: Collection<RawDocumentBuf>,
+    range: IdRange,
+    /// The last `_id` handed out (or the resume point).
+    after: Option<Bson>,
+    batch_size: u32,
+    buffer: VecDeque<RawDocumentBuf>,
+    cursor: Option<Cursor<RawDocumentBuf>>,
+    exhausted: bool,
+    /// Whether `range.expr` was worked out (from the collection's edges, on first need).
+    expr_known: bool,
+}
+
+impl IdOrderStream {
+    /// Reads `coll` within `range`, after `after` when resuming.
+    pub(super) fn new(
+        conn: Conn,
+        coll: Collection<RawDocumentBuf>,
+        range: IdRange,
+        after: Option<Bson>,
+        batch_size: u32,
+    ) -> Self {
+        IdOrderStream {
+            conn,
+            coll,
+            range,
+            after,
+            batch_size,
+            buffer: VecDeque::new(),
+            cursor: None,
+            exhausted: false,
+            expr_known: false,
+        }
+    }
+
+    /// Decides between operators and `$expr` before the first query with a filter: operators
+    /// only if every `_id` the query can meet compares within one type class. Between two
+    /// bounds of one class only that class sorts, so a bounded range needs no lookup; an open
+    /// end needs the collection's smallest or largest `_id` on that side.
+    fn decide_expr(&mut self) -> Result<(), SourceError> {
+        let (min, max) = (self.range.min.clone(), self.range.max.clone());
+        if self.expr_known || (min.is_none() && max.is_none() && self.after.is_none()) {
+            return Ok(());
+        }
+        let coll = self.coll.clone();
+        let (first, last) = self.conn.run(async move {
+            let first = match min {
+                None => edge_id(coll.clone(), 1).await?,
+                Some(_) => None,
+            };
+            let last = match max {
+                None => edge_id(coll, -1).await?,
+                Some(_) => None,
+            };
+            Ok((first, last))
+        })?;
+        let known = [
+            first.as_ref(),
+            last.as_ref(),
+            self.range.min.as_ref(),
+            self.range.max.as_ref(),
+            self.after.as_ref(),
+        ];
+        self.range.expr = !one_class(known.into_iter().flatten());
+        self.expr_known = true;
+        Ok(())
+    }
+
+    fn next_batch(&mut self) -> Result<(), SourceError> {
+        let cursor = self.cursor.take();
+        let open = cursor.is_some();
+        match self.fetch(cursor) {
+            // An open cursor failed: ask again from the last `_id` handed out, once.
+            Err(_) if open => self.fetch(None),
+            result => result,
+        }
+    }
+
+    /// Fills the buffer from `cursor`, or from a new query if `None`.
+    fn fetch(&mut self, cursor: Option<Cursor<RawDocumentBuf>>) -> Result<(), SourceError> {
+        let fresh = cursor.is_none();
+        if fresh {
+            self.decide_expr()?;
+        }
+        let filter = self.range.filter(self.after.as_ref());
+        let coll = self.coll.clone();
+        let n = self.batch_size;
+        let result = self.conn.run(async move {
+            let mut cursor = match cursor {
+                Some(c) => c,
+                None => {
+                    coll.find(filter)
+                        .sort(doc! {"_id": 1})
+                        .batch_size(n)
+                        .await?
+                }
+            };
+            let mut docs = Vec::with_capacity(n as usize);
+            while docs.len() < n as usize && cursor.advance().await? {
+                docs.push(cursor.current().to_owned());
+            }
+            let more = docs.len() == n as usize;
+            Ok((more.then_some(cursor), docs))
+        });
+        match result {
+            Ok((cursor, docs)) => {
+                self.exhausted = cursor.is_none();
+                self.cursor = cursor;
+                self.buffer = docs.into();
+                Ok(())
+            }
+            Err(e) => {
+                // A new query that fails is final; a failed open cursor is retried.
+                self.exhausted = fresh;
+                Err(e)
+            }
+        }
+    }
+
+    fn positioned(&mut self, doc: RawDocumentBuf) -> Result<Positioned, SourceError> {
+        let id = doc
+            .get("_id")
+            .ok()
+            .flatten()
+            .and_then(|id| Bson::try_from(id).ok())
+            .ok_or_else(|| SourceError::Server {
+                source_name: self.conn.name.clone(),
+                reason: format!(
+                    "`{}` returned a document without a readable `_id`",
+                    self.coll.name()
+                ),
+            })?;
+        let next = Position::after_id(&id);
+        self.after = Some(id);
+        Ok(Positioned { doc, next })
+    }
+}
+
+impl Drop for IdOrderStream {
+    /// The driver kills an unfinished cursor from its runtime: drop it there.
+    fn drop(&mut self) {
+        if let Some(cursor) = self.cursor.take() {
+            let _runtime = self.conn.handle.enter();
+            drop(cursor);
+        }
+    }
+}
+
+impl Iterator for IdOrderStream {
+    type Item = Result<Positioned, SourceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.buffer.is_empty() && !self.exhausted {
+            if let Err(e) = self.next_batch() {
+                self.exhausted = true;
+                return Some(Err(e));
+            }
+        }
+        let doc = self.buffer.pop_front()?;
+        let item = self.positioned(doc);
+        if item.is_err() {
+            self.exhausted = true;
+            self.buffer.clear();
+        }
+        Some(item)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_use_operators_or_expr() {
+        let range = |expr| IdRange {
+            min: Some(Bson::Int32(10)),
+            max: Some(Bson::Int32(20)),
+            expr,
+        };
+        let cases = [
+            (
+                IdRange {
+                    min: None,
+                    max: None,
+                    expr: false,
+                },
+                None,
+                doc! {},
+            ),
+            (
+                IdRange {
+                    min: None,
+                    max: None,
+                    expr: true,
+                },
+                Some(Bson::Int32(3)),
+                doc! {"$expr": {"$and": [{"$gt": ["$_id", {"$literal": 3}]}]}},
+            ),
+            (range(false), None, doc! {"_id": {"$gte": 10, "$lt": 20}}),
+            (
+                range(false),
+                Some(Bson::Int32(12)),
+                doc! {"_id": {"$gte": 10, "$lt": 20, "$gt": 12}},
+            ),
+            (
+                range(true),
+                None,
+                doc! {"$expr": {"$and": [{"$gte": ["$_id", {"$literal": 10}]}, {"$lt": ["$_id", {"$literal": 20}]}]}},
+            ),
+        ];
+        for (range, after, expected) in cases {
+            assert_eq!(
+                range.filter(after.as_ref()),
+                expected,
+                "{range:?} {after:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn type_classes_follow_bson_comparison() {
+        let cases = [
+            (Bson::Int32(1), Bson::Double(2.5), true),
+            (Bson::Int64(1), Bson::Int32(1), true),
+            (Bson::String("a".into()), Bson::Int32(1), false),
+            (Bson::Null, Bson::Undefined, true),
+            (
+                Bson::ObjectId(bson::oid::ObjectId::new()),
+                Bson::String("a".into()),
+                false,
+            ),
+        ];
+        for (a, b, same) in cases {
+            assert_eq!(
+                single_class(&Some(a.clone()), &Some(b.clone()), None),
+                same,
+                "{a:?} {b:?}"
+            );
+            assert_eq!(
+                single_class(&Some(a.clone()), &None, Some(&b)),
+                same,
+                "{a:?} {b:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! The run's state in the target database: the lock, the settings fingerprint, and per-partition
+//! checkpoints (written in the same transaction as the batch they record, see
+//! [`crate::sink::postgres`]).
+
+use serde::{Deserialize, Serialize};
+use sqlx::{Connection, PgConnection, Row};
+
+use crate::run_error::RunError;
+use crate::sink::sql;
+use crate::source::{Partition, Position};
+
+/// What must not change between a run and its resume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    /// A hash of the DDL the schema generates (tables, columns, keys, references).
+    pub schema: String,
+    /// The kind of source (`dump`, `archive`, `export`, `mongo`): positions mean different things.
+    pub source_kind: String,
+    /// The PostgreSQL schema the tables are in.
+    pub target_schema: String,
+    /// The maximum partitions per collection (the partition plan depends on it).
+    pub partitions: usize,
+    /// `create` or `existing`.
+    pub schema_mode: String,
+}
+
+impl Fingerprint {
+    /// What differs from `other`, in words.
+    pub fn differences(&self, other: &Fingerprint) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cmp = |what: &str, a: &dyn std::fmt::Display, b: &dyn std::fmt::Display| {
+            if a.to_string() != b.to_string() {
+                out.push(format!("{what} was {b}, now {a}"));
+            }
+        };
+        cmp("the schema's DDL hash", &self.schema, &other.schema);
+        cmp("the source kind", &self.source_kind, &other.source_kind);
+        cmp(
+            "the target schema",
+            &self.target_schema,
+            &other.target_schema,
+        );
+        cmp("--partitions", &self.partitions, &other.partitions);
+        cmp("--schema-mode", &self.schema_mode, &other.schema_mode);
+        out
+    }
+}
+
+/// A stable 64-bit FNV-1a hash, as hex, for fingerprints.
+pub fn stable_hash(text: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+/// How far the run got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RunStage {
+    /// Nothing yet (no run row).
+    New,
+    /// Tables created; documents being loaded.
+    Loading,
+    /// All partitions done; dangling references being resolved.
+    References,
+    /// Foreign keys and indexes being added.
+    Constraints,
+    /// Finished.
+    Done,
+}
+
+impl RunStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStage::New => "new",
+            RunStage::Loading => "loading",
+            RunStage::References => "references",
+            RunStage::Constraints => "constraints",
+            RunStage::Done => "done",
+        }
+    }
+
+    fn parse(s: &str) -> RunStage {
+        match s {
+            "loading" => RunStage::Loading,
+            "references" => RunStage::References,
+            "constraints" => RunStage::Constraints,
+            "done" => RunStage::Done,
+            _ => RunStage::New,
+        }
+    }
+}
+
+/// One partition's committed progress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    pub collection: String,
+    pub partition: Partition,
+    pub position: Position,
+    pub documents: i64,
+    pub rows_written: i64,
+    pub dead_letters: i64,
+    pub batches: i64,
+    pub done: bool,
+    pub seconds: f64,
+}
+
+/// The state schema of one target.
+#[derive(Debug, Clone)]
+pub struct StateStore {
+    schema: String,
+}
+
+impl StateStore {
+    pub fn new(schema: impl Into<String>) -> Self {
+        StateStore {
+            schema: schema.into(),
+        }
+    }
+
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    fn lock_key(&self) -> i64 {
+        let hash = stable_hash(&format!("migrator:{}", self.schema));
+        i64::from_str_radix(&hash[..15], 16).unwrap_or(0x6d69_6772)
+    }
+
+    /// Takes the run lock for this connection's session, or fails if another run holds it.
+    pub async fn lock(&self, conn: &mut PgConnection) -> Result<(), RunError> {
+        let got: bool = sqlx::query_scalar(sql::TRY_ADVISORY_LOCK)
+            .bind(self.lock_key())
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(RunError::db("taking the run lock"))?;
+        if got {
+            Ok(())
+        } else {
+            Err(RunError::Locked {
+                state: self.schema.clone(),
+            })
+        }
+    }
+
+    pub async fn unlock(&self, conn: &mut PgConnection) -> Result<(), RunError> {
+        sqlx::query(sql::ADVISORY_UNLOCK)
+            .bind(self.lock_key())
+            .execute(&mut *conn)
+            .await
+            .map_err(RunError::db("releasing the run lock"))?;
+        Ok(())
+    }
+
+    /// Creates the state tables if missing.
+    pub async fn init(&self, conn: &mut PgConnection) -> Result<(), RunError> {
+        for stmt in sql::create_state(&self.schema) {
+            sqlx::query(&stmt)
+                .execute(&mut *conn)
+                .await
+                .map_err(RunError::db(format!(
+                    "creating the state schema `{}`",
+                    self.schema
+                )))?;
+        }
+        Ok(())
+    }
+
+    /// Drops all state (a restart, or `reset`).
+    pub async fn drop(&self, conn: &mut PgConnection) -> Result<(), RunError> {
+        sqlx::query(&sql::drop_state(&self.schema))
+            .execute(&mut *conn)
+            .await
+            .map_err(RunError::db("dropping the state schema"))?;
+        Ok(())
+    }
+
+    /// The stage and fingerprint of the run in this target, if one started.
+    pub async fn current(
+        &self,
+        conn: &mut PgConnection,
+    ) -> Result<Option<(Fingerprint, RunStage)>, RunError> {
+        let exists: bool = sqlx::query_scalar(sql::TABLE_EXISTS)
+            .bind(&self.schema)
+            .bind("run")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(RunError::db("reading the run state"))?;
+        if !exists {
+            return Ok(None);
+        }
+        let row = sqlx::query(&sql::select_run(&self.schema))
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(RunError::db("reading the run state"))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let fp: serde_json::Value = row.get(0);
+        let stage: String = row.get(1);
+        let fp: Fingerprint = serde_json::from_value(fp)
+            .map_err(|e| RunError::Internal(format!("unreadable run fingerprint: {e}")))?;
+        Ok(Some((fp, RunStage::parse(&stage))))
+    }
+
+    /// Starts a run or checks that the existing one has the same fingerprint.
+    pub async fn begin(
+        &self,
+        conn: &mut PgConnection,
+        fingerprint: &Fingerprint,
+    ) -> Result<RunStage, RunError> {
+        self.init(conn).await?;
+        match self.current(conn).await? {
+            Some((stored, stage)) => {
+                let differences = fingerprint.differences(&stored);
+                if differences.is_empty() {
+                    Ok(stage)
+                } else {
+                    Err(RunError::CheckpointMismatch {
+                        state: self.schema.clone(),
+                        differences,
+                    })
+                }
+            }
+            None => {
+                let fp = serde_json::to_value(fingerprint)
+                    .map_err(|e| RunError::Internal(e.to_string()))?;
+                sqlx::query(&sql::insert_run(&self.schema))
+                    .bind(fp)
+                    .bind(RunStage::New.as_str())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(RunError::db("recording the run"))?;
+                Ok(RunStage::New)
+            }
+        }
+    }
+
+    pub async fn set_stage(
+        &self,
+        conn: &mut PgConnection,
+        stage: RunStage,
+    ) -> Result<(), RunError> {
+        sqlx::query(&sql::update_stage(&self.schema))
+            .bind(stage.as_str())
+            .execute(&mut *conn)
+            .await
+            .map_err(RunError::db("recording the run stage"))?;
+        Ok(())
+    }
+
+    /// Records a collection's partitions, none of them started, in one transaction.
+    pub async fn plan_partitions(
+        &self,
+        conn: &mut PgConnection,
+        collection: &str,
+        partitions: &[Partition],
+    ) -> Result<(), RunError> {
+        let failed = || RunError::db(format!("recording the partitions of `{collection}`"));
+        let mut tx = conn.begin().await.map_err(failed())?;
+        for partition in partitions {
+            let bounds = serde_json::to_value(partition)
+                .map_err(|e| RunError::Internal(format!("unwritable partition: {e}")))?;
+            let start = serde_json::to_value(Position::Start)
+                .map_err(|e| RunError::Internal(format!("unwritable position: {e}")))?;
+            sqlx::query(&sql::insert_planned_checkpoint(&self.schema))
+                .bind(collection)
+                .bind(i32::try_from(partition.index).unwrap_or(i32::MAX))
+                .bind(bounds)
+                .bind(start)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed())?;
+        }
+        tx.commit().await.map_err(failed())
+    }
+
+    /// Every partition's checkpoint.
+    pub async fn checkpoints(&self, conn: &mut PgConnection) -> Result<Vec<Checkpoint>, RunError> {
+        let rows = sqlx::query(&sql::select_checkpoints(&self.schema))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(RunError::db("reading checkpoints"))?;
+        rows.into_iter()
+            .map(|row| {
+                let bounds: serde_json::Value = row.get(2);
+                let position: serde_json::Value = row.get(3);
+                let bad = |e: serde_json::Error| {
+                    RunError::Internal(format!("unreadable checkpoint: {e}"))
+                };
+                let partition_index: i32 = row.get(1);
+                let mut partition: Partition = serde_json::from_value(bounds).map_err(bad)?;
+                partition.index = u32::try_from(partition_index).unwrap_or_default();
+                Ok(Checkpoint {
+                    collection: row.get(0),
+                    partition,
+                    position: serde_json::from_value(position).map_err(bad)?,
+                    documents: row.get(4),
+                    rows_written: row.get(5),
+                    dead_letters: row.get(6),
+                    batches: row.get(7),
+                    done: row.get(8),
+                    seconds: row.get(9),
+                })
+            })
+            .collect()
+    }
+
+    /// Rows written per table so far.
+    pub async fn table_rows(
+        &self,
+        conn: &mut PgConnection,
+    ) -> Result<Vec<(String, i64)>, RunError> {
+        let rows = sqlx::query(&sql::select_table_rows(&self.schema))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(RunError::db("reading table row counts"))?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+}
+
+/// The `application_name` of the run's control connection (lock, state, post-load stages).
+pub const CONTROL_APPLICATION: &str = "migrator";
+/// The `application_name` of connections that write batches.
+pub const WRITER_APPLICATION: &str = "migrator-writer";
+
+/// Opens a control connection, naming the URL's host in the error.
+pub async fn connect(url: &str) -> Result<PgConnection, RunError> {
+    connect_as(url, CONTROL_APPLICATION).await
+}
+
+/// Opens a connection with an `application_name` (visible in `pg_stat_activity`).
+pub async fn connect_as(url: &str, application: &str) -> Result<PgConnection, RunError> {
+    let fail = RunError::db(format!("connecting to PostgreSQL at {}", redact_url(url)));
+    let options: sqlx::postgres::PgConnectOptions = match url.parse() {
+        Ok(o) => o,
+        Err(e) => return Err(fail(e)),
+    };
+    PgConnection::connect_with(&options.application_name(application))
+        .await
+        .map_err(fail)
+}
+
+/// A connection URL without its password.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_differences_are_worded() {
+        let a = Fingerprint {
+            schema: "1".into(),
+            source_kind: "dump".into(),
+            target_schema: "public".into(),
+            partitions: 4,
+            schema_mode: "create".into(),
+        };
+        let mut b = a.clone();
+        assert!(a.differences(&b).is_empty());
+        b.partitions = 8;
+        b.schema = "2".into();
+        assert_eq!(
+            a.differences(&b),
+            vec![
+                "the schema's DDL hash was 2, now 1",
+                "--partitions was 8, now 4"
+            ]
+        );
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

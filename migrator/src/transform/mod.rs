@@ -1,0 +1,114 @@
+//! Document -> rows: the traits the derive implements and the sinks rows are written to.
+
+mod rows;
+
+pub use rows::{Row, RowCounter, RowSet, TableRows};
+
+use bson::RawDocument;
+
+use crate::error::{DocumentError, FieldError};
+use crate::id::{IdKey, Key};
+use crate::model::{IdStrategy, ModelDef, TableDef};
+
+/// Receives the rows a document produces, table by table.
+///
+/// `table` is an index into [`ModelDef::tables`]. Values arrive in column order.
+pub trait RowSink {
+    fn begin_row(&mut self, table: usize);
+    fn value(&mut self, value: &dyn crate::value::PgValue);
+    fn end_row(&mut self);
+}
+
+/// A struct that maps one MongoDB collection to PostgreSQL tables. Implemented by
+/// `#[derive(Migrate)]`.
+pub trait Migrate: Sized + 'static {
+    /// The Rust type of `_id`.
+    type Id: IdKey;
+    /// How `_id` becomes the primary key.
+    const ID_STRATEGY: IdStrategy;
+
+    /// What this collection becomes: tables, columns, keys and references.
+    fn model() -> ModelDef;
+
+    /// Reads one document. Errors carry the field path but not the collection or `_id`
+    /// ([`transform`] adds them).
+    fn decode(doc: &RawDocument) -> Result<Self, FieldError>;
+
+    /// The document's `_id`.
+    fn id(&self) -> &Self::Id;
+
+    /// Writes every row of every table this document produces.
+    fn emit(&self, out: &mut dyn RowSink);
+
+    /// The stored primary key of this document.
+    fn key(&self) -> Key {
+        self.id().key(Self::ID_STRATEGY)
+    }
+}
+
+/// A struct stored as rows of a child table, one per element of an array of subdocuments.
+/// Implemented by `#[derive(Migrate)]` with `#[migrate(embedded)]`.
+pub trait Embedded: Sized + 'static {
+    /// How many tables this struct writes: its own plus its children's and junctions'.
+    const TABLE_COUNT: usize;
+
+    /// The tables this struct writes when it is the array `field` of a row of `parent`,
+    /// which is at index `parent_index` of the model's tables. The returned tables go at
+    /// `index` and after (nested tables reference their parent by index); `table_name` and
+    /// `parent_column` are the names the parent's attributes chose for the child table and for
+    /// its column holding the parent's key.
+    fn tables(
+        parent: &TableDef,
+        parent_index: usize,
+        index: usize,
+        field: &str,
+        table_name: &str,
+        parent_column: &str,
+    ) -> Vec<TableDef>;
+
+    /// Reads one subdocument.
+    fn decode(doc: &RawDocument) -> Result<Self, FieldError>;
+
+    /// Writes the child row (and its own children) at table index `base`.
+    fn emit_child(
+        &self,
+        parent: &Key,
+        field: &'static str,
+        position: i32,
+        base: usize,
+        out: &mut dyn RowSink,
+    );
+}
+
+/// The `_id` of a raw document as relaxed Extended JSON, for error messages.
+pub fn describe_id(doc: &RawDocument) -> String {
+    match doc.get("_id") {
+        Ok(Some(value)) => match bson::Bson::try_from(value) {
+            Ok(b) => b.into_relaxed_extjson().to_string(),
+            Err(_) => "<unreadable>".to_string(),
+        },
+        Ok(None) => "<none>".to_string(),
+        Err(_) => "<unreadable>".to_string(),
+    }
+}
+
+/// Decodes a document as `T` and writes its rows, naming the collection and `_id` on failure.
+///
+/// Nothing is written to `out` when decoding fails.
+pub fn transform<T: Migrate>(
+    collection: &str,
+    doc: &RawDocument,
+    out: &mut dyn RowSink,
+) -> Result<(), DocumentError> {
+    match T::decode(doc) {
+        Ok(value) => {
+            value.emit(out);
+            Ok(())
+        }
+        Err(error) => Err(DocumentError {
+            collection: collection.to_string(),
+            id: describe_id(doc),
+            error,
+        }),
+    }
+}

@@ -1,0 +1,199 @@
+//! The run's state in PostgreSQL: the ObjectId function, the run lock, the settings fingerprint.
+//! Needs PostgreSQL (127.0.0.1:5432 or MIGRATOR_TEST_PG_URL); a missing server fails.
+
+use migrator::bson::oid::ObjectId;
+use migrator::id::object_id_to_ordered_uuid;
+use migrator::run_error::RunError;
+use migrator::state::{connect, Fingerprint, RunStage, StateStore};
+use migrator::testing::with_test_database;
+
+fn fingerprint(partitions: usize) -> Fingerprint {
+    Fingerprint {
+        schema: "abc".into(),
+        source_kind: "dump".into(),
+        target_schema: "public".into(),
+        partitions,
+        schema_mode: "create".into(),
+    }
+}
+
+#[tokio::test]
+async fn the_sql_object_id_function_inverts_ordered_uuids() {
+    with_test_database("state_oid", |url| async move {
+        let mut conn = connect(&url).await.expect("connect");
+        let state = StateStore::new("_migrator");
+        state.init(&mut conn).await.expect("init");
+        for hex in [
+            "000000000000000000000000",
+            "5a9427648b0beebeb69579e7",
+            "ffffffffffffffffffffffff",
+            "59b99db4cfa9a34dcd7885b6",
+        ] {
+            let oid = ObjectId::parse_str(hex).expect("hex");
+            let uuid = object_id_to_ordered_uuid(&oid);
+            let back: String = sqlx::query_scalar("SELECT _migrator.object_id($1)")
+                .bind(uuid)
+                .fetch_one(&mut conn)
+                .await
+                .expect("query");
+            assert_eq!(back, hex);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_second_run_on_the_same_target_is_refused() {
+    with_test_database("state_lock", |url| async move {
+        let state = StateStore::new("_migrator");
+        let mut first = connect(&url).await.expect("connect");
+        let mut second = connect(&url).await.expect("connect");
+        state
+            .lock(&mut first)
+            .await
+            .expect("first run takes the lock");
+        let refused = state.lock(&mut second).await;
+        assert!(
+            matches!(refused, Err(RunError::Locked { .. })),
+            "{refused:?}"
+        );
+        let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("another migration"), "{message}");
+        state.unlock(&mut first).await.expect("unlock");
+        state
+            .lock(&mut second)
+            .await
+            .expect("free again after the first ends");
+        // Another state schema is another target: its lock is independent.
+        StateStore::new("_other")
+            .lock(&mut first)
+            .await
+            .expect("independent lock");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn resuming_with_other_settings_is_refused_with_the_differences() {
+    with_test_database("state_fingerprint", |url| async move {
+        let mut conn = connect(&url).await.expect("connect");
+        let state = StateStore::new("_migrator");
+        assert_eq!(
+            state
+                .begin(&mut conn, &fingerprint(4))
+                .await
+                .expect("begin"),
+            RunStage::New
+        );
+        state
+            .set_stage(&mut conn, RunStage::Loading)
+            .await
+            .expect("stage");
+        assert_eq!(
+            state
+                .begin(&mut conn, &fingerprint(4))
+                .await
+                .expect("resume"),
+            RunStage::Loading
+        );
+        let err = state
+            .begin(&mut conn, &fingerprint(8))
+            .await
+            .expect_err("other settings");
+        let text = err.to_string();
+        assert!(text.contains("--partitions was 4, now 8"), "{text}");
+        assert!(text.contains("--restart"), "{text}");
+        state.drop(&mut conn).await.expect("drop");
+        assert!(state.current(&mut conn).await.expect("read").is_none());
+    })
+    .await;
+}
+
+#[derive(Debug, migrator::Migrate)]
+#[migrate(collection = "things")]
+struct Thing {
+    #[migrate(id)]
+    id: i32,
+    name: String,
+}
+
+fn batch(
+    model: &migrator::ModelHandle,
+    ids: std::ops::Range<i32>,
+    start: u64,
+    end: u64,
+) -> migrator::pipeline::batch::Batch {
+    use migrator::source::{Partition, Position};
+    let docs: Vec<_> = ids
+        .map(|i| migrator::bson::rawdoc! { "_id": i, "name": format!("thing {i}") })
+        .collect();
+    let (payloads, rows) = migrator::pipeline::batch::encode(model, &docs);
+    let position = |offset| {
+        if offset == 0 {
+            Position::Start
+        } else {
+            Position::Offset { offset }
+        }
+    };
+    migrator::pipeline::batch::Batch {
+        collection: "things".into(),
+        partition: Partition::whole(),
+        docs,
+        payloads,
+        rows,
+        dead_letters: Vec::new(),
+        documents_read: 2,
+        start: position(start),
+        end: position(end),
+        done: false,
+        seconds: 0.0,
+    }
+}
+
+#[tokio::test]
+async fn a_batch_whose_partition_moved_on_is_refused_and_lands_nothing() {
+    with_test_database("state_moved", |url| async move {
+        let schema = migrator::schema![Thing].expect("schema");
+        let model = schema.models()[0].clone();
+        let state = StateStore::new("_migrator");
+        let mut conn = connect(&url).await.expect("connect");
+        state.init(&mut conn).await.expect("init");
+        let ddl = migrator::sink::ddl::Ddl::new(&schema, Some("public"));
+        migrator::sink::ddl::execute_all(&mut conn, "create", &ddl.tables)
+            .await
+            .expect("tables");
+        state
+            .plan_partitions(&mut conn, "things", &[migrator::source::Partition::whole()])
+            .await
+            .expect("plan");
+        let config = migrator::sink::postgres::WriterConfig {
+            url: url.clone(),
+            target_schema: "public".into(),
+            state: state.clone(),
+            replica_role: false,
+            max_retries: 0,
+            first_backoff: std::time::Duration::from_millis(1),
+        };
+        let mut writer = migrator::sink::postgres::BatchWriter::new(config, model.clone());
+        writer
+            .write(&batch(&model, 0..2, 0, 100))
+            .await
+            .expect("first batch");
+        // A late copy of the first batch (same start) must not land again.
+        let stale = writer.write(&batch(&model, 10..12, 0, 100)).await;
+        assert!(
+            matches!(stale, Err(RunError::CheckpointMoved { .. })),
+            "{stale:?}"
+        );
+        writer
+            .write(&batch(&model, 2..4, 100, 200))
+            .await
+            .expect("next batch");
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM things")
+            .fetch_one(&mut conn)
+            .await
+            .expect("count");
+        assert_eq!(rows, 4, "the stale batch wrote nothing");
+    })
+    .await;
+}

@@ -1,0 +1,9 @@
+use migrator::Migrate;
+
+#[derive(Migrate)]
+struct Post<Id> {
+    #[migrate(id)]
+    id: Id,
+}
+
+fn main() {}

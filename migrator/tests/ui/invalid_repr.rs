@@ -1,0 +1,10 @@
+use migrator::Migrate;
+
+#[derive(Migrate)]
+#[migrate(repr = "integer")]
+enum Role {
+    Admin,
+    Member,
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use migrator::bson::oid::ObjectId;
+use migrator::Migrate;
+
+#[derive(Migrate)]
+struct Post {
+    #[migrate(id)]
+    id: ObjectId,
+    #[migrate(junction)]
+    tags: Vec<ObjectId>,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use migrator::Migrate;
+
+#[derive(Migrate)]
+struct Post {
+    title: String,
+}
+
+fn main() {}

@@ -1,0 +1,18 @@
+use migrator::bson::oid::ObjectId;
+use migrator::Migrate;
+
+#[derive(Migrate)]
+struct User {
+    #[migrate(id)]
+    id: ObjectId,
+}
+
+#[derive(Migrate)]
+struct Post {
+    #[migrate(id)]
+    id: ObjectId,
+    #[migrate(references = User)]
+    author: i64,
+}
+
+fn main() {}

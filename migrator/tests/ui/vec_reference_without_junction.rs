@@ -1,0 +1,18 @@
+use migrator::bson::oid::ObjectId;
+use migrator::Migrate;
+
+#[derive(Migrate)]
+struct Tag {
+    #[migrate(id)]
+    id: ObjectId,
+}
+
+#[derive(Migrate)]
+struct Post {
+    #[migrate(id)]
+    id: ObjectId,
+    #[migrate(references = Tag)]
+    tags: Vec<ObjectId>,
+}
+
+fn main() {}

@@ -1,0 +1,173 @@
+//! Generates the example application's data as a mongodump directory, or inserts it into a live
+//! MongoDB deployment, with a manifest of the faults injected and the rows every table must end
+//! with.
+//!
+//! ```text
+//! cargo run --release -p schema --bin generate-data -- --seed 42 --scale 1 --out dump/app
+//! cargo run --release -p schema --bin generate-data -- --mongo-uri mongodb://127.0.0.1:27017/app
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Parser;
+use schema::generator::dump::{self, CollectionStats};
+use schema::generator::mongo::{self, InsertOptions, MongoTarget};
+use schema::generator::{FaultConfig, Generator, GeneratorConfig, Manifest, Stage};
+
+/// Generate the example application's documents as a mongodump directory (`--out`) or into a
+/// MongoDB database (`--mongo-uri`), with a manifest of the faults injected and the rows every
+/// table must end with.
+#[derive(Debug, Parser)]
+#[command(name = "generate-data", version)]
+struct Args {
+    /// Random seed: the same seed and scale give the same bytes.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Scale factor: 1 is about 100,000 documents.
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Output directory (one database's mongodump directory). With --mongo-uri: where the
+    /// manifest goes (a `.json` file, or a directory that gets `manifest.json`)
+    /// [default with --mongo-uri: ./<database>.manifest.json].
+    #[arg(long, required_unless_present = "mongo_uri")]
+    out: Option<PathBuf>,
+    /// Insert into this MongoDB deployment instead of writing files
+    /// (`mongodb://host:27017/NAME`; the database comes from the path or --database).
+    #[arg(long, value_name = "URI")]
+    mongo_uri: Option<String>,
+    /// The database to insert into (overrides the URI's).
+    #[arg(long, value_name = "NAME", requires = "mongo_uri")]
+    database: Option<String>,
+    /// Documents per insert_many (a batch also closes before 8 MB; larger documents go alone).
+    #[arg(long, default_value_t = mongo::DEFAULT_BATCH_DOCUMENTS, requires = "mongo_uri")]
+    batch_size: usize,
+    /// Drop the example's collections in the database first (otherwise a collection that
+    /// already has documents stops the insertion before anything is written).
+    #[arg(long, requires = "mongo_uri")]
+    drop: bool,
+    /// Faults of each kind [default: 5 per scale unit, at least 1].
+    #[arg(long)]
+    faults_per_kind: Option<u64>,
+    /// Documents near the 16 MB limit (about 16 MB each).
+    #[arg(long, default_value_t = 2)]
+    oversized: u64,
+    /// Inject no faults at all (overrides the two options above).
+    #[arg(long)]
+    no_faults: bool,
+}
+
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_stats(s: &CollectionStats) {
+    println!(
+        "{:<18} {:>12} {:>14} {:>10.3}",
+        s.collection.name(),
+        s.documents,
+        s.bytes,
+        s.elapsed.as_secs_f64()
+    );
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let mut faults = FaultConfig::scaled(args.scale);
+    if let Some(n) = args.faults_per_kind {
+        faults.per_kind = n;
+    }
+    faults.oversized = args.oversized;
+    if args.no_faults {
+        faults = FaultConfig::none();
+    }
+    let config = GeneratorConfig {
+        seed: args.seed,
+        scale: args.scale,
+        faults,
+    };
+    let generator = Generator::new(config).context("invalid generator settings")?;
+    let started = Instant::now();
+    let (manifest, manifest_path) = match (&args.mongo_uri, &args.out) {
+        (Some(uri), out) => insert(&generator, uri, &args, out.as_deref())?,
+        (None, Some(out)) => {
+            print_header();
+            let manifest = dump::write_dump_with(&generator, out, print_stats)
+                .with_context(|| format!("while writing the dump to {}", out.display()))?;
+            (manifest, out.join(dump::MANIFEST_FILE))
+        }
+        (None, None) => anyhow::bail!("say where the data goes: --out DIR or --mongo-uri URI"),
+    };
+    summarize(&manifest, started);
+    println!("manifest: {}", manifest_path.display());
+    Ok(())
+}
+
+fn print_header() {
+    println!(
+        "{:<18} {:>12} {:>14} {:>10}",
+        "collection", "documents", "bytes", "seconds"
+    );
+}
+
+/// Inserts into the deployment; the manifest goes to `out` (a `.json` file or a directory).
+fn insert(
+    generator: &Generator,
+    uri: &str,
+    args: &Args,
+    out: Option<&Path>,
+) -> anyhow::Result<(Manifest, PathBuf)> {
+    let shown = migrator::state::redact_url(uri);
+    let target = MongoTarget::connect(uri, args.database.as_deref())?;
+    let database = target.database().to_string();
+    let path = match out {
+        Some(p) if p.extension().is_some_and(|e| e == "json") => p.to_path_buf(),
+        Some(dir) => dir.join(dump::MANIFEST_FILE),
+        None => PathBuf::from(format!("{database}.manifest.json")),
+    };
+    println!("inserting into database `{database}` at {shown}");
+    let options = InsertOptions {
+        batch_documents: args.batch_size,
+        replace: args.drop,
+        ..InsertOptions::default()
+    };
+    let mut header = true;
+    let manifest = target
+        .insert(generator, &options, |stats| {
+            if std::mem::take(&mut header) {
+                print_header();
+            }
+            print_stats(stats);
+        })
+        .with_context(|| format!("while inserting into `{database}`"))?;
+    manifest
+        .write(&path)
+        .context("while writing the manifest")?;
+    Ok((manifest, path))
+}
+
+fn summarize(manifest: &Manifest, started: Instant) {
+    let secs = started.elapsed().as_secs_f64().max(1e-9);
+    let transform = manifest.rejected_at(Stage::Transform).count();
+    let reference = manifest.rejected_at(Stage::Reference).count();
+    let rows: u64 = manifest.tables.values().sum();
+    println!(
+        "{} documents, {:.1} MB in {secs:.2} s: {:.0} documents/s, {:.1} MB/s",
+        manifest.documents,
+        manifest.bytes as f64 / 1e6,
+        manifest.documents as f64 / secs,
+        manifest.bytes as f64 / 1e6 / secs
+    );
+    println!(
+        "{} faults ({transform} rejected at transform, {reference} at reference resolution); {rows} rows expected in {} tables",
+        manifest.faults.len(),
+        manifest.tables.len()
+    );
+}

@@ -1,0 +1,259 @@
+//! Medians, ratios, the targets of issue 5, the printed table and the JSON.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::contenders::{Contender, RunResult};
+
+/// The median of several runs of one contender.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub contender: Contender,
+    pub label: &'static str,
+    pub runs: usize,
+    /// Whether every run produced exactly migrator's tables, foreign keys and indexes.
+    pub valid: bool,
+    pub differences: Vec<String>,
+    pub wall_seconds: f64,
+    pub documents_per_second: f64,
+    pub rows_per_second: f64,
+    /// The largest peak RSS of the client over the runs.
+    pub peak_rss_mb: f64,
+    pub client_cpu_seconds: f64,
+    pub server_cpu_seconds: f64,
+    /// CPU of the Mongo-wire server (live source only).
+    pub source_cpu_seconds: f64,
+    pub other_cpu_seconds: f64,
+    pub phases: BTreeMap<String, f64>,
+}
+
+pub fn median(mut values: Vec<f64>) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+pub fn summarize(
+    contender: Contender,
+    runs: &[RunResult],
+    documents: u64,
+    rows: u64,
+) -> Option<Summary> {
+    let mine: Vec<&RunResult> = runs.iter().filter(|r| r.contender == contender).collect();
+    if mine.is_empty() {
+        return None;
+    }
+    let wall = median(mine.iter().map(|r| r.cost.wall_seconds).collect());
+    let mut phase_names: Vec<&String> = mine.iter().flat_map(|r| r.phases.keys()).collect();
+    phase_names.sort();
+    phase_names.dedup();
+    let phases = phase_names
+        .into_iter()
+        .map(|p| {
+            let values = mine
+                .iter()
+                .filter_map(|r| r.phases.get(p).copied())
+                .collect();
+            (p.clone(), median(values))
+        })
+        .collect();
+    let mut differences: Vec<String> = mine
+        .iter()
+        .flat_map(|r| r.differences.iter().cloned())
+        .collect();
+    differences.sort();
+    differences.dedup();
+    Some(Summary {
+        contender,
+        label: contender.label(),
+        runs: mine.len(),
+        valid: differences.is_empty(),
+        differences,
+        wall_seconds: wall,
+        documents_per_second: documents as f64 / wall,
+        rows_per_second: rows as f64 / wall,
+        peak_rss_mb: mine
+            .iter()
+            .map(|r| r.cost.client.max_rss_kb as f64 / 1024.0)
+            .fold(0.0, f64::max),
+        client_cpu_seconds: median(mine.iter().map(|r| r.cost.client_cpu_seconds()).collect()),
+        server_cpu_seconds: median(mine.iter().map(|r| r.cost.server_cpu_seconds).collect()),
+        source_cpu_seconds: median(mine.iter().map(|r| r.cost.source_cpu_seconds).collect()),
+        other_cpu_seconds: median(mine.iter().map(|r| r.cost.other_cpu_seconds).collect()),
+        phases,
+    })
+}
+
+/// Peak RSS of migrator at two scales.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemoryPoint {
+    pub scale: f64,
+    pub documents: u64,
+    pub wall_seconds: f64,
+    pub peak_rss_mb: f64,
+}
+
+/// One target of the issue and whether it is met.
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    pub name: String,
+    pub wanted: String,
+    pub measured: Option<f64>,
+    pub met: Option<bool>,
+}
+
+pub fn targets(summaries: &[Summary], memory: &[MemoryPoint]) -> Vec<Target> {
+    let get = |c: Contender| {
+        summaries
+            .iter()
+            .find(|s| s.contender == c && s.valid)
+            .map(|s| s.wall_seconds)
+    };
+    let ratio = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a / b);
+    let migrator = get(Contender::Migrator);
+    let mut rss: Vec<f64> = summaries
+        .iter()
+        .filter(|s| matches!(s.contender, Contender::Migrator | Contender::MigratorMongo))
+        .map(|s| s.peak_rss_mb)
+        .collect();
+    rss.extend(memory.iter().map(|m| m.peak_rss_mb));
+    let peak = rss.into_iter().reduce(f64::max);
+    let at_most = |name: &str, wanted: &str, limit: f64, measured: Option<f64>| Target {
+        name: name.into(),
+        wanted: wanted.into(),
+        measured,
+        met: measured.map(|m| m <= limit),
+    };
+    let at_least = |name: &str, wanted: &str, limit: f64, measured: Option<f64>| Target {
+        name: name.into(),
+        wanted: wanted.into(),
+        measured,
+        met: measured.map(|m| m >= limit),
+    };
+    vec![
+        at_most(
+            "migrator (dump) time / ceiling time",
+            "<= 1.15",
+            1.15,
+            ratio(migrator, get(Contender::Ceiling)),
+        ),
+        at_least(
+            "Python COPY baseline time / migrator time",
+            ">= 4",
+            4.0,
+            ratio(get(Contender::Python), migrator),
+        ),
+        at_least(
+            "Node INSERT baseline time / migrator time",
+            ">= 5",
+            5.0,
+            ratio(get(Contender::Node), migrator),
+        ),
+        at_most(
+            "migrator (Mongo-wire) time / migrator (dump) time",
+            "<= 1.3",
+            1.3,
+            ratio(get(Contender::MigratorMongo), migrator),
+        ),
+        Target {
+            name: "migrator peak RSS, every scale (MB)".into(),
+            wanted: "< 250".into(),
+            measured: peak,
+            met: peak.map(|p| p < 250.0),
+        },
+    ]
+}
+
+/// The table printed at the end (Markdown, so it can go into the README as it is).
+pub fn table(summaries: &[Summary]) -> String {
+    let ceiling = summaries
+        .iter()
+        .find(|s| s.contender == Contender::Ceiling && s.valid)
+        .map(|s| s.wall_seconds);
+    let migrator = summaries
+        .iter()
+        .find(|s| s.contender == Contender::Migrator && s.valid)
+        .map(|s| s.wall_seconds);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| contender | wall s | docs/s | rows/s | peak RSS MB | client CPU s | PostgreSQL CPU s | Mongo CPU s | other CPU s | vs ceiling | vs migrator |"
+    );
+    let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    for s in summaries {
+        let x = |base: Option<f64>| match (base, s.valid) {
+            (_, false) => "INVALID".to_string(),
+            (Some(b), true) => format!("{:.2}x", s.wall_seconds / b),
+            (None, true) => "-".to_string(),
+        };
+        let rss = if s.contender == Contender::Ceiling {
+            "-".to_string()
+        } else {
+            format!("{:.0}", s.peak_rss_mb)
+        };
+        let source = if s.contender == Contender::MigratorMongo {
+            format!("{:.2}", s.source_cpu_seconds)
+        } else {
+            "-".to_string()
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {:.2} | {:.0} | {:.0} | {rss} | {:.2} | {:.2} | {source} | {:.2} | {} | {} |",
+            s.label,
+            s.wall_seconds,
+            s.documents_per_second,
+            s.rows_per_second,
+            s.client_cpu_seconds,
+            s.server_cpu_seconds,
+            s.other_cpu_seconds,
+            x(ceiling),
+            x(migrator),
+        );
+    }
+    out
+}
+
+pub fn targets_text(targets: &[Target]) -> String {
+    let mut out = String::new();
+    for t in targets {
+        let measured = t
+            .measured
+            .map_or_else(|| "not measured".to_string(), |m| format!("{m:.2}"));
+        let verdict = match t.met {
+            Some(true) => "met",
+            Some(false) => "MISSED",
+            None => "not measured",
+        };
+        let _ = writeln!(
+            out,
+            "- {}: {measured} (target {}): {verdict}",
+            t.name, t.wanted
+        );
+    }
+    out
+}
+
+pub fn phases_text(summaries: &[Summary]) -> String {
+    let mut out = String::new();
+    for s in summaries {
+        if s.phases.is_empty() {
+            continue;
+        }
+        let parts: Vec<String> = s
+            .phases
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.2} s"))
+            .collect();
+        let _ = writeln!(out, "- {}: {}", s.label, parts.join(", "));
+    }
+    out
+}

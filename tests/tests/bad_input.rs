@@ -1,0 +1,642 @@
+//! Bad input through the fixture schema: each case names the file or collection, the `_id` and
+//! the field, and loses nothing already written. Corrupt files stop the run after committing
+//! what came before and resume once fixed; bad documents become dead letters and the run goes on.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use bson::{doc, Bson, Document};
+use migrator::model::MissingPolicy;
+use migrator::pipeline::config::RunConfig;
+use migrator::report::{Outcome, RunReport};
+use migrator::run_error::RunError;
+use migrator::sink::ddl::Ddl;
+use migrator::source::{DumpSource, SourceError};
+use migrator::Schema;
+use migrator_e2e::cli::{Cli, SchemaChoice};
+use migrator_e2e::data::{bson_bytes, canonical_lines, Dataset};
+use migrator_e2e::expect::orphans;
+use migrator_e2e::fixture::{self, doc_mut, docs_mut, CLEAN_ROWS};
+use migrator_e2e::pg::{TableHashes, TestDb, TARGET};
+
+const BIN: &str = env!("CARGO_BIN_EXE_e2e-migrate");
+
+fn schema() -> Schema {
+    fixture::schema().expect("the fixture schema")
+}
+
+type Data = Vec<(&'static str, Vec<Document>)>;
+
+fn dump(data: Data) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    Dataset::from_documents(data).write_dump(dir.path());
+    dir
+}
+
+fn config(db: &TestDb, batch: usize) -> RunConfig {
+    let mut config = db.config();
+    config.batch_documents = batch;
+    config
+}
+
+fn run_dump(db: &TestDb, dir: &Path, batch: usize) -> Result<RunReport, RunError> {
+    let source = Arc::new(DumpSource::open(dir).expect("the dump opens"));
+    db.run(&schema(), source, config(db, batch))
+}
+
+fn completed(db: &TestDb, dir: &Path, batch: usize) -> RunReport {
+    let report = run_dump(db, dir, batch).unwrap_or_else(|e| panic!("the run failed: {e}"));
+    assert_eq!(report.outcome, Outcome::Completed);
+    report
+}
+
+fn clean_counts() -> BTreeMap<String, i64> {
+    CLEAN_ROWS
+        .iter()
+        .map(|(t, n)| (t.to_string(), *n))
+        .collect()
+}
+
+/// Every table of the clean data set after an uninterrupted run.
+fn clean_hashes() -> &'static TableHashes {
+    static CLEAN: OnceLock<TableHashes> = OnceLock::new();
+    CLEAN.get_or_init(|| {
+        let db = TestDb::create("bad_input_clean");
+        let dir = dump(fixture::clean());
+        completed(&db, dir.path(), 1000);
+        assert_eq!(db.table_counts(), clean_counts());
+        assert!(db.dead_letters().is_empty());
+        assert!(db.reference_issues().is_empty());
+        db.table_hashes()
+    })
+}
+
+/// (collection, `_id`, stage, field, class) of every dead letter.
+fn letters(db: &TestDb) -> Vec<[String; 5]> {
+    db.dead_letters()
+        .into_iter()
+        .map(|l| std::array::from_fn(|i| l[i].clone()))
+        .collect()
+}
+
+fn letter(collection: &str, id: &str, stage: &str, field: &str, class: &str) -> [String; 5] {
+    [collection, id, stage, field, class].map(str::to_string)
+}
+
+fn message_of(db: &TestDb, collection: &str, id: &str) -> String {
+    db.dead_letters()
+        .into_iter()
+        .find(|l| l[0] == collection && l[1] == id)
+        .map(|l| l[5].clone())
+        .unwrap_or_else(|| panic!("no dead letter for {collection} {id}"))
+}
+
+/// A bad length prefix in the middle of `orders.bson`: the run stops naming the file and the
+/// byte, the orders before it are committed, and after the file is fixed the same run resumes.
+#[test]
+fn corrupt_bson_in_the_middle_of_a_file() {
+    let db = TestDb::create("corrupt_bson");
+    let data = fixture::clean();
+    let dir = dump(data.clone());
+    let orders: Vec<bson::RawDocumentBuf> = Dataset::from_documents(data).docs("orders").to_vec();
+    let good = bson_bytes(&orders[..12]);
+    let corrupt = [
+        good.clone(),
+        vec![0xff, 0xff, 0xff, 0x7f],
+        bson_bytes(&orders[12..]),
+    ]
+    .concat();
+    let path = dir.path().join("orders.bson");
+    std::fs::write(&path, corrupt).expect("write");
+
+    let cli = Cli::new(BIN, SchemaChoice::Fixture, db.url());
+    let source = dir.path().display().to_string();
+    let args = ["migrate", "--source", source.as_str(), "--batch-size", "5"];
+    let failed = cli.run(&args);
+    failed.expect_code(1);
+    let expected = format!(
+        "{}: corrupt BSON at byte {}: bad length prefix 2147483647",
+        path.display(),
+        good.len()
+    );
+    assert!(failed.stderr.contains(&expected), "{}", failed.stderr);
+    assert_eq!(
+        db.table_count("orders"),
+        12,
+        "the orders before the corruption"
+    );
+    assert_eq!(db.checkpoint_totals()["orders"].1, 12);
+    assert!(!db.tables(TARGET).is_empty());
+    assert_eq!(
+        db.stage().as_deref(),
+        Some("loading"),
+        "the run stopped in the load"
+    );
+
+    std::fs::write(&path, bson_bytes(&orders)).expect("fix the file");
+    cli.run(&args).expect_code(0);
+    assert_eq!(
+        &db.table_hashes(),
+        clean_hashes(),
+        "resumed: every row once"
+    );
+    assert!(db.dead_letters().is_empty());
+}
+
+/// A line of an export that is not JSON, and one whose `$oid` is not hexadecimal: each stops the
+/// run naming the file, the byte and the line, after committing the documents before it.
+#[test]
+fn invalid_extended_json_in_an_export() {
+    let data = fixture::clean();
+    let lines: Vec<String> = canonical_lines(Dataset::from_documents(data.clone()).docs("orders"))
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let cases = [
+        (
+            r#"{"_id": {"$numberInt": "8"}, "status": "pending", "customer_id": }"#,
+            "line 8",
+        ),
+        (
+            r#"{"_id": {"$oid": "not-hex"}, "status": "pending"}"#,
+            "line 8",
+        ),
+    ];
+    for (i, (bad, line)) in cases.iter().enumerate() {
+        let db = TestDb::create(&format!("invalid_ejson_{i}"));
+        let dir = tempfile::tempdir().expect("temp dir");
+        Dataset::from_documents(data.clone()).write_export(dir.path());
+        let path = dir.path().join("orders.json");
+        let mut broken = lines.clone();
+        broken[7] = bad.to_string();
+        std::fs::write(&path, broken.join("\n") + "\n").expect("write");
+
+        let cli = Cli::new(BIN, SchemaChoice::Fixture, db.url());
+        let source = dir.path().display().to_string();
+        let args = ["migrate", "--source", source.as_str(), "--batch-size", "5"];
+        let failed = cli.run(&args);
+        failed.expect_code(1);
+        let offset: usize = lines[..7].iter().map(|l| l.len() + 1).sum();
+        let prefix = format!("{}: invalid Extended JSON at byte ", path.display());
+        assert!(
+            failed.stderr.contains(&prefix) && failed.stderr.contains(&format!("({line})")),
+            "{}",
+            failed.stderr
+        );
+        let at: usize = failed.stderr
+            [failed.stderr.find(&prefix).expect("prefix") + prefix.len()..]
+            .split(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("a byte offset");
+        // The offset is the document's first byte: where line 8 starts.
+        assert_eq!(
+            at, offset,
+            "byte {at} is not where line 8 starts ({offset}): {}",
+            failed.stderr
+        );
+        assert_eq!(db.table_count("orders"), 7, "the orders before line 8");
+
+        std::fs::write(&path, lines.join("\n") + "\n").expect("fix the file");
+        cli.run(&args).expect_code(0);
+        assert_eq!(
+            &db.table_hashes(),
+            clean_hashes(),
+            "case {i}: resumed, every row once"
+        );
+    }
+}
+
+/// Values of the wrong type, also deep in a child array, and a value outside the enum: dead
+/// letters with the field path and the reason; the rows that hang off them are skipped.
+#[test]
+fn wrong_types_become_dead_letters_with_field_path_and_reason() {
+    let db = TestDb::create("wrong_types");
+    let mut data = fixture::clean();
+    doc_mut(&mut data, "orders", 5).insert("customer_id", "seven");
+    let order = doc_mut(&mut data, "orders", 8);
+    order.insert(
+        "lines",
+        vec![
+            Bson::Document(doc! {"sku": "a", "quantity": 1, "price": 1.0}),
+            Bson::Document(doc! {"sku": "b", "quantity": "many", "price": 1.0}),
+        ],
+    );
+    doc_mut(&mut data, "orders", 11).insert("status", "lost");
+    doc_mut(&mut data, "products", 4).insert("price", true);
+    let dir = dump(data);
+    completed(&db, dir.path(), 4);
+
+    assert_eq!(
+        letters(&db),
+        vec![
+            letter("orders", "11", "transform", "status", "not_in_enum"),
+            letter("orders", "5", "transform", "customer_id", "wrong_type"),
+            letter(
+                "orders",
+                "8",
+                "transform",
+                "lines[1].quantity",
+                "wrong_type"
+            ),
+            letter("products", "4", "transform", "price", "wrong_type"),
+        ]
+    );
+    let reason = message_of(&db, "orders", "8");
+    assert!(reason.contains("string"), "{reason}");
+    let reason = message_of(&db, "orders", "11");
+    assert!(
+        reason.contains("`lost`") && reason.contains("pending"),
+        "{reason}"
+    );
+    let rows = db.table_counts();
+    assert_eq!(rows["orders"], 27);
+    assert_eq!(rows["products"], 9);
+    // Shipments of the three rejected orders are skipped; junction rows to product 4 too.
+    assert_eq!(rows["shipments"], 17);
+    let issues = db.reference_issues();
+    let skipped: Vec<(&str, &str)> = issues
+        .iter()
+        .filter(|i| i[2] == "shipments")
+        .map(|i| (i[4].as_str(), i[5].as_str()))
+        .collect();
+    assert_eq!(skipped, [("11", "skip"), ("5", "skip"), ("8", "skip")]);
+    assert!(issues
+        .iter()
+        .filter(|i| i[2] == "order_products")
+        .all(|i| i[4] == "4" && i[5] == "skip"));
+    assert_eq!(
+        db.count("SELECT 1 FROM public.order_products WHERE product_id = 4"),
+        0
+    );
+
+    // The CLI lists them by collection, field and class, with an `_id`.
+    let cli = Cli::new(BIN, SchemaChoice::Fixture, db.url());
+    let listed = cli.run(&["errors", "list"]);
+    listed.expect_code(0);
+    for field in ["lines[].quantity", "customer_id", "status", "price"] {
+        assert!(listed.stdout.contains(field), "{field}: {}", listed.stdout);
+    }
+    assert!(listed.stdout.contains("_id 5"), "{}", listed.stdout);
+}
+
+/// `unknown_fields = "reject"` rejects a product with an extra key, naming it; other models
+/// ignore extra keys.
+#[test]
+fn unknown_fields_are_rejected_where_the_model_says_so() {
+    let db = TestDb::create("unknown_fields");
+    let mut data = fixture::clean();
+    doc_mut(&mut data, "products", 3).insert("colour", "red");
+    doc_mut(&mut data, "customers", 2).insert("nickname", "bee");
+    let dir = dump(data);
+    completed(&db, dir.path(), 1000);
+    assert_eq!(
+        letters(&db),
+        vec![letter(
+            "products",
+            "3",
+            "transform",
+            "colour",
+            "unknown_field"
+        )]
+    );
+    assert_eq!(db.table_count("products"), 9);
+    assert_eq!(
+        db.table_count("customers"),
+        12,
+        "extra keys elsewhere are ignored"
+    );
+    assert_eq!(
+        db.count("SELECT 1 FROM public.order_products WHERE product_id = 3"),
+        0
+    );
+}
+
+/// One dangling reference per policy: `reject` removes the order with its junction and child
+/// rows (and the shipment of it is skipped in turn), `null` clears the column, `skip` drops the
+/// junction row or the document's row, `keep` keeps the value without a foreign key.
+#[test]
+fn dangling_references_follow_their_policy() {
+    let db = TestDb::create("dangling");
+    let mut data = fixture::clean();
+    doc_mut(&mut data, "orders", 2).insert("customer_id", 999);
+    doc_mut(&mut data, "orders", 6).insert("coupon_id", 77);
+    doc_mut(&mut data, "orders", 10).insert("products", vec![1, 55]);
+    doc_mut(&mut data, "orders", 15).insert("referrer", "ghost@example.com");
+    doc_mut(&mut data, "shipments", 20).insert("order_id", 404);
+    let dir = dump(data);
+    let report = completed(&db, dir.path(), 7);
+
+    assert_eq!(
+        letters(&db),
+        vec![letter(
+            "orders",
+            "2",
+            "reference",
+            "customer_id",
+            "missing_reference"
+        )]
+    );
+    let reason = message_of(&db, "orders", "2");
+    assert!(
+        reason.contains("customers.id") && reason.contains("999"),
+        "{reason}"
+    );
+    assert_eq!(
+        db.count("SELECT 1 FROM public.orders WHERE id = 2")
+            + db.count("SELECT 1 FROM public.order_lines WHERE order_id = 2")
+            + db.count("SELECT 1 FROM public.order_products WHERE order_id = 2")
+            + db.count("SELECT 1 FROM public.shipments WHERE order_id = 2"),
+        0,
+        "the rejected order and everything hanging off it are gone"
+    );
+    assert_eq!(
+        db.scalar("SELECT coalesce(coupon_id::text, 'NULL') FROM public.orders WHERE id = 6")
+            .as_deref(),
+        Some("NULL")
+    );
+    assert_eq!(
+        db.count("SELECT 1 FROM public.order_products WHERE order_id = 10"),
+        1
+    );
+    assert_eq!(
+        db.scalar("SELECT referrer FROM public.orders WHERE id = 15")
+            .as_deref(),
+        Some("ghost@example.com")
+    );
+    assert_eq!(db.count("SELECT 1 FROM public.shipments WHERE id = 20"), 0);
+
+    let issues: Vec<(String, String, String, String)> = db
+        .reference_issues()
+        .into_iter()
+        .map(|i| (i[2].clone(), i[3].clone(), i[4].clone(), i[5].clone()))
+        .collect();
+    let want = [
+        ("order_products", "product_id", "55", "skip"),
+        ("orders", "coupon_id", "77", "null"),
+        ("orders", "referrer", "ghost@example.com", "keep"),
+        ("shipments", "order_id", "2", "skip"),
+        ("shipments", "order_id", "404", "skip"),
+    ];
+    let mut got = issues.clone();
+    got.sort();
+    let want: Vec<(String, String, String, String)> = want
+        .iter()
+        .map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), d.to_string()))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        report.reference_actions.values().sum::<u64>(),
+        6,
+        "{:?}",
+        report.reference_actions
+    );
+
+    let schema = schema();
+    for o in orphans(&db, &schema) {
+        match o.policy {
+            MissingPolicy::Keep => assert_eq!(o.count, 1, "{o:?}"),
+            _ => assert_eq!(o.count, 0, "{o:?}"),
+        }
+    }
+    let fks: Vec<String> = db.foreign_keys().into_iter().map(|(n, _)| n).collect();
+    let wanted: Vec<String> = {
+        let mut w: Vec<String> = Ddl::new(&schema, Some(TARGET))
+            .foreign_keys
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        w.sort();
+        w
+    };
+    assert_eq!(fks, wanted);
+    assert!(fks.iter().any(|f| f.contains("coupon_id")));
+    assert!(
+        !fks.iter().any(|f| f.contains("referrer")),
+        "no key for a kept reference"
+    );
+}
+
+/// Two documents with the same `_id`, and two customers with the same unique email, in one
+/// batch: the second of each is a load-stage dead letter naming the column; the rest lands.
+#[test]
+fn duplicate_ids_are_load_stage_dead_letters() {
+    let db = TestDb::create("duplicate_ids");
+    let mut data = fixture::clean();
+    let customers = docs_mut(&mut data, "customers");
+    customers.insert(
+        3,
+        doc! {"_id": 3, "name": "again", "email": "other@example.com"},
+    );
+    customers.push(doc! {"_id": 13, "name": "copycat", "email": fixture::email(1)});
+    let dir = dump(data);
+    completed(&db, dir.path(), 20);
+    assert_eq!(
+        letters(&db),
+        vec![
+            letter("customers", "13", "load", "email", "unique_violation"),
+            letter("customers", "3", "load", "id", "unique_violation"),
+        ]
+    );
+    let reason = message_of(&db, "customers", "3");
+    assert!(reason.contains("already exists"), "{reason}");
+    assert_eq!(
+        db.scalar("SELECT name FROM public.customers WHERE id = 3")
+            .as_deref(),
+        Some("customer 3"),
+        "the first document with the `_id` stays"
+    );
+    assert_eq!(&db.table_hashes(), clean_hashes());
+}
+
+/// A document just under BSON's 16 MiB limit migrates whole.
+#[test]
+fn a_document_near_the_16_mb_limit_migrates() {
+    let db = TestDb::create("big_document");
+    let mut data = fixture::clean();
+    let size = 16 * 1024 * 1024 - 1024;
+    let text = "x".repeat(size);
+    doc_mut(&mut data, "products", 1).insert("description", text);
+    let bytes = doc_mut(&mut data, "products", 1)
+        .to_vec()
+        .expect("serialize");
+    assert!(
+        bytes.len() > 16_000_000 && bytes.len() <= 16 * 1024 * 1024,
+        "{}",
+        bytes.len()
+    );
+    let dir = dump(data);
+    completed(&db, dir.path(), 1000);
+    assert!(db.dead_letters().is_empty());
+    assert_eq!(
+        db.scalar("SELECT length(description)::text FROM public.products WHERE id = 1"),
+        Some(size.to_string())
+    );
+    assert_eq!(db.table_counts(), clean_counts());
+}
+
+/// An empty `.bson` file: an empty table, and the run completes.
+#[test]
+fn an_empty_collection_gives_an_empty_table() {
+    let db = TestDb::create("empty_collection");
+    let mut data = fixture::clean();
+    docs_mut(&mut data, "shipments").clear();
+    let dir = dump(data);
+    assert_eq!(
+        std::fs::metadata(dir.path().join("shipments.bson"))
+            .expect("file")
+            .len(),
+        0
+    );
+    completed(&db, dir.path(), 1000);
+    let mut want = clean_counts();
+    want.insert("shipments".into(), 0);
+    assert_eq!(db.table_counts(), want);
+    assert_eq!(db.checkpoint_totals()["shipments"], (1, 0, 0, 0, true));
+    assert_eq!(db.stage().as_deref(), Some("done"));
+}
+
+/// Collections the models need but the source lacks are all named, before anything is written.
+#[test]
+fn a_missing_collection_is_named_and_nothing_is_written() {
+    let db = TestDb::create("missing_collection");
+    let data: Data = fixture::clean()
+        .into_iter()
+        .filter(|(name, _)| *name != "shipments" && *name != "coupons")
+        .collect();
+    let dir = dump(data);
+    let err = run_dump(&db, dir.path(), 1000).expect_err("collections are missing");
+    assert!(
+        matches!(
+            &err,
+            RunError::Source(SourceError::MissingCollection { .. })
+        ),
+        "{err:?}"
+    );
+    let cli = Cli::new(BIN, SchemaChoice::Fixture, db.url());
+    let source = dir.path().display().to_string();
+    let failed = cli.run(&["migrate", "--source", source.as_str()]);
+    failed.expect_code(1);
+    for name in ["`coupons`", "`shipments`"] {
+        assert!(failed.stderr.contains(name), "{name}: {}", failed.stderr);
+    }
+    assert!(
+        failed
+            .stderr
+            .contains(&format!("mongodump directory {source}")),
+        "{}",
+        failed.stderr
+    );
+    assert!(db.tables(TARGET).is_empty(), "no table was created");
+    assert_eq!(db.stage(), None, "no run was recorded");
+}
+
+/// `--max-errors 2` stops the run (exit 4) after the batch that passes it; raising the limit
+/// resumes it, and every dead letter is recorded once.
+#[test]
+fn max_errors_stops_the_run_and_a_raised_limit_resumes() {
+    let db = TestDb::create("max_errors");
+    let mut data = fixture::clean();
+    let bad = [3, 6, 9, 12, 21, 27];
+    for id in bad {
+        doc_mut(&mut data, "orders", id).insert("status", 0);
+    }
+    let dir = dump(data);
+    let cli = Cli::new(BIN, SchemaChoice::Fixture, db.url());
+    let source = dir.path().display().to_string();
+    let args = |limit: &'static str| {
+        vec![
+            "migrate",
+            "--source",
+            source.as_str(),
+            "--batch-size",
+            "4",
+            "--max-errors",
+            limit,
+        ]
+    };
+    let stopped = cli.run(&args("2"));
+    stopped.expect_code(4);
+    assert!(
+        stopped.stdout.contains("stopped: --max-errors exceeded"),
+        "{}",
+        stopped.stdout
+    );
+    assert_eq!(db.stage().as_deref(), Some("loading"));
+    let first = letters(&db).len();
+    assert!(
+        (3..6).contains(&first),
+        "{first} dead letters when it stopped"
+    );
+    assert!(db.table_count("orders") < 24, "the run stopped early");
+
+    cli.run(&args("10")).expect_code(0);
+    let got = letters(&db);
+    let mut want: Vec<[String; 5]> = bad
+        .iter()
+        .map(|id| {
+            letter(
+                "orders",
+                &id.to_string(),
+                "transform",
+                "status",
+                "wrong_type",
+            )
+        })
+        .collect();
+    want.sort();
+    assert_eq!(got, want, "each bad order once");
+    // The dead-letter file of the two runs has each of them once too.
+    let file = std::fs::read_to_string(cli.dir().join("migrator-dead-letters.jsonl"))
+        .expect("the dead-letter file");
+    let mut ids: Vec<String> = file
+        .lines()
+        .map(|line| {
+            let letter: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+            letter["document_id"]
+                .as_str()
+                .expect("document_id")
+                .to_string()
+        })
+        .collect();
+    ids.sort();
+    let mut want_ids: Vec<String> = bad.iter().map(i32::to_string).collect();
+    want_ids.sort();
+    assert_eq!(ids, want_ids, "{file}");
+    assert_eq!(db.table_count("orders"), 24);
+    assert_eq!(db.stage().as_deref(), Some("done"));
+}
+
+/// `--dry-run` reads and transforms everything, reports the rejections, and writes nothing:
+/// no schema, no table, no dead-letter file.
+#[test]
+fn dry_run_writes_nothing() {
+    let db = TestDb::create("dry_run");
+    let mut data = fixture::clean();
+    doc_mut(&mut data, "orders", 4).insert("customer_id", "four");
+    let dir = dump(data);
+    let cli = Cli::new(BIN, SchemaChoice::Fixture, db.url());
+    let source = dir.path().display().to_string();
+    let done = cli.run(&["migrate", "--dry-run", "--source", source.as_str()]);
+    done.expect_code(0);
+    assert!(
+        done.stdout.contains("dry run: nothing was written"),
+        "{}",
+        done.stdout
+    );
+    assert!(done.stdout.contains("customer_id"), "{}", done.stdout);
+    let schemas = db.rows(
+        "SELECT nspname::text FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' \
+         AND nspname <> 'information_schema' ORDER BY 1",
+    );
+    assert_eq!(schemas, vec![vec![Some("public".to_string())]]);
+    assert!(db.tables(TARGET).is_empty());
+    let files: Vec<_> = std::fs::read_dir(cli.dir())
+        .expect("dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| !n.starts_with("run-"))
+        .collect();
+    assert!(files.is_empty(), "{files:?}");
+}

@@ -1,0 +1,146 @@
+//! The binary's surface: help, usage errors, configuration layering and error text, with the
+//! documented exit codes.
+
+use migrator_e2e::cli::{Cli, SchemaChoice};
+use migrator_e2e::data::Dataset;
+use migrator_e2e::pg::TestDb;
+
+const BIN: &str = env!("CARGO_BIN_EXE_e2e-migrate");
+
+#[test]
+fn help_lists_every_command_and_usage_errors_exit_2() {
+    let cli = Cli::new(
+        BIN,
+        SchemaChoice::Real,
+        "postgres://unused@127.0.0.1:1/none",
+    );
+    let help = cli.run(&["--help"]);
+    help.expect_code(0);
+    for command in [
+        "migrate", "plan", "ddl", "status", "validate", "errors", "reset",
+    ] {
+        assert!(
+            help.stdout.contains(command),
+            "--help lacks `{command}`:\n{}",
+            help.stdout
+        );
+    }
+    let migrate_help = cli.run(&["migrate", "--help"]);
+    migrate_help.expect_code(0);
+    for flag in [
+        "--source",
+        "--max-errors",
+        "--dry-run",
+        "--schema-mode",
+        "--restart",
+        "--validate",
+    ] {
+        assert!(
+            migrate_help.stdout.contains(flag),
+            "migrate --help lacks {flag}"
+        );
+    }
+    let wrong = cli.run(&["migrate", "--batch-sise", "5"]);
+    wrong.expect_code(2);
+    assert!(wrong.stderr.contains("--batch-sise"), "{}", wrong.stderr);
+    cli.run(&["frobnicate"]).expect_code(2);
+}
+
+#[test]
+fn plan_and_ddl_need_no_server() {
+    let cli = Cli::new(
+        BIN,
+        SchemaChoice::Real,
+        "postgres://unused@127.0.0.1:1/none",
+    );
+    let plan = cli.run(&["plan"]);
+    plan.expect_code(0);
+    assert!(plan.stdout.contains("# Load plan") && plan.stdout.contains("```mermaid"));
+    let ddl = cli.run(&["ddl"]);
+    ddl.expect_code(0);
+    assert!(
+        ddl.stdout.contains("CREATE TABLE \"public\".\"comments\""),
+        "{}",
+        ddl.stdout
+    );
+}
+
+#[test]
+fn missing_source_and_unreachable_server_are_clear_failures() {
+    let cli = Cli::new(
+        BIN,
+        SchemaChoice::Real,
+        "postgres://postgres@127.0.0.1:1/none",
+    );
+    let no_source = cli.run(&["migrate"]);
+    no_source.expect_code(1);
+    assert!(
+        no_source.stderr.contains("no source: pass --source"),
+        "{}",
+        no_source.stderr
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    Dataset::real().write_dump(dir.path());
+    let source = dir.path().display().to_string();
+    let down = cli.run(&["migrate", "--source", source.as_str()]);
+    down.expect_code(1);
+    assert!(
+        down.stderr
+            .contains("connecting to PostgreSQL at postgres://postgres@127.0.0.1:1/none"),
+        "{}",
+        down.stderr
+    );
+    let missing = cli.run(&["migrate", "--source", "/no/such/dump"]);
+    missing.expect_code(1);
+    assert!(
+        missing.stderr.contains("/no/such/dump"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn a_toml_file_supplies_options_that_flags_override() {
+    let db = TestDb::create("cli_config");
+    let dir = tempfile::tempdir().expect("temp dir");
+    Dataset::real().write_dump(dir.path());
+    let cli = Cli::new(BIN, SchemaChoice::Real, db.url());
+    let config = cli.dir().join("migrator.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "source = \"{}\"\nbatch-size = 7\ndead-letters = \"from-file.jsonl\"\nmax-errors = \"10000\"\n",
+            dir.path().display()
+        ),
+    )
+    .expect("write the config");
+    let config = config.display().to_string();
+    // The file names the source; the flag overrides the dead-letter path.
+    let run = cli.run(&[
+        "--config",
+        config.as_str(),
+        "migrate",
+        "--dead-letters",
+        "from-flag.jsonl",
+    ]);
+    run.expect_code(0);
+    assert!(
+        cli.dir().join("from-flag.jsonl").exists(),
+        "the flag wins over the file"
+    );
+    assert!(!cli.dir().join("from-file.jsonl").exists());
+    let batches = db.number(
+        "SELECT sum(batches)::bigint FROM _migrator.checkpoints WHERE collection = 'users'",
+    );
+    assert_eq!(
+        batches,
+        185_u64.div_ceil(7) as i64,
+        "batch-size came from the file"
+    );
+
+    std::fs::write(cli.dir().join("bad.toml"), "batch_sise = 5\n").expect("write");
+    let bad = cli.run(&["--config", "bad.toml", "status"]);
+    bad.expect_code(2);
+    assert!(bad.stderr.contains("batch_sise"), "{}", bad.stderr);
+}

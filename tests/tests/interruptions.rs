@@ -1,0 +1,403 @@
+//! Runs of the real data that are killed, interrupted, or lose their PostgreSQL connections must
+//! end with exactly the tables, dead letters, reference actions and checkpoint totals of an
+//! uninterrupted run: every row compared by hash, nothing lost, nothing written twice.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use migrator::progress::{Event, Observer};
+use migrator::report::Outcome;
+use migrator::source::DumpSource;
+use migrator_e2e::cli::{Cli, Finished, Running, SchemaChoice};
+use migrator_e2e::data::Dataset;
+use migrator_e2e::moments::Moments;
+use migrator_e2e::mongo::MongoDb;
+use migrator_e2e::pg::{TableHashes, TestDb};
+
+const BIN: &str = env!("CARGO_BIN_EXE_e2e-migrate");
+/// Small batches: many commits to interrupt.
+const BATCH: usize = 50;
+
+/// What an uninterrupted run leaves behind.
+#[derive(Debug, PartialEq)]
+struct Outcomes {
+    tables: TableHashes,
+    dead_letters: Vec<[String; 6]>,
+    reference_issues: Vec<[String; 6]>,
+    /// Per collection: (partitions, documents, rows written, dead letters, done).
+    checkpoints: BTreeMap<String, (i64, i64, i64, i64, bool)>,
+    stage: Option<String>,
+}
+
+impl Outcomes {
+    fn of(db: &TestDb) -> Outcomes {
+        Outcomes {
+            tables: db.table_hashes(),
+            dead_letters: db.dead_letters(),
+            reference_issues: db.reference_issues(),
+            checkpoints: db.checkpoint_totals(),
+            stage: db.stage(),
+        }
+    }
+}
+
+struct Baseline {
+    outcomes: Outcomes,
+    /// How long the uninterrupted run took, to scale the moments of interruption.
+    elapsed: Duration,
+}
+
+/// One uninterrupted in-process run per test binary, shared by the tests.
+fn baseline() -> &'static Baseline {
+    static BASELINE: OnceLock<Baseline> = OnceLock::new();
+    BASELINE.get_or_init(|| {
+        let dir = dump();
+        let db = TestDb::create("interrupt_baseline");
+        let schema = schema::real_data::schema().expect("schema");
+        let mut config = db.config();
+        config.batch_documents = BATCH;
+        let started = Instant::now();
+        let source = Arc::new(DumpSource::open(dir.path()).expect("dump"));
+        let report = db.run(&schema, source, config).expect("the baseline run");
+        let elapsed = started.elapsed();
+        assert_eq!(report.outcome, Outcome::Completed);
+        let outcomes = Outcomes::of(&db);
+        assert_eq!(outcomes.stage.as_deref(), Some("done"));
+        assert_eq!(outcomes.tables.len(), 13);
+        assert!(
+            outcomes.checkpoints.values().all(|c| c.4),
+            "every partition done"
+        );
+        Baseline { outcomes, elapsed }
+    })
+}
+
+fn dump() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    Dataset::real().write_dump(dir.path());
+    dir
+}
+
+fn assert_like_baseline(db: &TestDb, what: &str) {
+    let got = Outcomes::of(db);
+    let want = &baseline().outcomes;
+    for (table, hash) in &want.tables {
+        assert_eq!(got.tables.get(table), Some(hash), "{what}: table {table}");
+    }
+    assert_eq!(got.tables.len(), want.tables.len(), "{what}: tables");
+    assert_eq!(got.dead_letters, want.dead_letters, "{what}: dead letters");
+    assert_eq!(
+        got.reference_issues, want.reference_issues,
+        "{what}: reference issues"
+    );
+    // Documents, rows, dead letters and done flags; partition counts differ between sources.
+    let totals = |c: &BTreeMap<String, (i64, i64, i64, i64, bool)>| -> BTreeMap<String, (i64, i64, i64, bool)> {
+        c.iter()
+            .map(|(name, t)| (name.clone(), (t.1, t.2, t.3, t.4)))
+            .collect()
+    };
+    assert_eq!(
+        totals(&got.checkpoints),
+        totals(&want.checkpoints),
+        "{what}: checkpoints"
+    );
+    assert_eq!(got.stage.as_deref(), Some("done"), "{what}: stage");
+}
+
+fn migrate_args(source: &str, batch: usize) -> Vec<String> {
+    vec![
+        "migrate".into(),
+        "--source".into(),
+        source.to_string(),
+        "--batch-size".into(),
+        batch.to_string(),
+    ]
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// Documents committed so far (0 before the state exists).
+fn committed(db: &TestDb) -> i64 {
+    if db.stage().is_none() {
+        return 0;
+    }
+    db.checkpoint_totals().values().map(|c| c.1).sum()
+}
+
+/// Waits until the run has committed more than `after` documents and is still loading.
+fn wait_for_progress(db: &TestDb, running: &mut Running, after: i64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(done) = running.try_finish() {
+            panic!(
+                "the run ended before it could be interrupted (code {:?})\n{}",
+                done.code, done.stderr
+            );
+        }
+        if db.stage().as_deref() == Some("loading") && committed(db) > after {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no progress within a minute");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// How a killed run's moment of death is chosen.
+enum Moment {
+    /// A delay after the start: start-up, table creation, the first batches.
+    Early(Duration),
+    /// A delay after this run's first commit of its own (or after it finds the load done).
+    AfterProgress(Duration),
+}
+
+/// What a series of killed runs went through.
+#[derive(Debug, Default)]
+struct Killed {
+    kills: i32,
+    /// Runs refused because the killed run's session still held the lock for a moment.
+    locked: usize,
+    runs: usize,
+    /// The stage recorded when each kill happened.
+    stages: BTreeMap<String, usize>,
+}
+
+/// Runs `args` again and again, SIGKILLing each run at a seeded moment, until one completes
+/// after at least `min_kills` kills. One run in five dies during start-up; the others after
+/// committing something of their own, a little later each time once `min_kills` have died, so
+/// the last ones reach reference resolution and the constraints and one finally completes.
+fn kill_until_done(db: &TestDb, cli: &Cli, args: &[&str], seed: u64, min_kills: i32) -> Killed {
+    let mut moments = Moments::new(seed);
+    let whole = baseline().elapsed;
+    let mut killed = Killed::default();
+    loop {
+        killed.runs += 1;
+        assert!(
+            killed.runs < 400,
+            "no run finished after {} attempts",
+            killed.runs
+        );
+        let growth = 1.25f64.powi((killed.kills - min_kills).max(0));
+        let moment = if moments.next_fraction() < 0.2 {
+            Moment::Early(moments.between(Duration::ZERO, Duration::from_millis(150)))
+        } else {
+            Moment::AfterProgress(whole.mul_f64(0.03 * growth * moments.next_fraction()))
+        };
+        let before = committed(db);
+        let mut running = cli.spawn(args);
+        let mut deadline = match moment {
+            Moment::Early(delay) => Some(Instant::now() + delay),
+            Moment::AfterProgress(_) => None,
+        };
+        let ended = loop {
+            if let Some(done) = running.try_finish() {
+                break Some(done);
+            }
+            match (deadline, &moment) {
+                (Some(at), _) if Instant::now() >= at => break None,
+                (None, Moment::AfterProgress(delay)) => {
+                    let loading = matches!(db.stage().as_deref(), None | Some("new" | "loading"));
+                    if !loading || committed(db) > before {
+                        deadline = Some(Instant::now() + *delay);
+                    }
+                }
+                _ => {}
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        let done: Finished = match ended {
+            Some(done) => done,
+            None => running.kill().expect("a child to kill"),
+        };
+        match done.code {
+            None => {
+                killed.kills += 1;
+                *killed
+                    .stages
+                    .entry(db.stage().unwrap_or_else(|| "none".into()))
+                    .or_default() += 1;
+            }
+            Some(0) => {
+                assert!(done.stdout.contains("Migration completed"), "{}", done.stdout);
+                return killed;
+            }
+            // The killed run's session can outlive it by a moment; the next one waits.
+            Some(5) => {
+                killed.locked += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Some(code) => panic!(
+                "a resumed run failed with code {code} after {} kills\n--- stdout\n{}\n--- stderr\n{}",
+                killed.kills, done.stdout, done.stderr
+            ),
+        }
+    }
+}
+
+/// SIGKILL at >= 20 seeded moments, each run resuming the last, until one finishes: the result
+/// is the uninterrupted run's, row for row.
+#[test]
+fn kill_9_at_random_moments_then_resume() {
+    let dir = dump();
+    let db = TestDb::create("kill_9");
+    let cli = Cli::new(BIN, SchemaChoice::Real, db.url());
+    let args = migrate_args(&dir.path().display().to_string(), BATCH);
+    let started = Instant::now();
+    let killed = kill_until_done(&db, &cli, &strs(&args), 0x6b69_6c6c_2d39, 20);
+    eprintln!(
+        "kill -9 (dump): {killed:?} in {:.1}s (uninterrupted, in-process: {:.1}s)",
+        started.elapsed().as_secs_f64(),
+        baseline().elapsed.as_secs_f64()
+    );
+    assert!(
+        killed.kills >= 20,
+        "only {} kills before a run finished",
+        killed.kills
+    );
+    assert!(
+        killed.stages.get("loading").copied().unwrap_or(0) >= 5,
+        "most kills fall in the load: {:?}",
+        killed.stages
+    );
+    assert_like_baseline(&db, "after kill -9");
+}
+
+/// The same from the Mongo-wire server, collections split into `_id` ranges loaded two at a
+/// time: runs resume after the last committed `_id` of every partition.
+#[test]
+fn kill_9_while_reading_partitions_of_a_live_source() {
+    let mongo = MongoDb::create("kill_9");
+    mongo.insert_all(&Dataset::real());
+    let db = TestDb::create("kill_9_mongo");
+    let cli = Cli::new(BIN, SchemaChoice::Real, db.url());
+    let mut args = migrate_args(mongo.uri(), BATCH);
+    for arg in [
+        "--database",
+        mongo.name(),
+        "--partitions",
+        "4",
+        "--jobs",
+        "2",
+    ] {
+        args.push(arg.to_string());
+    }
+    let killed = kill_until_done(&db, &cli, &strs(&args), 0x006d_6f6e_676f, 10);
+    eprintln!("kill -9 (mongo): {killed:?}");
+    assert!(
+        killed.kills >= 10,
+        "only {} kills before a run finished",
+        killed.kills
+    );
+    let partitions = db.checkpoint_totals()["accounts"].0;
+    assert!(
+        partitions > 1,
+        "accounts was read in {partitions} partitions"
+    );
+    assert_like_baseline(&db, "after kill -9 of a live source");
+}
+
+/// Ctrl+C stops after the current batches with exit code 130 and says how to resume; a second
+/// Ctrl+C aborts at once; the same command then completes with the uninterrupted run's result.
+#[test]
+fn ctrl_c_stops_cleanly_and_the_same_command_resumes() {
+    baseline();
+    let dir = dump();
+    let db = TestDb::create("ctrl_c");
+    let cli = Cli::new(BIN, SchemaChoice::Real, db.url());
+    let args = migrate_args(&dir.path().display().to_string(), 20);
+
+    let mut running = cli.spawn(&strs(&args));
+    wait_for_progress(&db, &mut running, 0);
+    running.signal("INT");
+    let done = running.wait_at_most(Duration::from_secs(60));
+    done.expect_code(130);
+    assert!(
+        done.stderr.contains(
+            "interrupted: everything committed is kept; run the same command again to resume"
+        ),
+        "{}",
+        done.stderr
+    );
+    assert!(done.stdout.contains("interrupted"), "{}", done.stdout);
+    assert_eq!(db.stage().as_deref(), Some("loading"));
+    let first = committed(&db);
+    assert!(first > 0);
+
+    // Twice: the second Ctrl+C exits without waiting for the batches in flight.
+    let mut running = cli.spawn(&strs(&args));
+    wait_for_progress(&db, &mut running, first);
+    running.signal("INT");
+    std::thread::sleep(Duration::from_millis(30));
+    running.signal("INT");
+    running
+        .wait_at_most(Duration::from_secs(60))
+        .expect_code(130);
+    assert!(committed(&db) >= first, "nothing committed was lost");
+
+    let done = cli.run(&strs(&args));
+    done.expect_code(0);
+    assert!(
+        done.stdout.contains("Migration completed"),
+        "{}",
+        done.stdout
+    );
+    assert_like_baseline(&db, "after Ctrl+C");
+}
+
+/// Counts the retries the writers report.
+#[derive(Default)]
+struct Retries(AtomicU64);
+
+impl Observer for Retries {
+    fn event(&self, event: &Event) {
+        if let Event::BatchCommitted { retries, .. } = event {
+            self.0.fetch_add(u64::from(*retries), Ordering::SeqCst);
+        }
+    }
+}
+
+/// The writers' connections are terminated again and again while the run loads: every batch is
+/// retried on a new connection and lands exactly once.
+#[test]
+fn writer_connections_dropping_mid_run_are_retried() {
+    baseline();
+    let dir = dump();
+    let db = TestDb::create("pg_drops");
+    let schema = schema::real_data::schema().expect("schema");
+    let mut config = db.config();
+    config.batch_documents = BATCH;
+    let source = Arc::new(DumpSource::open(dir.path()).expect("dump"));
+    let retries = Arc::new(Retries::default());
+    let mut moments = Moments::new(0x7465_726d);
+    let mut terminated = 0;
+    let report = std::thread::scope(|scope| {
+        let run = scope.spawn(|| {
+            db.run_observed(
+                &schema,
+                source,
+                config,
+                Arc::clone(&retries) as Arc<dyn Observer>,
+                Arc::default(),
+            )
+        });
+        while !run.is_finished() {
+            std::thread::sleep(
+                moments.between(Duration::from_millis(40), Duration::from_millis(250)),
+            );
+            if terminated < 8 && db.terminate("migrator-writer") > 0 {
+                terminated += 1;
+            }
+        }
+        run.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+    });
+    let report = report.unwrap_or_else(|e| panic!("the run gave up: {e}"));
+    assert_eq!(report.outcome, Outcome::Completed);
+    let retried = retries.0.load(Ordering::SeqCst);
+    eprintln!("connection drops: {terminated} terminations, {retried} batch retries");
+    assert!(terminated >= 3, "only {terminated} terminations happened");
+    assert!(retried >= 1, "no batch was retried");
+    assert_like_baseline(&db, "after dropped connections");
+}
