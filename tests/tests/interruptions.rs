@@ -265,6 +265,32 @@ fn kill_9_at_random_moments_then_resume() {
     assert_like_baseline(&db, "after kill -9");
 }
 
+/// The same with the larger `.bson` files split into byte ranges loaded two at a time: each
+/// range resumes at its own last committed byte offset.
+#[test]
+fn kill_9_while_reading_byte_ranges_of_a_dump() {
+    let dir = dump();
+    let db = TestDb::create("kill_9_ranges");
+    let cli = Cli::new(BIN, SchemaChoice::Real, db.url());
+    let mut args = migrate_args(&dir.path().display().to_string(), BATCH);
+    for arg in ["--partitions", "4", "--jobs", "2"] {
+        args.push(arg.to_string());
+    }
+    let killed = kill_until_done(&db, &cli, &strs(&args), 0x0062_7974_6573, 10);
+    eprintln!("kill -9 (byte ranges): {killed:?}");
+    assert!(
+        killed.kills >= 10,
+        "only {} kills before a run finished",
+        killed.kills
+    );
+    let partitions = db.checkpoint_totals()["accounts"].0;
+    assert!(
+        partitions > 1,
+        "accounts was read in {partitions} partitions"
+    );
+    assert_like_baseline(&db, "after kill -9 of byte ranges");
+}
+
 /// The same from the Mongo-wire server, collections split into `_id` ranges loaded two at a
 /// time: runs resume after the last committed `_id` of every partition.
 #[test]

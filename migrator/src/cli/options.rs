@@ -128,7 +128,7 @@ pub struct MigrateArgs {
     /// Documents per batch (each batch is one transaction).
     #[arg(long, env = "MIGRATOR_BATCH_SIZE")]
     pub batch_size: Option<usize>,
-    /// Encoded bytes per batch, at most.
+    /// Bytes a batch holds, at most: its documents as read plus their encoded rows.
     #[arg(long, env = "MIGRATOR_BATCH_BYTES")]
     pub batch_bytes: Option<usize>,
     /// Partitions loaded at the same time.

@@ -18,6 +18,7 @@ use crate::source::{Partition, Position, Source};
 #[derive(Debug, Clone, Copy)]
 pub struct BatchLimits {
     pub documents: usize,
+    /// The documents as read plus their encoded rows: what a batch holds in memory.
     pub bytes: usize,
 }
 
@@ -27,6 +28,8 @@ struct Cutter<'a> {
     partition: &'a Partition,
     encoder: CopyEncoder,
     docs: Vec<RawDocumentBuf>,
+    /// Bytes of `docs`.
+    doc_bytes: usize,
     dead: Vec<DeadLetter>,
     read: u64,
     start: Position,
@@ -52,6 +55,7 @@ impl Cutter<'_> {
             seconds: self.started.elapsed().as_secs_f64(),
         };
         self.read = 0;
+        self.doc_bytes = 0;
         self.started = Instant::now();
         batch
     }
@@ -83,6 +87,7 @@ pub fn read_partition(
         partition,
         encoder: CopyEncoder::new(tables),
         docs: Vec::with_capacity(limits.documents.min(65_536)),
+        doc_bytes: 0,
         dead: Vec::new(),
         read: 0,
         start: from.clone(),
@@ -108,15 +113,18 @@ pub fn read_partition(
             }
         };
         match model.transform(&positioned.doc, &mut cutter.encoder) {
-            Ok(()) => cutter.docs.push(positioned.doc),
+            Ok(()) => {
+                cutter.doc_bytes += positioned.doc.as_bytes().len();
+                cutter.docs.push(positioned.doc);
+            }
             Err(e) => cutter
                 .dead
                 .push(DeadLetter::from_transform(&e, &positioned.doc)),
         }
         cutter.read += 1;
         cutter.end = positioned.next;
-        let full =
-            cutter.docs.len() >= limits.documents || cutter.encoder.total_bytes() >= limits.bytes;
+        let full = cutter.docs.len() >= limits.documents
+            || cutter.doc_bytes + cutter.encoder.total_bytes() >= limits.bytes;
         let stopping = stop.load(Ordering::Relaxed);
         if full || stopping {
             if out.blocking_send(Ok(cutter.cut(false))).is_err() {

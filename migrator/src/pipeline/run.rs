@@ -34,6 +34,9 @@ struct Shared {
     dead: AtomicU64,
     dead_file: Option<DeadLetterFile>,
     reference_actions: Mutex<BTreeMap<String, u64>>,
+    /// Whether every table holds exactly the rows the batches wrote (so the summary need not
+    /// count them).
+    rows_as_written: AtomicBool,
     /// Seconds spent in each stage by this invocation.
     stage_seconds: Mutex<BTreeMap<String, f64>>,
 }
@@ -74,6 +77,7 @@ pub async fn run(
         dead: AtomicU64::new(0),
         reference_actions: Mutex::new(BTreeMap::new()),
         stage_seconds: Mutex::new(BTreeMap::new()),
+        rows_as_written: AtomicBool::new(false),
     });
     let result = run_locked(schema, &shared, &state, &mut control).await;
     // The file was appended to as batches committed; the table is the exact record (a kill
@@ -156,6 +160,9 @@ async fn run_locked(
     if config.skip_finish {
         return Ok(Outcome::Completed);
     }
+    // Whether this invocation added every foreign key and index already (the usual case): the
+    // constraints stage then has nothing left to do.
+    let mut constraints_added = false;
     if stage == RunStage::References {
         shared.observer.event(&Event::Stage {
             name: "references".into(),
@@ -181,7 +188,10 @@ async fn run_locked(
             )
             .await?
             {
-                ForeignKeys::Added => scope = crate::references::Scope::Unenforced,
+                ForeignKeys::Added => {
+                    scope = crate::references::Scope::Unenforced;
+                    constraints_added = true;
+                }
                 ForeignKeys::Refused(_) => {
                     constraints::drop_foreign_keys(control, &config.target_schema, &ddl).await?
                 }
@@ -197,6 +207,10 @@ async fn run_locked(
             scope,
         )
         .await?;
+        // Created here and nothing removed after the load: the rows written are the rows there.
+        if config.schema_mode == SchemaMode::Create && actions.values().all(|n| *n == 0) {
+            shared.rows_as_written.store(true, Ordering::SeqCst);
+        }
         if let Ok(mut map) = shared.reference_actions.lock() {
             *map = actions;
         }
@@ -208,7 +222,7 @@ async fn run_locked(
         shared.observer.event(&Event::Stage {
             name: "constraints".into(),
         });
-        if config.schema_mode == SchemaMode::Create {
+        if config.schema_mode == SchemaMode::Create && !constraints_added {
             let work = Work {
                 foreign_keys: true,
                 indexes: true,
@@ -335,9 +349,22 @@ async fn load(
 ) -> Result<Outcome, RunError> {
     let plan = LoadPlan::new(schema);
     let checkpoints = state.checkpoints(control).await?;
-    let estimates: BTreeMap<String, Option<u64>> = shared
-        .source
-        .collections()?
+    let infos = shared.source.collections()?;
+    // How much work each collection is: its size on disk when the source knows every
+    // collection's, else its document count.
+    let by_size = infos.iter().all(|c| c.bytes_on_disk.is_some());
+    let weights: BTreeMap<String, u64> = infos
+        .iter()
+        .map(|c| {
+            let w = if by_size {
+                c.bytes_on_disk
+            } else {
+                c.estimated_documents
+            };
+            (c.name.clone(), w.unwrap_or(0))
+        })
+        .collect();
+    let estimates: BTreeMap<String, Option<u64>> = infos
         .into_iter()
         .map(|c| (c.name, c.estimated_documents))
         .collect();
@@ -347,12 +374,18 @@ async fn load(
             .copied()
             .flatten()
     };
+    let weight = |m: usize| {
+        weights
+            .get(schema.models()[m].collection())
+            .copied()
+            .unwrap_or(0)
+    };
     // Largest first (a stable sort keeps the plan's order among equals), so the long
     // partitions start early and the short ones fill the gaps at the end.
     let mut order: Vec<usize> = plan.order().collect();
-    order.sort_by_key(|&m| std::cmp::Reverse(estimate(m).unwrap_or(0)));
+    order.sort_by_key(|&m| std::cmp::Reverse(weight(m)));
     let mut to_plan: VecDeque<usize> = order.into();
-    let total: u64 = estimates.values().flatten().sum();
+    let total: u64 = weights.values().sum();
     let jobs = u64::try_from(shared.config.jobs.max(1)).unwrap_or(1);
     let mut queue: VecDeque<Task> = VecDeque::new();
     let mut pending: BTreeMap<String, usize> = BTreeMap::new();
@@ -375,7 +408,7 @@ async fn load(
             if mine.is_empty() {
                 let source = Arc::clone(&shared.source);
                 let config = &shared.config;
-                let dominant = estimate(m).is_some_and(|n| n.saturating_mul(jobs) > total);
+                let dominant = weight(m).saturating_mul(jobs) > total;
                 let max = if config.adaptive_partitions && !dominant {
                     1
                 } else {
@@ -663,6 +696,11 @@ async fn summarize(
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     let ns = sql::Namespace(Some(shared.config.target_schema.as_str()));
+    let written: BTreeMap<String, i64> = if shared.rows_as_written.load(Ordering::SeqCst) {
+        state.table_rows(control).await?.into_iter().collect()
+    } else {
+        BTreeMap::new()
+    };
     let mut collections = BTreeMap::new();
     for model in schema.models() {
         let mut report = CollectionReport::default();
@@ -679,10 +717,13 @@ async fn summarize(
             .map_or(0, |n| u64::try_from(*n).unwrap_or(0));
         for table in &model.def().tables {
             // The rows that are there now (rejections and skips after the load removed some).
-            let n: i64 = sqlx::query_scalar(&sql::count_rows(ns, &table.name))
-                .fetch_one(&mut *control)
-                .await
-                .map_err(RunError::db(format!("counting the rows of {}", table.name)))?;
+            let n: i64 = match written.get(&table.name) {
+                Some(n) => *n,
+                None => sqlx::query_scalar(&sql::count_rows(ns, &table.name))
+                    .fetch_one(&mut *control)
+                    .await
+                    .map_err(RunError::db(format!("counting the rows of {}", table.name)))?,
+            };
             report
                 .rows
                 .insert(table.name.clone(), u64::try_from(n).unwrap_or(0));

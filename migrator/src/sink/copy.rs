@@ -91,7 +91,10 @@ impl CopyEncoder {
             return None;
         }
         t.rows = 0;
-        let mut payload = std::mem::take(&mut t.buf);
+        // The next batch of this table is likely as large: start it at this one's size rather
+        // than growing it again by doubling (copies and page faults).
+        let size = t.buf.len();
+        let mut payload = std::mem::replace(&mut t.buf, Vec::with_capacity(size));
         payload.extend_from_slice(&COPY_TRAILER);
         Some(payload)
     }

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use bson::{Bson, RawDocumentBuf};
 
 use super::fetch::IdSet;
-use super::{CollectionInfo, DocStream, Partition, Position, Positioned, SourceDoc, SourceError};
+use super::{
+    ByteRange, CollectionInfo, DocStream, Partition, Position, Positioned, SourceDoc, SourceError,
+};
 
 /// Opens one file at a byte offset (a value of [`SourceDoc::next_position`]).
 pub(crate) type OpenAt =
@@ -27,6 +29,7 @@ pub(crate) struct CollectionFiles {
     name: String,
     files: BTreeMap<String, PathBuf>,
     open_at: OpenAt,
+    split: Option<Split>,
 }
 
 /// Which file names hold a collection, and how a file name becomes a collection name.
@@ -38,7 +41,13 @@ pub(crate) struct Layout {
     pub(crate) ignored: &'static [&'static str],
     /// Collection name from a file stem (mongodump percent-escapes some characters).
     pub(crate) decode: fn(&str) -> String,
+    /// Splits a file into at most `max` byte ranges at document boundaries (an empty list: the
+    /// file is read whole); `None`: files of this layout are always read whole.
+    pub(crate) split: Option<Split>,
 }
+
+/// See [`Layout::split`].
+pub(crate) type Split = fn(&Path, usize) -> Result<Vec<ByteRange>, SourceError>;
 
 impl Layout {
     /// The collection a file name holds, if it is a data file.
@@ -119,6 +128,7 @@ impl CollectionFiles {
             name,
             files,
             open_at,
+            split: layout.split,
         })
     }
 
@@ -148,6 +158,7 @@ impl CollectionFiles {
             .map(|(name, path)| CollectionInfo {
                 name: name.clone(),
                 estimated_documents: self.estimate(path),
+                bytes_on_disk: std::fs::metadata(path).ok().map(|m| m.len()),
             })
             .collect()
     }
@@ -170,11 +181,32 @@ impl CollectionFiles {
     }
 
     /// Files are read whole, so a collection has one partition.
-    pub(crate) fn partitions(&self, collection: &str) -> Result<Vec<Partition>, SourceError> {
-        self.path(collection)?;
-        Ok(vec![Partition::whole()])
+    /// The whole file, or byte ranges of it when the layout can split its files and `max` > 1.
+    pub(crate) fn partitions(
+        &self,
+        collection: &str,
+        max: usize,
+    ) -> Result<Vec<Partition>, SourceError> {
+        let path = self.path(collection)?;
+        let ranges = match self.split {
+            Some(split) if max > 1 => split(path, max)?,
+            _ => Vec::new(),
+        };
+        if ranges.len() < 2 {
+            return Ok(vec![Partition::whole()]);
+        }
+        Ok(ranges
+            .into_iter()
+            .enumerate()
+            .map(|(i, range)| Partition {
+                index: u32::try_from(i).unwrap_or(u32::MAX),
+                bytes: Some(range),
+                ..Partition::whole()
+            })
+            .collect())
     }
 
+    /// Reads a partition from `from` on: the documents that start before its end.
     pub(crate) fn read(
         &self,
         collection: &str,
@@ -182,14 +214,17 @@ impl CollectionFiles {
         from: &Position,
     ) -> Result<DocStream, SourceError> {
         let path = self.path(collection)?;
-        if *partition != Partition::whole() {
-            return Err(self.invalid(format!(
-                "reads `{collection}` whole, not by `_id` range (partition {})",
-                partition.index
-            )));
-        }
+        let range = match partition {
+            Partition {
+                min: None,
+                max: None,
+                bytes,
+                index,
+            } if bytes.is_some() || *index == 0 => *bytes,
+            _ => return Err(self.not_by_id(collection, partition)),
+        };
         let offset = match from {
-            Position::Start => 0,
+            Position::Start => range.map_or(0, |r| r.start),
             Position::Offset { offset } => *offset,
             Position::AfterId { .. } => {
                 return Err(self.invalid(format!(
@@ -197,14 +232,28 @@ impl CollectionFiles {
                 )))
             }
         };
+        if let Some(r) = range.filter(|r| !(r.start..=r.end).contains(&offset)) {
+            return Err(self.invalid(format!(
+                "cannot resume `{collection}` at byte {offset}: partition {} holds bytes {}..{}",
+                partition.index, r.start, r.end
+            )));
+        }
+        let end = range.map_or(u64::MAX, |r| r.end);
+        let mut at = offset;
         let docs = (self.open_at)(path, offset)?;
-        Ok(Box::new(docs.map(|item| {
-            item.map(|d| Positioned {
-                doc: d.doc,
-                next: Position::Offset {
-                    offset: d.next_position,
-                },
-            })
+        Ok(Box::new(docs.map_while(move |item| {
+            if at >= end {
+                return None;
+            }
+            Some(item.map(|d| {
+                at = d.next_position;
+                Positioned {
+                    doc: d.doc,
+                    next: Position::Offset {
+                        offset: d.next_position,
+                    },
+                }
+            }))
         })))
     }
 
@@ -216,6 +265,13 @@ impl CollectionFiles {
         let wanted = IdSet::new(ids);
         let docs = self.read(collection, &Partition::whole(), &Position::Start)?;
         wanted.scan(docs)
+    }
+
+    fn not_by_id(&self, collection: &str, partition: &Partition) -> SourceError {
+        self.invalid(format!(
+            "reads `{collection}` whole or by byte range, not by `_id` range (partition {})",
+            partition.index
+        ))
     }
 
     fn invalid(&self, reason: String) -> SourceError {
@@ -248,9 +304,9 @@ macro_rules! file_source {
             fn partitions(
                 &self,
                 collection: &str,
-                _max: usize,
+                max: usize,
             ) -> Result<Vec<$crate::source::Partition>, $crate::source::SourceError> {
-                self.files.partitions(collection)
+                self.files.partitions(collection, max)
             }
 
             fn read(
@@ -373,7 +429,7 @@ mod tests {
                 "a",
                 second.clone(),
                 Position::Start,
-                "reads `a` whole, not by `_id` range (partition 1)",
+                "reads `a` whole or by byte range, not by `_id` range (partition 1)",
             ),
             (
                 "a",
@@ -486,6 +542,81 @@ mod tests {
                 "users.metadata.json is not named `<collection>.json` or `<collection>.json.gz`"
             ),
             "{err}"
+        );
+    }
+
+    /// `n` documents of about 1 KiB each, ids 0..n.
+    fn big_bson_file(path: &Path, n: i32) {
+        let pad = "x".repeat(1000);
+        let bytes: Vec<u8> = (0..n)
+            .flat_map(|i| rawdoc! {"_id": i, "pad": pad.as_str()}.into_bytes())
+            .collect();
+        std::fs::write(path, bytes).expect("write");
+    }
+
+    #[test]
+    fn a_plain_bson_file_splits_into_byte_ranges_that_read_every_document_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        big_bson_file(&dir.path().join("big.bson"), 300);
+        bson_file(
+            &dir.path().join("gz.bson.gz"),
+            &(0..5000).collect::<Vec<_>>(),
+        );
+        let source = DumpSource::open(dir.path()).expect("open");
+        let parts = source.partitions("big", 4).expect("partitions");
+        assert_eq!(parts.len(), 4, "{parts:?}");
+        let mut seen = Vec::new();
+        let mut previous_end = 0;
+        for (i, part) in parts.iter().enumerate() {
+            assert_eq!(part.index as usize, i);
+            let range = part.bytes.expect("a byte range");
+            assert_eq!(range.start, previous_end, "ranges are contiguous");
+            assert!(range.end > range.start);
+            previous_end = range.end;
+            let docs: Vec<i32> = source
+                .read("big", part, &Position::Start)
+                .expect("read")
+                .map(|p| p.expect("doc").doc.get_i32("_id").expect("_id"))
+                .collect();
+            assert!(docs.len() > 60, "partition {i} is about a quarter");
+            seen.extend(docs);
+        }
+        assert_eq!(seen, (0..300).collect::<Vec<_>>());
+        assert_eq!(source.partitions("big", 4).expect("again"), parts, "stable");
+
+        // Resuming inside a range continues to its end and no further.
+        let second = &parts[1];
+        let mut docs = source.read("big", second, &Position::Start).expect("read");
+        let first = docs.next().expect("one").expect("doc");
+        let rest = source
+            .read("big", second, &first.next)
+            .expect("resume")
+            .count();
+        assert_eq!(rest, docs.count());
+        let outside = Position::Offset {
+            offset: parts[2].bytes.expect("range").end,
+        };
+        let err = source
+            .read("big", second, &outside)
+            .err()
+            .expect("outside")
+            .to_string();
+        assert!(err.contains("partition 1 holds bytes"), "{err}");
+
+        // One partition asked, a file too small to split, or a compressed one: read whole.
+        assert_eq!(
+            source.partitions("big", 1).expect("one"),
+            [Partition::whole()]
+        );
+        bson_file(&dir.path().join("small.bson"), &[1, 2, 3]);
+        let source = DumpSource::open(dir.path()).expect("open");
+        assert_eq!(
+            source.partitions("small", 4).expect("small"),
+            [Partition::whole()]
+        );
+        assert_eq!(
+            source.partitions("gz", 4).expect("gz"),
+            [Partition::whole()]
         );
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::directory::{CollectionFiles, Layout};
 use super::framing::{BsonStream, Frame};
 use super::metadata::{self, UniqueIndex};
-use super::{open_maybe_gz, SourceDoc, SourceError};
+use super::{open_maybe_gz, ByteRange, SourceDoc, SourceError};
 
 /// Reads the documents of one `.bson` or `.bson.gz` file in file order.
 #[derive(Debug)]
@@ -85,7 +85,54 @@ const LAYOUT: Layout = Layout {
     suffixes: &[".bson", ".bson.gz"],
     ignored: &[],
     decode: unescape,
+    split: Some(split_file),
 };
+
+/// A byte range is worth a reader of its own from this size on.
+const MIN_PARTITION_BYTES: u64 = 64 * 1024;
+
+/// Splits a plain `.bson` file into at most `max` byte ranges of about equal size, each starting
+/// at a document (found by walking the length prefixes). A compressed file cannot be entered in
+/// the middle: it is read whole (an empty list).
+fn split_file(path: &Path, max: usize) -> Result<Vec<ByteRange>, SourceError> {
+    if path.extension().is_some_and(|e| e == "gz") {
+        return Ok(Vec::new());
+    }
+    let len = std::fs::metadata(path)
+        .map_err(|e| SourceError::io(path, e))?
+        .len();
+    let wanted = u64::try_from(max)
+        .unwrap_or(u64::MAX)
+        .min(len / MIN_PARTITION_BYTES);
+    if wanted < 2 {
+        return Ok(Vec::new());
+    }
+    let file = std::fs::File::open(path).map_err(|e| SourceError::io(path, e))?;
+    let mut stream = BsonStream::new(
+        path,
+        Box::new(std::io::BufReader::with_capacity(256 * 1024, file)),
+    );
+    let mut starts = vec![0];
+    loop {
+        let frame = stream.next_frame(false)?;
+        let Frame::Document { start, .. } = frame else {
+            break;
+        };
+        let next_target = len * starts.len() as u64 / wanted;
+        if start >= next_target && start > 0 && (starts.len() as u64) < wanted {
+            starts.push(start);
+        }
+        stream.skip_document(frame)?;
+    }
+    let end = stream.offset();
+    let mut ends: Vec<u64> = starts.iter().skip(1).copied().collect();
+    ends.push(end);
+    Ok(starts
+        .into_iter()
+        .zip(ends)
+        .map(|(start, end)| ByteRange { start, end })
+        .collect())
+}
 
 fn open_file(
     path: &Path,

@@ -255,6 +255,7 @@ const LAYOUT: Layout = Layout {
     // mongodump's metadata files sit beside data in the same directories.
     ignored: &[".metadata.json", ".metadata.json.gz"],
     decode: str::to_string,
+    split: None,
 };
 
 fn open_file(

@@ -68,9 +68,13 @@ pub struct CollectionInfo {
     pub name: String,
     /// A cheap estimate of the number of documents (for progress), if known.
     pub estimated_documents: Option<u64>,
+    /// The size of the collection's data on disk, if known: how much work it is next to the
+    /// others (documents of one collection can be ten times the size of another's).
+    pub bytes_on_disk: Option<u64>,
 }
 
-/// A part of a collection that can be read on its own: the whole collection, or an `_id` range.
+/// A part of a collection that can be read on its own: the whole collection, an `_id` range (a
+/// live deployment) or a byte range (a plain `.bson` file).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Partition {
     /// 0-based, stable for the same source and partition count.
@@ -78,6 +82,9 @@ pub struct Partition {
     /// `_id` bounds as canonical Extended JSON: `min` inclusive, `max` exclusive; `None` = unbounded.
     pub min: Option<serde_json::Value>,
     pub max: Option<serde_json::Value>,
+    /// Bytes of the collection's file, both ends at document boundaries; `None` = the whole file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<ByteRange>,
 }
 
 impl Partition {
@@ -87,8 +94,16 @@ impl Partition {
             index: 0,
             min: None,
             max: None,
+            bytes: None,
         }
     }
+}
+
+/// Byte offsets `[start, end)` in a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ByteRange {
+    pub start: u64,
+    pub end: u64,
 }
 
 /// A stream of documents of one partition.

@@ -257,6 +257,7 @@ impl Source for ArchiveSource {
             .map(|(name, _)| CollectionInfo {
                 name,
                 estimated_documents: None,
+                bytes_on_disk: None,
             })
             .collect();
         infos.sort_by(|a, b| a.name.cmp(&b.name));

@@ -154,6 +154,7 @@ impl Source for MongoSource {
                     infos.push(CollectionInfo {
                         name: spec.name,
                         estimated_documents: Some(count),
+                        bytes_on_disk: None,
                     });
                 }
             }
@@ -226,6 +227,7 @@ impl Source for MongoSource {
                 index: i as u32,
                 min: i.checked_sub(1).map(|j| bounds[j].clone()),
                 max: bounds.get(i).cloned(),
+                bytes: None,
             })
             .collect();
         Ok(partitions)
@@ -248,6 +250,15 @@ impl Source for MongoSource {
                 })
             }
         };
+        if let Some(bytes) = partition.bytes {
+            return Err(SourceError::Invalid {
+                source_name: self.conn.name.clone(),
+                reason: format!(
+                    "cannot read `{collection}` by bytes {}..{} (partition {}): a live collection is read by `_id` range",
+                    bytes.start, bytes.end, partition.index
+                ),
+            });
+        }
         let min = self.bound("partition bound", &partition.min)?;
         let max = self.bound("partition bound", &partition.max)?;
         // Whether to compare with `$expr` is decided when a query first needs a filter: a
