@@ -134,8 +134,9 @@ pub struct MigrateArgs {
     /// Partitions loaded at the same time.
     #[arg(long, env = "MIGRATOR_JOBS")]
     pub jobs: Option<usize>,
-    /// Most `_id` ranges a collection of a live source is split into [default: 4, and only a
-    /// collection holding more than 1/jobs of the documents is split].
+    /// Most ranges a collection is split into: `_id` ranges of a live source, byte ranges of a
+    /// plain `.bson` file [default: 4, and only a collection holding more than 1/jobs of the
+    /// data is split].
     #[arg(long, env = "MIGRATOR_PARTITIONS")]
     pub partitions: Option<usize>,
     /// Drop the previous run (its state and tables) and start over.

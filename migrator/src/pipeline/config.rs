@@ -70,7 +70,8 @@ pub struct RunConfig {
     pub jobs: usize,
     /// Most partitions a collection is split into (sources that can split).
     pub partitions: usize,
-    /// Split only a collection that holds more than 1/`jobs` of the documents: the others load
+    /// Split only a collection that holds more than 1/`jobs` of the data (its size on disk when
+    /// the source knows every collection's, else its documents): the others load
     /// side by side and keep every job busy, and each range costs the source a query of its own
     /// (and a sort on a server without an `_id` index). The CLI sets it unless `--partitions`
     /// is given.

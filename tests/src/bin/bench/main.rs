@@ -2,7 +2,7 @@
 //! scripts users write instead, on the same data, the same machine, the same tables.
 //!
 //! ```text
-//! cargo run --release -p migrator-e2e --bin bench -- --scale 1 --runs 3
+//! cargo run --release -p migrator-e2e --bin bench -- --scale 1 --runs 3 --memory-factor 10,30
 //! ```
 //!
 //! It generates the example application's data without injected faults (so every contender must
@@ -47,9 +47,10 @@ struct Args {
     /// Sessions for migrator (`--jobs`) and for the ceiling's COPY.
     #[arg(long, default_value_t = 2)]
     jobs: usize,
-    /// The memory check runs migrator once more at this many times the scale (0: skip it).
-    #[arg(long, default_value_t = 10.0)]
-    memory_factor: f64,
+    /// The memory check runs migrator once more at each of these multiples of the scale
+    /// (`10,30`; 0: skip it).
+    #[arg(long, value_delimiter = ',', default_value = "10")]
+    memory_factor: Vec<f64>,
     /// Contenders to run (default: all).
     #[arg(long, value_delimiter = ',', value_parser = Contender::parse)]
     only: Vec<Contender>,
@@ -260,22 +261,35 @@ async fn bench(args: Args, command: String) -> anyhow::Result<()> {
         .collect();
 
     let mut memory = Vec::new();
-    if args.memory_factor > 0.0 {
-        if let Some(small) = summaries
-            .iter()
-            .find(|s| s.contender == Contender::Migrator)
-        {
-            memory.push(MemoryPoint {
-                scale: args.scale,
-                documents,
-                wall_seconds: small.wall_seconds,
-                peak_rss_mb: small.peak_rss_mb,
-            });
-            let scale = args.scale * args.memory_factor;
+    let factors: Vec<f64> = args
+        .memory_factor
+        .iter()
+        .copied()
+        .filter(|f| *f > 0.0)
+        .collect();
+    let small = summaries
+        .iter()
+        .find(|s| s.contender == Contender::Migrator);
+    if let (Some(small), false) = (small, factors.is_empty()) {
+        memory.push(MemoryPoint {
+            scale: args.scale,
+            documents,
+            wall_seconds: small.wall_seconds,
+            peak_rss_mb: small.peak_rss_mb,
+        });
+    }
+    for factor in factors {
+        if small.is_some() {
+            let scale = args.scale * factor;
             eprintln!("memory check: migrator once at scale {scale}");
             let big = setup::generate(&args.out, args.seed, scale)?;
             let mut big_bench = Bench {
+                server: bench.server.clone(),
+                meter: bench.meter.clone(),
+                logs: bench.logs.clone(),
                 data: big.clone(),
+                jobs: bench.jobs,
+                mapping: bench.mapping.clone(),
                 python: None,
                 node: None,
                 mongo_uri: None,
@@ -284,8 +298,8 @@ async fn bench(args: Args, command: String) -> anyhow::Result<()> {
                 ceiling_files: Vec::new(),
                 ceiling_dir: std::env::temp_dir()
                     .join(format!("migrator-bench-memory-{}", std::process::id())),
-                prefix: "bench_memory_".into(),
-                ..bench
+                keep_databases: bench.keep_databases,
+                prefix: format!("bench_memory_{}_", setup::scale_label(scale)),
             };
             std::fs::create_dir_all(&big_bench.ceiling_dir)?;
             {
@@ -340,6 +354,11 @@ async fn bench(args: Args, command: String) -> anyhow::Result<()> {
     println!();
     println!("Phases (medians):");
     print!("{}", report::phases_text(&summaries));
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let cpu_floor = report::cpu_floor_text(&summaries, cores);
+    println!();
+    println!("Where the time goes (medians; every process shares the same {cores} cores):");
+    print!("{cpu_floor}");
     if !memory.is_empty() {
         println!();
         println!("Memory (migrator, mongodump dir):");
@@ -379,6 +398,7 @@ async fn bench(args: Args, command: String) -> anyhow::Result<()> {
         "targets": targets,
         "failures": failures,
         "table_markdown": table,
+        "cpu_floor": cpu_floor,
     });
     std::fs::write(&results_path, serde_json::to_string_pretty(&json)?)
         .with_context(|| format!("writing {}", results_path.display()))?;

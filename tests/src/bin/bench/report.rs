@@ -257,3 +257,36 @@ pub fn phases_text(summaries: &[Summary]) -> String {
     }
     out
 }
+
+/// Where the time goes: the CPU each contender uses on this machine, and the shortest wall time
+/// that much CPU allows on `cores` cores shared by everything (the client, PostgreSQL and the
+/// rest), next to the ceiling's time.
+pub fn cpu_floor_text(summaries: &[Summary], cores: usize) -> String {
+    let mut out = String::new();
+    let cores = cores.max(1) as f64;
+    let ceiling = summaries
+        .iter()
+        .find(|s| s.contender == Contender::Ceiling && s.valid)
+        .map(|s| s.wall_seconds);
+    for s in summaries {
+        let cpu = s.client_cpu_seconds
+            + s.server_cpu_seconds
+            + s.source_cpu_seconds
+            + s.other_cpu_seconds;
+        let floor = cpu / cores;
+        let versus = ceiling.map_or_else(String::new, |c| {
+            format!(", {:.2}x the ceiling's time", floor / c)
+        });
+        let _ = writeln!(
+            out,
+            "- {}: {cpu:.2} CPU s (client {:.2}, PostgreSQL {:.2}, Mongo {:.2}, other {:.2}); on {cores} cores no faster than {floor:.2} s{versus}; measured {:.2} s",
+            s.label,
+            s.client_cpu_seconds,
+            s.server_cpu_seconds,
+            s.source_cpu_seconds,
+            s.other_cpu_seconds,
+            s.wall_seconds,
+        );
+    }
+    out
+}
