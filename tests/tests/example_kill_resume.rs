@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use migrator::report::Outcome;
 use migrator::source::DumpSource;
-use migrator_e2e::cli::{Cli, Finished, SchemaChoice};
+use migrator_e2e::cli::{Cli, SchemaChoice};
 use migrator_e2e::example::{self, every_fault};
+use migrator_e2e::kills::{kill_until_done, Moment};
 use migrator_e2e::moments::Moments;
 use migrator_e2e::pg::{TableHashes, TestDb};
 
@@ -53,36 +54,6 @@ impl Landed {
     }
 }
 
-/// Documents committed so far (0 before the run's state exists).
-fn committed(db: &TestDb) -> i64 {
-    if db.stage().is_none() {
-        return 0;
-    }
-    db.checkpoint_totals().values().map(|c| c.1).sum()
-}
-
-/// When a run dies.
-#[derive(Debug, Clone, Copy)]
-enum Moment {
-    /// This long after it starts: connecting, checking the state, the first batches.
-    AfterStart(Duration),
-    /// This long after its first commit of its own (at once if the load is already done).
-    AfterProgress(Duration),
-    /// This long after the run reaches a stage (`references`, `constraints`) or a later one.
-    InStage(&'static str, Duration),
-}
-
-/// What the killed runs went through.
-#[derive(Debug, Default)]
-struct Kills {
-    kills: u32,
-    runs: u32,
-    /// Runs refused for a moment because the killed run's session still held the target.
-    locked: u32,
-    /// The stage recorded at each kill.
-    stages: BTreeMap<String, u32>,
-}
-
 /// The moment of the next kill. Until `MIN_KILLS` have died: one in six shortly after the start,
 /// the others a little after their first commit. Then one in each late stage, then later and
 /// later after progress until a run completes.
@@ -105,85 +76,6 @@ fn next_moment(moments: &mut Moments, kills: u32, whole: Duration) -> Moment {
         late => {
             let growth = 1.4f64.powi(i32::try_from(late).unwrap_or(i32::MAX));
             Moment::AfterProgress(whole.mul_f64(0.05 * growth * moments.next_fraction()))
-        }
-    }
-}
-
-/// The stages a run goes through, in order.
-const STAGES: [&str; 5] = ["new", "loading", "references", "constraints", "done"];
-
-/// Whether `current` is `stage` or a later one, short of `done`.
-fn reached(current: Option<&str>, stage: &str) -> bool {
-    let at = |s: &str| STAGES.iter().position(|x| *x == s);
-    match (current.and_then(at), at(stage)) {
-        (Some(now), Some(wanted)) => now >= wanted && now < STAGES.len() - 1,
-        _ => false,
-    }
-}
-
-/// Runs `args` again and again, SIGKILLing each run at its moment, until one exits 0.
-fn kill_until_done(db: &TestDb, cli: &Cli, args: &[&str], whole: Duration) -> Kills {
-    let mut moments = Moments::new(SEED);
-    let mut k = Kills::default();
-    loop {
-        k.runs += 1;
-        assert!(
-            k.runs < 300,
-            "no run finished after {} attempts: {k:?}",
-            k.runs
-        );
-        let moment = next_moment(&mut moments, k.kills, whole);
-        let before = committed(db);
-        let mut running = cli.spawn(args);
-        let mut deadline = match moment {
-            Moment::AfterStart(delay) => Some(Instant::now() + delay),
-            _ => None,
-        };
-        let ended = loop {
-            if let Some(done) = running.try_finish() {
-                break Some(done);
-            }
-            match (deadline, moment) {
-                (Some(at), _) if Instant::now() >= at => break None,
-                (None, Moment::AfterProgress(delay)) => {
-                    let loading = matches!(db.stage().as_deref(), None | Some("new" | "loading"));
-                    if !loading || committed(db) > before {
-                        deadline = Some(Instant::now() + delay);
-                    }
-                }
-                (None, Moment::InStage(stage, delay)) if reached(db.stage().as_deref(), stage) => {
-                    deadline = Some(Instant::now() + delay);
-                }
-                _ => {}
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        };
-        let done: Finished = match ended {
-            Some(done) => done,
-            None => running.kill().expect("a child to kill"),
-        };
-        match done.code {
-            None => {
-                k.kills += 1;
-                let stage = db.stage().unwrap_or_else(|| "none".into());
-                *k.stages.entry(stage).or_default() += 1;
-            }
-            Some(0) => {
-                assert!(
-                    done.stdout.contains("Migration completed"),
-                    "{}",
-                    done.stdout
-                );
-                return k;
-            }
-            Some(5) => {
-                k.locked += 1;
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Some(code) => panic!(
-                "a resumed run failed with code {code} after {} kills ({moment:?})\n--- stdout\n{}\n--- stderr\n{}",
-                k.kills, done.stdout, done.stderr
-            ),
         }
     }
 }
@@ -221,7 +113,10 @@ fn kill_9_at_twenty_moments_then_resume_gives_the_uninterrupted_tables() {
     let batch = BATCH.to_string();
     let args = ["migrate", "--source", &source, "--batch-size", &batch];
     let started = Instant::now();
-    let kills = kill_until_done(&db, &cli, &args, whole);
+    let mut moments = Moments::new(SEED);
+    let kills = kill_until_done(&db, &cli, &args, 300, |kills| {
+        next_moment(&mut moments, kills, whole)
+    });
     eprintln!(
         "example kill -9: {kills:?} in {:.1}s (uninterrupted, in-process: {:.1}s)",
         started.elapsed().as_secs_f64(),

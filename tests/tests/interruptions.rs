@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use migrator::progress::{Event, Observer};
 use migrator::report::Outcome;
 use migrator::source::DumpSource;
-use migrator_e2e::cli::{Cli, Finished, Running, SchemaChoice};
+use migrator_e2e::cli::{Cli, Running, SchemaChoice};
 use migrator_e2e::data::Dataset;
+use migrator_e2e::kills::{self, committed, Kills, Moment};
 use migrator_e2e::moments::Moments;
 use migrator_e2e::mongo::MongoDb;
 use migrator_e2e::pg::{TableHashes, TestDb};
@@ -120,14 +121,6 @@ fn strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
 
-/// Documents committed so far (0 before the state exists).
-fn committed(db: &TestDb) -> i64 {
-    if db.stage().is_none() {
-        return 0;
-    }
-    db.checkpoint_totals().values().map(|c| c.1).sum()
-}
-
 /// Waits until the run has committed more than `after` documents and is still loading.
 fn wait_for_progress(db: &TestDb, running: &mut Running, after: i64) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -146,95 +139,21 @@ fn wait_for_progress(db: &TestDb, running: &mut Running, after: i64) {
     }
 }
 
-/// How a killed run's moment of death is chosen.
-enum Moment {
-    /// A delay after the start: start-up, table creation, the first batches.
-    Early(Duration),
-    /// A delay after this run's first commit of its own (or after it finds the load done).
-    AfterProgress(Duration),
-}
-
-/// What a series of killed runs went through.
-#[derive(Debug, Default)]
-struct Killed {
-    kills: i32,
-    /// Runs refused because the killed run's session still held the lock for a moment.
-    locked: usize,
-    runs: usize,
-    /// The stage recorded when each kill happened.
-    stages: BTreeMap<String, usize>,
-}
-
-/// Runs `args` again and again, SIGKILLing each run at a seeded moment, until one completes
-/// after at least `min_kills` kills. One run in five dies during start-up; the others after
-/// committing something of their own, a little later each time once `min_kills` have died, so
-/// the last ones reach reference resolution and the constraints and one finally completes.
-fn kill_until_done(db: &TestDb, cli: &Cli, args: &[&str], seed: u64, min_kills: i32) -> Killed {
+/// SIGKILLs runs of `args` until one finishes: until `min_kills` have died, one in five shortly
+/// after the start and the others a little after committing something of their own; then a
+/// little later each time, so the last ones reach reference resolution and the constraints.
+fn kill_until_done(db: &TestDb, cli: &Cli, args: &[&str], seed: u64, min_kills: u32) -> Kills {
     let mut moments = Moments::new(seed);
     let whole = baseline().elapsed;
-    let mut killed = Killed::default();
-    loop {
-        killed.runs += 1;
-        assert!(
-            killed.runs < 400,
-            "no run finished after {} attempts",
-            killed.runs
-        );
-        let growth = 1.25f64.powi((killed.kills - min_kills).max(0));
-        let moment = if moments.next_fraction() < 0.2 {
-            Moment::Early(moments.between(Duration::ZERO, Duration::from_millis(150)))
+    kills::kill_until_done(db, cli, args, 400, |kills| {
+        let late = i32::try_from(kills.saturating_sub(min_kills)).unwrap_or(i32::MAX);
+        let growth = 1.25f64.powi(late);
+        if moments.next_fraction() < 0.2 {
+            Moment::AfterStart(moments.between(Duration::ZERO, Duration::from_millis(150)))
         } else {
             Moment::AfterProgress(whole.mul_f64(0.03 * growth * moments.next_fraction()))
-        };
-        let before = committed(db);
-        let mut running = cli.spawn(args);
-        let mut deadline = match moment {
-            Moment::Early(delay) => Some(Instant::now() + delay),
-            Moment::AfterProgress(_) => None,
-        };
-        let ended = loop {
-            if let Some(done) = running.try_finish() {
-                break Some(done);
-            }
-            match (deadline, &moment) {
-                (Some(at), _) if Instant::now() >= at => break None,
-                (None, Moment::AfterProgress(delay)) => {
-                    let loading = matches!(db.stage().as_deref(), None | Some("new" | "loading"));
-                    if !loading || committed(db) > before {
-                        deadline = Some(Instant::now() + *delay);
-                    }
-                }
-                _ => {}
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        };
-        let done: Finished = match ended {
-            Some(done) => done,
-            None => running.kill().expect("a child to kill"),
-        };
-        match done.code {
-            None => {
-                killed.kills += 1;
-                *killed
-                    .stages
-                    .entry(db.stage().unwrap_or_else(|| "none".into()))
-                    .or_default() += 1;
-            }
-            Some(0) => {
-                assert!(done.stdout.contains("Migration completed"), "{}", done.stdout);
-                return killed;
-            }
-            // The killed run's session can outlive it by a moment; the next one waits.
-            Some(5) => {
-                killed.locked += 1;
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Some(code) => panic!(
-                "a resumed run failed with code {code} after {} kills\n--- stdout\n{}\n--- stderr\n{}",
-                killed.kills, done.stdout, done.stderr
-            ),
         }
-    }
+    })
 }
 
 /// SIGKILL at >= 20 seeded moments, each run resuming the last, until one finishes: the result
@@ -265,30 +184,43 @@ fn kill_9_at_random_moments_then_resume() {
     assert_like_baseline(&db, "after kill -9");
 }
 
-/// The same with the larger `.bson` files split into byte ranges loaded two at a time: each
-/// range resumes at its own last committed byte offset.
-#[test]
-fn kill_9_while_reading_byte_ranges_of_a_dump() {
-    let dir = dump();
-    let db = TestDb::create("kill_9_ranges");
+/// Kills a run of `source` split into up to 4 ranges loaded two at a time (`extra` arguments
+/// added) at >= 10 seeded moments until one finishes, then compares with the baseline.
+fn kill_ranges_until_done(db_name: &str, source: &str, extra: &[&str], seed: u64, what: &str) {
+    let db = TestDb::create(db_name);
     let cli = Cli::new(BIN, SchemaChoice::Real, db.url());
-    let mut args = migrate_args(&dir.path().display().to_string(), BATCH);
-    for arg in ["--partitions", "4", "--jobs", "2"] {
+    let mut args = migrate_args(source, BATCH);
+    for arg in ["--partitions", "4", "--jobs", "2"].iter().chain(extra) {
         args.push(arg.to_string());
     }
-    let killed = kill_until_done(&db, &cli, &strs(&args), 0x0062_7974_6573, 10);
-    eprintln!("kill -9 (byte ranges): {killed:?}");
+    let killed = kill_until_done(&db, &cli, &strs(&args), seed, 10);
+    eprintln!("kill -9 ({what}): {killed:?}");
     assert!(
         killed.kills >= 10,
-        "only {} kills before a run finished",
+        "{what}: only {} kills before a run finished",
         killed.kills
     );
     let partitions = db.checkpoint_totals()["accounts"].0;
     assert!(
         partitions > 1,
-        "accounts was read in {partitions} partitions"
+        "{what}: accounts was read in {partitions} partitions"
     );
-    assert_like_baseline(&db, "after kill -9 of byte ranges");
+    assert_like_baseline(&db, &format!("after kill -9 of {what}"));
+}
+
+/// The same with the larger `.bson` files split into byte ranges loaded two at a time: each
+/// range resumes at its own last committed byte offset.
+#[test]
+fn kill_9_while_reading_byte_ranges_of_a_dump() {
+    let dir = dump();
+    let source = dir.path().display().to_string();
+    kill_ranges_until_done(
+        "kill_9_ranges",
+        &source,
+        &[],
+        0x0062_7974_6573,
+        "byte ranges",
+    );
 }
 
 /// The same from the Mongo-wire server, collections split into `_id` ranges loaded two at a
@@ -297,32 +229,13 @@ fn kill_9_while_reading_byte_ranges_of_a_dump() {
 fn kill_9_while_reading_partitions_of_a_live_source() {
     let mongo = MongoDb::create("kill_9");
     mongo.insert_all(&Dataset::real());
-    let db = TestDb::create("kill_9_mongo");
-    let cli = Cli::new(BIN, SchemaChoice::Real, db.url());
-    let mut args = migrate_args(mongo.uri(), BATCH);
-    for arg in [
-        "--database",
-        mongo.name(),
-        "--partitions",
-        "4",
-        "--jobs",
-        "2",
-    ] {
-        args.push(arg.to_string());
-    }
-    let killed = kill_until_done(&db, &cli, &strs(&args), 0x006d_6f6e_676f, 10);
-    eprintln!("kill -9 (mongo): {killed:?}");
-    assert!(
-        killed.kills >= 10,
-        "only {} kills before a run finished",
-        killed.kills
+    kill_ranges_until_done(
+        "kill_9_mongo",
+        mongo.uri(),
+        &["--database", mongo.name()],
+        0x006d_6f6e_676f,
+        "a live source",
     );
-    let partitions = db.checkpoint_totals()["accounts"].0;
-    assert!(
-        partitions > 1,
-        "accounts was read in {partitions} partitions"
-    );
-    assert_like_baseline(&db, "after kill -9 of a live source");
 }
 
 /// Ctrl+C stops after the current batches with exit code 130 and says how to resume; a second
