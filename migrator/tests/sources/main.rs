@@ -57,17 +57,23 @@ fn every_source_gives_the_same_documents() {
     assert_eq!(listed.len(), data.len());
 }
 
-#[test]
-fn every_source_resumes_with_exactly_the_rest() {
-    let data = load();
-    let files = file_sources(&data);
-    let (_db, mongo) = mongo_with("resume", &data);
+/// Every file source and the live one, labelled.
+fn with_mongo<'a>(files: &'a Files, mongo: &'a dyn Source) -> Vec<(&'a str, &'a dyn Source)> {
     let mut sources: Vec<(&str, &dyn Source)> = files
         .sources
         .iter()
         .map(|(l, s)| (*l, s.as_ref()))
         .collect();
-    sources.push(("mongo", &mongo));
+    sources.push(("mongo", mongo));
+    sources
+}
+
+#[test]
+fn every_source_resumes_with_exactly_the_rest() {
+    let data = load();
+    let files = file_sources(&data);
+    let (_db, mongo) = mongo_with("resume", &data);
+    let sources = with_mongo(&files, &mongo);
     for (label, source) in sources {
         for collection in ["theaters", "users"] {
             let all = read_all(source, collection);
@@ -91,12 +97,7 @@ fn missing_and_empty_collections() {
     let data = load();
     let files = file_sources(&data);
     let (_db, mongo) = mongo_with("missing", &data);
-    let mut sources: Vec<(&str, &dyn Source)> = files
-        .sources
-        .iter()
-        .map(|(l, s)| (*l, s.as_ref()))
-        .collect();
-    sources.push(("mongo", &mongo));
+    let sources = with_mongo(&files, &mongo);
     for (label, source) in sources {
         assert!(read_all(source, "empty").is_empty(), "{label}");
         let missing = [
@@ -131,12 +132,7 @@ fn every_source_fetches_by_id() {
     let mut ids: Vec<Bson> = wanted.iter().map(|d| Bson::ObjectId(oid(d))).collect();
     ids.push(Bson::ObjectId(ObjectId::new()));
     let expected = by_id(&wanted.map(|d| d.clone()));
-    let mut sources: Vec<(&str, &dyn Source)> = files
-        .sources
-        .iter()
-        .map(|(l, s)| (*l, s.as_ref()))
-        .collect();
-    sources.push(("mongo", &mongo));
+    let sources = with_mongo(&files, &mongo);
     for (label, source) in sources {
         let found = source.fetch("theaters", &ids).expect("fetch");
         assert_same(label, &by_id(&found), &expected);

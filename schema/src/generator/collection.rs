@@ -3,9 +3,24 @@
 
 use std::fmt;
 
-/// A collection of the example application.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Collection {
+/// Declares [`Collection`] and [`Collection::ALL`] from one list.
+macro_rules! collections {
+    ($($variant:ident),* $(,)?) => {
+        /// A collection of the example application.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Collection {
+            $($variant,)*
+        }
+
+        impl Collection {
+            /// Every collection, in load order of the old script (parents before children).
+            pub const ALL: [Collection; [$(stringify!($variant)),*].len()] =
+                [$(Collection::$variant,)*];
+        }
+    };
+}
+
+collections!(
     Plans,
     Organizations,
     Users,
@@ -32,7 +47,7 @@ pub enum Collection {
     AuditEvents,
     Webhooks,
     Integrations,
-}
+);
 
 use Collection::*;
 
@@ -66,36 +81,6 @@ const fn spec(
 }
 
 impl Collection {
-    /// Every collection, in load order of the old script (parents before children).
-    pub const ALL: [Collection; 26] = [
-        Plans,
-        Organizations,
-        Users,
-        Teams,
-        Memberships,
-        Invitations,
-        ApiKeys,
-        Projects,
-        Labels,
-        CustomFields,
-        Milestones,
-        Sprints,
-        Tasks,
-        Releases,
-        Comments,
-        Attachments,
-        TimeEntries,
-        Documents,
-        Notifications,
-        PaymentMethods,
-        Subscriptions,
-        Invoices,
-        Payments,
-        AuditEvents,
-        Webhooks,
-        Integrations,
-    ];
-
     pub fn spec(self) -> CollectionSpec {
         match self {
             Plans => CollectionSpec {

@@ -131,18 +131,21 @@ impl Fingerprint {
     }
 }
 
+/// The tables of `schema`, by name.
+async fn tables_of(conn: &mut PgConnection, schema: &str) -> anyhow::Result<Vec<String>> {
+    sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = $1 ORDER BY 1")
+        .bind(schema)
+        .fetch_all(conn)
+        .await
+        .context("listing tables")
+}
+
 /// The fingerprint of the tables in `schema` of the database at `url`.
 pub async fn fingerprint(url: &str, schema: &str) -> anyhow::Result<Fingerprint> {
     let mut conn = PgConnection::connect(url)
         .await
         .with_context(|| format!("connecting to {url}"))?;
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT tablename::text FROM pg_tables WHERE schemaname = $1 ORDER BY 1",
-    )
-    .bind(schema)
-    .fetch_all(&mut conn)
-    .await
-    .context("listing tables")?;
+    let tables = tables_of(&mut conn, schema).await?;
     let mut hashes = BTreeMap::new();
     for table in tables {
         let sql = format!(
@@ -187,13 +190,7 @@ pub async fn export_tables(
     let mut conn = PgConnection::connect(url)
         .await
         .with_context(|| format!("connecting to {url}"))?;
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT tablename::text FROM pg_tables WHERE schemaname = $1 ORDER BY 1",
-    )
-    .bind(schema)
-    .fetch_all(&mut conn)
-    .await
-    .context("listing tables")?;
+    let tables = tables_of(&mut conn, schema).await?;
     let mut out = Vec::new();
     for table in tables {
         let file = dir.join(format!("{table}.bin"));
