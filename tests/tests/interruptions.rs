@@ -20,6 +20,8 @@ use migrator_e2e::pg::{TableHashes, TestDb};
 const BIN: &str = env!("CARGO_BIN_EXE_e2e-migrate");
 /// Small batches: many commits to interrupt.
 const BATCH: usize = 50;
+/// Batches of the killed file-source runs.
+const KILL_BATCH: usize = 10;
 
 /// What an uninterrupted run leaves behind.
 #[derive(Debug, PartialEq)]
@@ -163,7 +165,8 @@ fn kill_9_at_random_moments_then_resume() {
     let dir = dump();
     let db = TestDb::create("kill_9");
     let cli = Cli::new(BIN, SchemaChoice::Real, db.url());
-    let args = migrate_args(&dir.path().display().to_string(), BATCH);
+    // Small batches: many commits, so the kills keep finding a load to interrupt.
+    let args = migrate_args(&dir.path().display().to_string(), KILL_BATCH);
     let started = Instant::now();
     let killed = kill_until_done(&db, &cli, &strs(&args), 0x6b69_6c6c_2d39, 20);
     eprintln!(
@@ -186,10 +189,17 @@ fn kill_9_at_random_moments_then_resume() {
 
 /// Kills a run of `source` split into up to 4 ranges loaded two at a time (`extra` arguments
 /// added) at >= 10 seeded moments until one finishes, then compares with the baseline.
-fn kill_ranges_until_done(db_name: &str, source: &str, extra: &[&str], seed: u64, what: &str) {
+fn kill_ranges_until_done(
+    db_name: &str,
+    source: &str,
+    batch: usize,
+    extra: &[&str],
+    seed: u64,
+    what: &str,
+) {
     let db = TestDb::create(db_name);
     let cli = Cli::new(BIN, SchemaChoice::Real, db.url());
-    let mut args = migrate_args(source, BATCH);
+    let mut args = migrate_args(source, batch);
     for arg in ["--partitions", "4", "--jobs", "2"].iter().chain(extra) {
         args.push(arg.to_string());
     }
@@ -217,6 +227,7 @@ fn kill_9_while_reading_byte_ranges_of_a_dump() {
     kill_ranges_until_done(
         "kill_9_ranges",
         &source,
+        KILL_BATCH,
         &[],
         0x0062_7974_6573,
         "byte ranges",
@@ -232,6 +243,7 @@ fn kill_9_while_reading_partitions_of_a_live_source() {
     kill_ranges_until_done(
         "kill_9_mongo",
         mongo.uri(),
+        BATCH,
         &["--database", mongo.name()],
         0x006d_6f6e_676f,
         "a live source",
