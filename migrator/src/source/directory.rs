@@ -180,7 +180,6 @@ impl CollectionFiles {
         Some(len.saturating_mul(ESTIMATE_SAMPLE) / consumed)
     }
 
-    /// Files are read whole, so a collection has one partition.
     /// The whole file, or byte ranges of it when the layout can split its files and `max` > 1.
     pub(crate) fn partitions(
         &self,

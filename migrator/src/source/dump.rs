@@ -124,13 +124,11 @@ fn split_file(path: &Path, max: usize) -> Result<Vec<ByteRange>, SourceError> {
         }
         stream.skip_document(frame)?;
     }
-    let end = stream.offset();
-    let mut ends: Vec<u64> = starts.iter().skip(1).copied().collect();
-    ends.push(end);
+    let ends = starts.iter().skip(1).copied().chain([stream.offset()]);
     Ok(starts
-        .into_iter()
+        .iter()
         .zip(ends)
-        .map(|(start, end)| ByteRange { start, end })
+        .map(|(&start, end)| ByteRange { start, end })
         .collect())
 }
 

@@ -111,13 +111,16 @@ pub struct Target {
     pub met: Option<bool>,
 }
 
+/// The median wall time of `contender`, if it ran and produced migrator's tables.
+fn valid_wall(summaries: &[Summary], contender: Contender) -> Option<f64> {
+    summaries
+        .iter()
+        .find(|s| s.contender == contender && s.valid)
+        .map(|s| s.wall_seconds)
+}
+
 pub fn targets(summaries: &[Summary], memory: &[MemoryPoint]) -> Vec<Target> {
-    let get = |c: Contender| {
-        summaries
-            .iter()
-            .find(|s| s.contender == c && s.valid)
-            .map(|s| s.wall_seconds)
-    };
+    let get = |c: Contender| valid_wall(summaries, c);
     let ratio = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a / b);
     let migrator = get(Contender::Migrator);
     let mut rss: Vec<f64> = summaries
@@ -175,14 +178,8 @@ pub fn targets(summaries: &[Summary], memory: &[MemoryPoint]) -> Vec<Target> {
 
 /// The table printed at the end (Markdown, so it can go into the README as it is).
 pub fn table(summaries: &[Summary]) -> String {
-    let ceiling = summaries
-        .iter()
-        .find(|s| s.contender == Contender::Ceiling && s.valid)
-        .map(|s| s.wall_seconds);
-    let migrator = summaries
-        .iter()
-        .find(|s| s.contender == Contender::Migrator && s.valid)
-        .map(|s| s.wall_seconds);
+    let ceiling = valid_wall(summaries, Contender::Ceiling);
+    let migrator = valid_wall(summaries, Contender::Migrator);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -264,10 +261,7 @@ pub fn phases_text(summaries: &[Summary]) -> String {
 pub fn cpu_floor_text(summaries: &[Summary], cores: usize) -> String {
     let mut out = String::new();
     let cores = cores.max(1) as f64;
-    let ceiling = summaries
-        .iter()
-        .find(|s| s.contender == Contender::Ceiling && s.valid)
-        .map(|s| s.wall_seconds);
+    let ceiling = valid_wall(summaries, Contender::Ceiling);
     for s in summaries {
         let cpu = s.client_cpu_seconds
             + s.server_cpu_seconds
