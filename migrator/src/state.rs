@@ -156,16 +156,8 @@ impl StateStore {
 
     /// Creates the state tables if missing.
     pub async fn init(&self, conn: &mut PgConnection) -> Result<(), RunError> {
-        for stmt in sql::create_state(&self.schema) {
-            sqlx::query(&stmt)
-                .execute(&mut *conn)
-                .await
-                .map_err(RunError::db(format!(
-                    "creating the state schema `{}`",
-                    self.schema
-                )))?;
-        }
-        Ok(())
+        let what = format!("create the state schema `{}`", self.schema);
+        crate::sink::ddl::execute_all(conn, &what, &sql::create_state(&self.schema)).await
     }
 
     /// Drops all state (a restart, or `reset`).

@@ -197,3 +197,35 @@ async fn a_batch_whose_partition_moved_on_is_refused_and_lands_nothing() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_failing_script_names_its_statement_and_leaves_nothing() {
+    with_test_database("state_script", |url| async move {
+        let mut conn = connect(&url).await.expect("connect");
+        let script = [
+            "CREATE TABLE first_one (id integer PRIMARY KEY)".to_string(),
+            "CREATE TABLE second_one (id integer REFERENCES missing_table (id))".to_string(),
+            "CREATE TABLE third_one (id integer)".to_string(),
+        ];
+        let failed = migrator::sink::ddl::execute_all(&mut conn, "create the tables", &script)
+            .await
+            .expect_err("the second statement fails");
+        let message = failed.to_string();
+        assert!(
+            message.contains("create the tables: CREATE TABLE second_one")
+                && message.contains("missing_table"),
+            "{message}"
+        );
+        let tables: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_tables WHERE tablename IN ('first_one', 'second_one', 'third_one')",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+        assert_eq!(tables, 0, "rolled back whole");
+        migrator::sink::ddl::execute_all(&mut conn, "create the tables", &script[..1])
+            .await
+            .expect("a good script runs");
+    })
+    .await;
+}

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use sqlx::{Connection, PgConnection, Row};
+use sqlx::{Connection, Executor, PgConnection, Row};
 
 use super::sql::{self, Namespace};
 use crate::model::{MissingPolicy, TableDef};
@@ -112,26 +112,55 @@ fn is_key_prefix(table: &TableDef, column: &str) -> bool {
             .any(|u| u.first().map(String::as_str) == Some(column))
 }
 
-/// Runs `statements` in one transaction, naming the failing statement.
+/// Runs `statements` in one transaction, sent as one script (one round trip however many
+/// there are). If the script fails, the transaction is rolled back and the statements are run
+/// again one at a time, so the error names the one that fails.
 pub async fn execute_all(
     conn: &mut PgConnection,
     what: &str,
     statements: &[String],
 ) -> Result<(), RunError> {
+    if statements.is_empty() {
+        return Ok(());
+    }
+    let script = statements.join(";\n");
     let mut tx = conn
         .begin()
         .await
         .map_err(RunError::db(format!("starting to {what}")))?;
-    for stmt in statements {
-        sqlx::query(stmt)
-            .execute(&mut *tx)
+    match tx.execute(script.as_str()).await {
+        Ok(_) => tx
+            .commit()
             .await
-            .map_err(RunError::db(format!("{what}: {}", first_line(stmt))))?;
+            .map_err(RunError::db(format!("committing: {what}"))),
+        Err(error) => {
+            tx.rollback()
+                .await
+                .map_err(RunError::db(format!("rolling back: {what}")))?;
+            Err(failing_statement(conn, what, statements)
+                .await
+                .unwrap_or_else(|| RunError::db(what.to_string())(error)))
+        }
     }
-    tx.commit()
-        .await
-        .map_err(RunError::db(format!("committing: {what}")))?;
-    Ok(())
+}
+
+/// Runs `statements` one by one in a transaction that is rolled back, and returns the error of
+/// the first that fails, naming it (`None` if none fails this time).
+async fn failing_statement(
+    conn: &mut PgConnection,
+    what: &str,
+    statements: &[String],
+) -> Option<RunError> {
+    let mut tx = conn.begin().await.ok()?;
+    let mut failed = None;
+    for stmt in statements {
+        if let Err(e) = tx.execute(stmt.as_str()).await {
+            failed = Some(RunError::db(format!("{what}: {}", first_line(stmt)))(e));
+            break;
+        }
+    }
+    let _ = tx.rollback().await;
+    failed
 }
 
 /// Adds the foreign keys that do not exist yet and every index (idempotent, for resumes).
