@@ -144,6 +144,69 @@ fn corrupt_bson_in_the_middle_of_a_file() {
     assert!(db.dead_letters().is_empty());
 }
 
+/// A document whose frame is sound but whose inside is not (invalid UTF-8 in a string): the
+/// file reads on, and the document is a dead letter naming its `_id` and the field.
+#[test]
+fn a_document_malformed_inside_is_a_dead_letter() {
+    let db = TestDb::create("malformed_inside");
+    let data = fixture::clean();
+    let dir = dump(data.clone());
+    let orders: Vec<bson::RawDocumentBuf> = Dataset::from_documents(data).docs("orders").to_vec();
+    let mut bytes = bson_bytes(&orders);
+    let seventh: usize = orders[..6].iter().map(|d| d.as_bytes().len()).sum();
+    let status = b"status\0";
+    let at = seventh
+        + orders[6]
+            .as_bytes()
+            .windows(status.len())
+            .position(|w| w == status)
+            .expect("order 7 has a status");
+    // The key, the string's length prefix, then its first byte.
+    bytes[at + status.len() + 4] = 0xff;
+    std::fs::write(dir.path().join("orders.bson"), bytes).expect("write");
+
+    let report = completed(&db, dir.path(), 4);
+    assert_eq!(report.collections["orders"].documents, 30);
+    assert_eq!(
+        letters(&db),
+        vec![letter("orders", "7", "transform", "status", "invalid")]
+    );
+    let reason = message_of(&db, "orders", "7");
+    assert!(
+        reason.contains("malformed BSON") && reason.contains("UTF-8"),
+        "{reason}"
+    );
+    assert_eq!(db.table_counts()["orders"], 29);
+}
+
+/// A table of the target already there (create mode): creating the tables, which runs while
+/// the first batches are read, fails naming it; nothing is written, and once it is gone the
+/// same run goes through.
+#[test]
+fn a_table_already_in_the_target_stops_the_run_before_any_row() {
+    let db = TestDb::create("table_in_the_way");
+    let dir = dump(fixture::clean());
+    db.rows("CREATE TABLE public.shipments (stray integer)");
+    let error = run_dump(&db, dir.path(), 5).expect_err("shipments exists");
+    let message = error.to_string();
+    assert!(
+        message.contains("create the tables: CREATE TABLE \"public\".\"shipments\"")
+            && message.contains("already exists"),
+        "{message}"
+    );
+    assert_eq!(db.tables(TARGET), ["shipments"], "nothing else created");
+    assert_eq!(db.table_count("shipments"), 0);
+    assert_eq!(db.stage().as_deref(), Some("new"));
+    assert!(
+        db.checkpoint_totals().values().all(|c| c.1 == 0),
+        "no document written"
+    );
+
+    db.rows("DROP TABLE public.shipments");
+    completed(&db, dir.path(), 5);
+    assert_eq!(&db.table_hashes(), clean_hashes());
+}
+
 /// A line of an export that is not JSON, and one whose `$oid` is not hexadecimal: each stops the
 /// run naming the file, the byte and the line, after committing the documents before it.
 #[test]

@@ -6,3 +6,4 @@ pub mod config;
 pub mod dry_run;
 pub mod reader;
 pub mod run;
+pub mod tables;

@@ -10,6 +10,7 @@ use sqlx::{Connection, PgConnection, Row};
 
 use super::config::{RunConfig, SchemaMode};
 use super::reader::{read_partition, BatchLimits};
+use super::tables::{self, TablesGate};
 use crate::dead_letter::DeadLetterFile;
 use crate::plan::LoadPlan;
 use crate::progress::{Event, Observer};
@@ -20,7 +21,7 @@ use crate::sink::constraints::{self, ForeignKeys, Work};
 use crate::sink::ddl::{self, Ddl};
 use crate::sink::postgres::{BatchWriter, WriterConfig};
 use crate::sink::sql;
-use crate::source::{Partition, Position, Source, SourceError};
+use crate::source::{CollectionInfo, Partition, Position, Source, SourceError};
 use crate::state::{connect, stable_hash, Fingerprint, RunStage, StateStore};
 
 /// Shared by the partition tasks of a run.
@@ -39,16 +40,22 @@ struct Shared {
     rows_as_written: AtomicBool,
     /// Seconds spent in each stage by this invocation.
     stage_seconds: Mutex<BTreeMap<String, f64>>,
+    /// Open once the target tables exist: writers wait on it.
+    tables: TablesGate,
 }
 
 impl Shared {
     /// Adds the time since `mark` to stage `name` and moves `mark` to now.
     fn time_stage(&self, name: &str, mark: &mut Instant) {
         let now = Instant::now();
-        if let Ok(mut stages) = self.stage_seconds.lock() {
-            *stages.entry(name.to_string()).or_default() += (now - *mark).as_secs_f64();
-        }
+        self.add_stage_seconds(name, (now - *mark).as_secs_f64());
         *mark = now;
+    }
+
+    fn add_stage_seconds(&self, name: &str, seconds: f64) {
+        if let Ok(mut stages) = self.stage_seconds.lock() {
+            *stages.entry(name.to_string()).or_default() += seconds;
+        }
     }
 }
 
@@ -78,6 +85,7 @@ pub async fn run(
         reference_actions: Mutex::new(BTreeMap::new()),
         stage_seconds: Mutex::new(BTreeMap::new()),
         rows_as_written: AtomicBool::new(false),
+        tables: TablesGate::pending(),
     });
     let result = run_locked(schema, &shared, &state, &mut control).await;
     // The file was appended to as batches committed; the table is the exact record (a kill
@@ -117,39 +125,61 @@ async fn run_locked(
         schema_mode: config.schema_mode.as_str().to_string(),
     };
     // Before anything is written: a source without a collection the models need.
-    check_collections(schema, shared.source.as_ref())?;
+    let infos = shared.source.collections()?;
+    check_collections(schema, shared.source.as_ref(), &infos)?;
     let mut stage = state.begin(control, &fingerprint).await?;
+    // New tables are created while the load reads its first batches (writers wait for them).
+    let mut create = None;
     if stage == RunStage::New {
-        // The tables and the stage that says they exist commit together: a run killed in
-        // between would otherwise find `new` and fail to create the tables again.
-        let mut tx = control
-            .begin()
-            .await
-            .map_err(RunError::db("starting to create the tables"))?;
         match config.schema_mode {
             SchemaMode::Create => {
                 let mut stmts = vec![sql::create_schema(&config.target_schema)];
                 stmts.extend(ddl.types.iter().cloned());
                 stmts.extend(ddl.tables.iter().cloned());
-                ddl::execute_all(&mut tx, "create the tables", &stmts).await?;
+                create = Some(stmts);
             }
             SchemaMode::Existing => {
+                // The check and the stage that follows from it commit together.
+                let mut tx = control
+                    .begin()
+                    .await
+                    .map_err(RunError::db("starting to check the tables"))?;
                 let mismatches =
                     ddl::check_existing(&mut tx, schema, &config.target_schema).await?;
                 if !mismatches.is_empty() {
                     return Err(RunError::SchemaMismatch { mismatches });
                 }
+                state.set_stage(&mut tx, RunStage::Loading).await?;
+                tx.commit()
+                    .await
+                    .map_err(RunError::db("committing the checked tables"))?;
             }
         }
         stage = RunStage::Loading;
-        state.set_stage(&mut tx, stage).await?;
-        tx.commit()
-            .await
-            .map_err(RunError::db("committing the tables"))?;
+    }
+    if create.is_none() {
+        shared.tables.open();
     }
     shared.time_stage("setup", &mut mark);
     if stage == RunStage::Loading {
-        let outcome = load(schema, shared, state, control).await?;
+        let outcome = match create {
+            // The tables and the stage that says they exist commit together, apart from the
+            // load: a run killed before that commit finds `new` and creates them again.
+            Some(stmts) => {
+                let creating = async {
+                    let seconds = tables::create(config, state, &stmts, &shared.tables).await;
+                    if seconds.is_err() {
+                        shared.stop.store(true, Ordering::SeqCst);
+                    }
+                    seconds
+                };
+                let (created, loaded) =
+                    tokio::join!(creating, load(schema, shared, state, control, infos));
+                shared.add_stage_seconds("setup", created?);
+                loaded?
+            }
+            None => load(schema, shared, state, control, infos).await?,
+        };
         shared.time_stage("load", &mut mark);
         if outcome != Outcome::Completed {
             return Ok(outcome);
@@ -268,13 +298,16 @@ async fn export_dead_letters(
 }
 
 /// Every collection of the schema must be in the source; all missing ones are named at once.
-fn check_collections(schema: &Schema, source: &dyn Source) -> Result<(), RunError> {
-    let available: Vec<String> = source.collections()?.into_iter().map(|c| c.name).collect();
+fn check_collections(
+    schema: &Schema,
+    source: &dyn Source,
+    available: &[CollectionInfo],
+) -> Result<(), RunError> {
     let missing: Vec<&str> = schema
         .models()
         .iter()
         .map(ModelHandle::collection)
-        .filter(|c| !available.iter().any(|a| a == c))
+        .filter(|c| !available.iter().any(|a| a.name == *c))
         .collect();
     match missing.as_slice() {
         [] => Ok(()),
@@ -346,10 +379,10 @@ async fn load(
     shared: &Arc<Shared>,
     state: &StateStore,
     control: &mut PgConnection,
+    infos: Vec<CollectionInfo>,
 ) -> Result<Outcome, RunError> {
     let plan = LoadPlan::new(schema);
     let checkpoints = state.checkpoints(control).await?;
-    let infos = shared.source.collections()?;
     // How much work each collection is: its size on disk when the source knows every
     // collection's, else its document count.
     let by_size = infos.iter().all(|c| c.bytes_on_disk.is_some());
@@ -610,6 +643,7 @@ async fn write_partition(
     // One batch waits while one is written and the reader fills the next: transforming overlaps
     // the COPY, and a job holds at most three batches whatever the data's size.
     let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let (recycle, recycled) = std::sync::mpsc::channel();
     let reader = {
         let source = Arc::clone(&shared.source);
         let model = task.model.clone();
@@ -633,17 +667,12 @@ async fn write_partition(
                     limits,
                     &stop,
                     &tx,
+                    &recycled,
                 )
             })
             .map_err(|e| RunError::Internal(format!("starting a reader thread: {e}")))?
     };
-    let table_names: Vec<String> = task
-        .model
-        .def()
-        .tables
-        .iter()
-        .map(|t| t.name.clone())
-        .collect();
+    shared.tables.wait().await?;
     while let Some(message) = rx.recv().await {
         let batch = message?;
         let committed = writer.write(&batch).await?;
@@ -654,6 +683,8 @@ async fn write_partition(
                     source: e,
                 })?;
         }
+        // The reader reuses the payloads' memory (it may have finished: then they are freed).
+        let _ = recycle.send(batch.payloads);
         let dead = committed.dead_letters.len() as u64;
         let read =
             shared.read.fetch_add(committed.documents, Ordering::SeqCst) + committed.documents;
@@ -666,7 +697,6 @@ async fn write_partition(
             dead_letters: dead,
             retries: committed.retries,
         });
-        let _ = &table_names;
         if let Some(limit) = shared.config.max_errors {
             if limit.exceeded(dead_total, read) {
                 shared.too_many_errors.store(true, Ordering::SeqCst);

@@ -141,22 +141,30 @@ impl Source for MongoSource {
         let db = self.conn.db.clone();
         let mut infos = self.conn.run(async move {
             let mut specs = db.list_collections().await?;
-            let mut infos = Vec::new();
+            // The counts are asked all at once: one round trip's wait, not one per collection.
+            let mut counts = tokio::task::JoinSet::new();
             while specs.advance().await? {
                 let spec = specs.deserialize_current()?;
                 if spec.collection_type == CollectionType::Collection
                     && !spec.name.starts_with("system.")
                 {
-                    let count = db
-                        .collection::<RawDocumentBuf>(&spec.name)
-                        .estimated_document_count()
-                        .await?;
-                    infos.push(CollectionInfo {
-                        name: spec.name,
-                        estimated_documents: Some(count),
-                        bytes_on_disk: None,
+                    let coll = db.collection::<RawDocumentBuf>(&spec.name);
+                    counts.spawn(async move {
+                        let count = coll.estimated_document_count().await?;
+                        Ok::<_, mongodb::error::Error>(CollectionInfo {
+                            name: spec.name,
+                            estimated_documents: Some(count),
+                            bytes_on_disk: None,
+                        })
                     });
                 }
+            }
+            let mut infos = Vec::new();
+            while let Some(info) = counts.join_next().await {
+                let info = info.map_err(|e| {
+                    std::io::Error::other(format!("counting a collection's documents: {e}"))
+                })?;
+                infos.push(info?);
             }
             Ok(infos)
         })?;
