@@ -74,9 +74,32 @@ pub mod assert {
 // ---------------------------------------------------------------------------------------------
 // Decoding.
 
-/// The error for a document that is not valid BSON.
-pub fn malformed(error: impl Display) -> FieldError {
-    FieldError::invalid(format!("malformed BSON: {error}"))
+/// The error for a document that is not valid BSON, at the key where reading it failed.
+pub fn malformed(error: bson::error::Error) -> FieldError {
+    let mut message = format!("malformed BSON: {}", error.kind);
+    if let Some(detail) = &error.message {
+        message.push_str(": ");
+        message.push_str(detail);
+    }
+    let e = FieldError::invalid(message);
+    match error.key {
+        Some(key) => e.at_key(key),
+        None => e,
+    }
+}
+
+/// The elements of a document, each as (key, value); a malformed one is an error at its key.
+pub fn elements(
+    doc: &RawDocument,
+) -> impl Iterator<Item = Result<(&str, RawBsonRef<'_>), FieldError>> + '_ {
+    doc.iter_elements().map(|element| {
+        let element = element.map_err(malformed)?;
+        let key = element.key().as_str();
+        element.value().map(|value| (key, value)).map_err(|mut e| {
+            e.key = Some(key.to_string());
+            malformed(e)
+        })
+    })
 }
 
 /// The error for a key the model does not declare, under `unknown_fields = "reject"`.
@@ -197,7 +220,11 @@ fn read_items<A: ArrayField>(
         Some(RawBsonRef::Array(array)) => {
             let mut items = Vec::new();
             for (index, element) in array.into_iter().enumerate() {
-                let element = element.map_err(|e| malformed(e).at_index(index))?;
+                let element = element.map_err(|mut e| {
+                    // The key of an array element is its index, which the path has.
+                    e.key = None;
+                    malformed(e).at_index(index)
+                })?;
                 items.push(item(element).map_err(|e| e.at_index(index))?);
             }
             Ok(A::from_items(items))

@@ -40,9 +40,9 @@ pub fn body(s: &Struct<'_>) -> TokenStream {
     });
     quote! {
         #(let mut #slots: #p::Option<#p::RawBsonRef<'_>> = #p::None;)*
-        for __entry in __doc {
-            let (__key, __value) = __entry.map_err(#p::malformed)?;
-            match __key.as_str() {
+        for __entry in #p::elements(__doc) {
+            let (__key, __value) = __entry?;
+            match __key {
                 #(#keys => {
                     #slots.get_or_insert(__value);
                 })*

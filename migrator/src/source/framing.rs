@@ -146,28 +146,29 @@ impl BsonStream {
         }
     }
 
-    /// Reads the document announced by `frame` and checks its top-level elements, so a
-    /// malformed document fails here, with its offset, rather than half-way through a
-    /// transformation.
+    /// Reads the document announced by `frame`. Only its frame is checked here (the length
+    /// prefix and the closing NUL): its elements are read once, by the model's `decode`, and a
+    /// document malformed inside becomes a dead letter naming its `_id` (the file stays readable,
+    /// since every frame says where the next one starts).
     pub(crate) fn read_document(&mut self, frame: Frame) -> Result<RawDocumentBuf, SourceError> {
         let Frame::Document { start, len, prefix } = frame else {
             return Err(self.corrupt_at(self.offset, "expected a document"));
         };
-        let mut bytes = vec![0u8; len];
-        bytes[..4].copy_from_slice(&prefix);
-        if self.fill(&mut bytes[4..])? != len - 4 {
+        // Read into the vector's spare capacity: no zeroing first.
+        let mut bytes = Vec::with_capacity(len);
+        bytes.extend_from_slice(&prefix);
+        let rest = (len - 4) as u64;
+        let got = (&mut self.reader)
+            .take(rest)
+            .read_to_end(&mut bytes)
+            .map_err(|e| self.read_error(start, e))?;
+        self.offset += got as u64;
+        if got as u64 != rest {
             return Err(
                 self.corrupt_at(start, format!("file ends inside a document of {len} bytes"))
             );
         }
-        let doc =
-            RawDocumentBuf::from_bytes(bytes).map_err(|e| self.corrupt_at(start, e.to_string()))?;
-        for element in doc.iter() {
-            if let Err(e) = element {
-                return Err(self.corrupt_at(start, format!("malformed document: {e}")));
-            }
-        }
-        Ok(doc)
+        RawDocumentBuf::from_bytes(bytes).map_err(|e| self.corrupt_at(start, e.to_string()))
     }
 
     /// Skips the document announced by `frame` without looking inside.
