@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use sqlx::PgConnection;
+use sqlx::{Executor, PgConnection};
 
 use super::ddl::Ddl;
 use super::sql;
@@ -121,6 +121,13 @@ pub async fn add(
     while idle.len() < sessions {
         idle.push(connect_as(url, CONTROL_APPLICATION).await?);
     }
+    // Hundreds of short statements: none waits for its WAL flush (the run's next stage commit
+    // waits for all of them, and a resume adds whatever a crash lost).
+    for conn in &mut idle {
+        conn.execute(sql::ASYNC_COMMIT)
+            .await
+            .map_err(RunError::db("setting up a constraint session"))?;
+    }
     run(items.into(), idle).await
 }
 
@@ -153,7 +160,8 @@ async fn run(
             let statement = item.statement.clone();
             running.insert(id, item);
             tasks.spawn(async move {
-                let result = sqlx::query(&statement).execute(&mut conn).await;
+                // Run once each: the simple protocol, nothing to prepare.
+                let result = conn.execute(statement.as_str()).await;
                 (id, conn, result)
             });
         }

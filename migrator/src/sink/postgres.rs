@@ -256,15 +256,21 @@ impl BatchWriter {
         crate::dead_letter::insert(&mut tx, &state, &dead)
             .await
             .map_err(classify)?;
-        for (table, n) in model.def().tables.iter().zip(&rows) {
-            if *n > 0 {
-                sqlx::query(&sql::add_table_rows(&state))
-                    .bind(&table.name)
-                    .bind(i64::try_from(*n).unwrap_or(i64::MAX))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(classify)?;
-            }
+        let (names, counts): (Vec<&str>, Vec<i64>) = model
+            .def()
+            .tables
+            .iter()
+            .zip(&rows)
+            .filter(|(_, n)| **n > 0)
+            .map(|(table, n)| (table.name.as_str(), i64::try_from(*n).unwrap_or(i64::MAX)))
+            .unzip();
+        if !names.is_empty() {
+            sqlx::query(&sql::add_table_rows(&state))
+                .bind(names)
+                .bind(counts)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
         }
         let bounds = serde_json::to_value(&batch.partition).unwrap_or_default();
         let position = serde_json::to_value(&batch.end).unwrap_or_default();

@@ -292,10 +292,12 @@ pub fn upsert_checkpoint(state: &str) -> String {
     )
 }
 
-/// Adds to a table's written-row count; runs in the batch's transaction.
+/// Adds to the written-row counts of tables ($1: names, $2: counts, as arrays); runs in the
+/// batch's transaction.
 pub fn add_table_rows(state: &str) -> String {
     format!(
-        "INSERT INTO {}.table_rows AS t (table_name, rows_written) VALUES ($1, $2) \
+        "INSERT INTO {}.table_rows AS t (table_name, rows_written) \
+         SELECT * FROM unnest($1::text[], $2::bigint[]) \
          ON CONFLICT (table_name) DO UPDATE SET rows_written = t.rows_written + EXCLUDED.rows_written",
         quote_ident(state)
     )
