@@ -2,6 +2,7 @@
 //! batches. A full channel blocks this thread: memory is bounded by the channel's capacity.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
 use std::time::Instant;
 
 use bson::RawDocumentBuf;
@@ -35,10 +36,15 @@ struct Cutter<'a> {
     start: Position,
     end: Position,
     started: Instant,
+    /// Payloads the writer is done with, to reuse.
+    recycled: &'a Receiver<Vec<Option<Vec<u8>>>>,
 }
 
 impl Cutter<'_> {
     fn cut(&mut self, done: bool) -> Batch {
+        while let Ok(payloads) = self.recycled.try_recv() {
+            self.encoder.recycle(payloads);
+        }
         let tables = self.model.def().tables.len();
         let (payloads, rows) = take_all(&mut self.encoder, tables);
         let batch = Batch {
@@ -65,7 +71,8 @@ impl Cutter<'_> {
     }
 }
 
-/// Reads `partition` from `from` and sends batches until the end, an error, or `stop`.
+/// Reads `partition` from `from` and sends batches until the end, an error, or `stop`. The
+/// payloads of written batches come back through `recycled`.
 ///
 /// The last batch sent has `done = true` when the partition was read to its end. A source error
 /// is sent after the batch of everything read before it, so nothing read is lost.
@@ -79,6 +86,7 @@ pub fn read_partition(
     limits: BatchLimits,
     stop: &AtomicBool,
     out: &Sender<Result<Batch, RunError>>,
+    recycled: &Receiver<Vec<Option<Vec<u8>>>>,
 ) {
     let tables = model.def().tables.len();
     let mut cutter = Cutter {
@@ -93,6 +101,7 @@ pub fn read_partition(
         start: from.clone(),
         end: from.clone(),
         started: Instant::now(),
+        recycled,
     };
     let stream = match source.read(collection, partition, &from) {
         Ok(s) => s,

@@ -34,7 +34,13 @@ struct TableBuffer {
     /// Header and complete rows; empty until the first row.
     buf: Vec<u8>,
     rows: u64,
+    /// Payloads of this table given back once written, for the next batches: their memory is
+    /// already mapped, where a fresh buffer page-faults on every page it fills.
+    spare: Vec<Vec<u8>>,
 }
+
+/// Spare buffers kept per table: one being written and one queued come back.
+const SPARE_BUFFERS: usize = 2;
 
 /// The row being written: its table and where its field count goes.
 #[derive(Debug)]
@@ -91,12 +97,26 @@ impl CopyEncoder {
             return None;
         }
         t.rows = 0;
-        // The next batch of this table is likely as large: start it at this one's size rather
-        // than growing it again by doubling (copies and page faults).
+        // The next batch of this table is likely as large: start it in a spare buffer, or at
+        // this one's size rather than growing it again by doubling (copies and page faults).
         let size = t.buf.len();
-        let mut payload = std::mem::replace(&mut t.buf, Vec::with_capacity(size));
+        let next = t.spare.pop().unwrap_or_else(|| Vec::with_capacity(size));
+        let mut payload = std::mem::replace(&mut t.buf, next);
         payload.extend_from_slice(&COPY_TRAILER);
         Some(payload)
+    }
+
+    /// Takes back payloads (indexed by table, as [`take`](Self::take) gave them) once they
+    /// are written, to reuse their memory.
+    pub fn recycle(&mut self, payloads: Vec<Option<Vec<u8>>>) {
+        for (t, payload) in self.tables.iter_mut().zip(payloads) {
+            if let Some(mut buf) = payload {
+                if t.spare.len() < SPARE_BUFFERS {
+                    buf.clear();
+                    t.spare.push(buf);
+                }
+            }
+        }
     }
 
     /// Drops every row of every table, keeping the buffers' memory.
@@ -228,6 +248,33 @@ mod tests {
         assert_eq!(&payload[19..], &[0, 1, 0, 0, 0, 4, 0, 0, 0, 2, 0xff, 0xff]);
         encoder.end_row();
         assert_eq!(encoder.rows(0), 0, "end_row after take closes nothing");
+    }
+
+    #[test]
+    fn recycled_payloads_are_reused_empty() {
+        let mut encoder = CopyEncoder::new(2);
+        row(&mut encoder, 0, &[&1i64]);
+        let first = encoder.take(0).expect("a row");
+        let capacity = first.capacity();
+        let address = first.as_ptr();
+        encoder.recycle(vec![Some(first), None]);
+        // The buffer in use now is the one `take` started; the recycled one comes next.
+        row(&mut encoder, 0, &[&2i64]);
+        let second = encoder.take(0).expect("a row");
+        row(&mut encoder, 0, &[&3i64]);
+        let third = encoder.take(0).expect("a row");
+        assert_eq!(third.as_ptr(), address, "the recycled buffer");
+        assert!(third.capacity() >= capacity);
+        assert_eq!(
+            &third[19..21],
+            &[0, 1],
+            "one field: nothing left of the old rows"
+        );
+        assert_eq!(third.len(), second.len());
+        encoder.recycle(vec![Some(second), Some(Vec::new())]);
+        encoder.recycle(vec![Some(third), None]);
+        encoder.recycle(vec![Some(vec![0; 4]), None]);
+        assert_eq!(encoder.tables[0].spare.len(), SPARE_BUFFERS, "bounded");
     }
 
     #[test]
