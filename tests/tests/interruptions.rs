@@ -319,7 +319,8 @@ fn writer_connections_dropping_mid_run_are_retried() {
     let db = TestDb::create("pg_drops");
     let schema = schema::real_data::schema().expect("schema");
     let mut config = db.config();
-    config.batch_documents = BATCH;
+    // The smallest batches: a run long enough for several terminations on a fast machine.
+    config.batch_documents = KILL_BATCH;
     let source = Arc::new(DumpSource::open(dir.path()).expect("dump"));
     let retries = Arc::new(Retries::default());
     let mut moments = Moments::new(0x7465_726d);
@@ -336,7 +337,7 @@ fn writer_connections_dropping_mid_run_are_retried() {
         });
         while !run.is_finished() {
             std::thread::sleep(
-                moments.between(Duration::from_millis(40), Duration::from_millis(250)),
+                moments.between(Duration::from_millis(20), Duration::from_millis(120)),
             );
             if terminated < 8 && db.terminate("migrator-writer") > 0 {
                 terminated += 1;
