@@ -22,7 +22,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_example-migrate");
 const SEED: u64 = 0x006b_696c_6c65;
 const SCALE: f64 = 0.02;
 /// Small batches: many commits to interrupt.
-const BATCH: usize = 25;
+const BATCH: usize = 10;
 const MIN_KILLS: u32 = 20;
 
 /// What a run leaves behind.
