@@ -16,6 +16,8 @@ pub enum RunError {
     },
     #[error("partition {partition} of `{collection}` was advanced by another writer (a previous run's last commit arriving late?); nothing of this batch was written; run again to resume from the recorded position")]
     CheckpointMoved { collection: String, partition: u32 },
+    #[error("the target schema `{schema}` already holds {}, which this run creates; nothing was written: drop {}, or load into tables you made yourself with --schema-mode existing", tables.join(", "), if tables.len() == 1 { "it" } else { "them" })]
+    TablesInTheWay { schema: String, tables: Vec<String> },
     #[error("existing tables do not match the models:\n  {}", mismatches.join("\n  "))]
     SchemaMismatch { mismatches: Vec<String> },
     #[error("{context}: {source}")]

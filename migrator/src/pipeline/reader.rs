@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bson::RawDocumentBuf;
@@ -14,6 +15,63 @@ use crate::run_error::RunError;
 use crate::schema::ModelHandle;
 use crate::sink::copy::CopyEncoder;
 use crate::source::{Partition, Position, Source};
+
+/// Payloads of a written batch, back to the reader that made them.
+pub type Payloads = Vec<Option<Vec<u8>>>;
+
+/// A partition being read on a thread of its own.
+#[derive(Debug)]
+pub struct Reading {
+    /// Its batches; the channel holds one, so the thread stays at most two batches ahead.
+    pub batches: tokio::sync::mpsc::Receiver<Result<Batch, RunError>>,
+    /// Where the writer sends the payloads of the batches it wrote, for the reader to reuse.
+    pub recycle: std::sync::mpsc::Sender<Payloads>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Reading {
+    /// Starts reading `partition` of `model`'s collection from `from`.
+    pub fn start(
+        source: Arc<dyn Source>,
+        model: ModelHandle,
+        partition: Partition,
+        from: Position,
+        limits: BatchLimits,
+        stop: Arc<AtomicBool>,
+    ) -> Result<Reading, RunError> {
+        let (tx, batches) = tokio::sync::mpsc::channel(1);
+        let (recycle, recycled) = std::sync::mpsc::channel();
+        let collection = model.collection().to_string();
+        let thread = std::thread::Builder::new()
+            .name(format!("read-{collection}-{}", partition.index))
+            .spawn(move || {
+                read_partition(
+                    source.as_ref(),
+                    &model,
+                    &collection,
+                    &partition,
+                    from,
+                    limits,
+                    &stop,
+                    &tx,
+                    &recycled,
+                )
+            })
+            .map_err(|e| RunError::Internal(format!("starting a reader thread: {e}")))?;
+        Ok(Reading {
+            batches,
+            recycle,
+            thread,
+        })
+    }
+
+    /// Waits for the thread to end (it ends once its batches are taken, or dropped).
+    pub async fn finish(self) {
+        drop(self.batches);
+        let thread = self.thread;
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
+}
 
 /// When a batch is cut.
 #[derive(Debug, Clone, Copy)]
@@ -37,7 +95,7 @@ struct Cutter<'a> {
     end: Position,
     started: Instant,
     /// Payloads the writer is done with, to reuse.
-    recycled: &'a Receiver<Vec<Option<Vec<u8>>>>,
+    recycled: &'a Receiver<Payloads>,
 }
 
 impl Cutter<'_> {
@@ -77,7 +135,7 @@ impl Cutter<'_> {
 /// The last batch sent has `done = true` when the partition was read to its end. A source error
 /// is sent after the batch of everything read before it, so nothing read is lost.
 #[allow(clippy::too_many_arguments)]
-pub fn read_partition(
+fn read_partition(
     source: &dyn Source,
     model: &ModelHandle,
     collection: &str,
@@ -86,7 +144,7 @@ pub fn read_partition(
     limits: BatchLimits,
     stop: &AtomicBool,
     out: &Sender<Result<Batch, RunError>>,
-    recycled: &Receiver<Vec<Option<Vec<u8>>>>,
+    recycled: &Receiver<Payloads>,
 ) {
     let tables = model.def().tables.len();
     let mut cutter = Cutter {

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use sqlx::{Connection, PgConnection, Row};
 
 use super::config::{RunConfig, SchemaMode};
-use super::reader::{read_partition, BatchLimits};
-use super::tables::{self, TablesGate};
+use super::reader::{BatchLimits, Reading};
+use super::tables::{self, Creation, TablesGate};
 use crate::dead_letter::DeadLetterFile;
 use crate::plan::LoadPlan;
 use crate::progress::{Event, Observer};
@@ -128,15 +128,31 @@ async fn run_locked(
     let infos = shared.source.collections()?;
     check_collections(schema, shared.source.as_ref(), &infos)?;
     let mut stage = state.begin(control, &fingerprint).await?;
-    // New tables are created while the load reads its first batches (writers wait for them).
-    let mut create = None;
+    let workload = Workload::new(schema, infos);
+    // New tables are created while the load reads its first batches (each collection's writers
+    // wait for its own tables).
+    let mut create = Creation::default();
+    let names: Vec<String> = schema
+        .models()
+        .iter()
+        .flat_map(|m| m.def().tables.iter().map(|t| t.name.clone()))
+        .collect();
     if stage == RunStage::New {
         match config.schema_mode {
             SchemaMode::Create => {
-                let mut stmts = vec![sql::create_schema(&config.target_schema)];
-                stmts.extend(ddl.types.iter().cloned());
-                stmts.extend(ddl.tables.iter().cloned());
-                create = Some(stmts);
+                let in_the_way = tables::existing(control, &config.target_schema, &names).await?;
+                if !in_the_way.is_empty() {
+                    return Err(RunError::TablesInTheWay {
+                        schema: config.target_schema.clone(),
+                        tables: in_the_way,
+                    });
+                }
+                create = Creation::missing(schema, &config.target_schema, &workload.order, &[]);
+                create
+                    .prelude
+                    .push(sql::create_schema(&config.target_schema));
+                create.prelude.extend(ddl.types.iter().cloned());
+                create.set_loading = true;
             }
             SchemaMode::Existing => {
                 // The check and the stage that follows from it commit together.
@@ -156,29 +172,32 @@ async fn run_locked(
             }
         }
         stage = RunStage::Loading;
+    } else if stage == RunStage::Loading && config.schema_mode == SchemaMode::Create {
+        // A run stopped while its tables were being created: the rest are created now.
+        let existing = tables::existing(control, &config.target_schema, &names).await?;
+        create = Creation::missing(schema, &config.target_schema, &workload.order, &existing);
     }
-    if create.is_none() {
+    if create.is_empty() {
         shared.tables.open();
     }
     shared.time_stage("setup", &mut mark);
     if stage == RunStage::Loading {
-        let outcome = match create {
-            // The tables and the stage that says they exist commit together, apart from the
-            // load: a run killed before that commit finds `new` and creates them again.
-            Some(stmts) => {
-                let creating = async {
-                    let seconds = tables::create(config, state, &stmts, &shared.tables).await;
-                    if seconds.is_err() {
-                        shared.stop.store(true, Ordering::SeqCst);
-                    }
-                    seconds
-                };
-                let (created, loaded) =
-                    tokio::join!(creating, load(schema, shared, state, control, infos));
-                shared.add_stage_seconds("setup", created?);
-                loaded?
-            }
-            None => load(schema, shared, state, control, infos).await?,
+        let outcome = if create.is_empty() {
+            load(schema, shared, state, control, workload).await?
+        } else {
+            // The first tables and the stage that says they exist commit together, apart from
+            // the load: a run killed before that commit finds `new` and starts again.
+            let creating = async {
+                let seconds = tables::create(config, state, &create, &shared.tables).await;
+                if seconds.is_err() {
+                    shared.stop.store(true, Ordering::SeqCst);
+                }
+                seconds
+            };
+            let (created, loaded) =
+                tokio::join!(creating, load(schema, shared, state, control, workload));
+            shared.add_stage_seconds("setup", created?);
+            loaded?
         };
         shared.time_stage("load", &mut mark);
         if outcome != Outcome::Completed {
@@ -367,6 +386,63 @@ struct Task {
     model: ModelHandle,
     partition: Partition,
     from: Position,
+    /// Started before a job is free for it, so its first batches are ready when one is.
+    reading: Option<Reading>,
+}
+
+/// How much work each collection is, and the order the load takes the models in.
+struct Workload {
+    /// Per collection: its size on disk when the source knows every collection's, else its
+    /// document count.
+    weights: BTreeMap<String, u64>,
+    estimates: BTreeMap<String, Option<u64>>,
+    /// Indexes into `schema.models()`, largest first.
+    order: Vec<usize>,
+    total: u64,
+}
+
+impl Workload {
+    fn new(schema: &Schema, infos: Vec<CollectionInfo>) -> Workload {
+        let by_size = infos.iter().all(|c| c.bytes_on_disk.is_some());
+        let weights: BTreeMap<String, u64> = infos
+            .iter()
+            .map(|c| {
+                let w = if by_size {
+                    c.bytes_on_disk
+                } else {
+                    c.estimated_documents
+                };
+                (c.name.clone(), w.unwrap_or(0))
+            })
+            .collect();
+        let estimates = infos
+            .into_iter()
+            .map(|c| (c.name, c.estimated_documents))
+            .collect();
+        let mut workload = Workload {
+            weights,
+            estimates,
+            order: Vec::new(),
+            total: 0,
+        };
+        // Largest first (a stable sort keeps the plan's order among equals), so the long
+        // partitions start early and the short ones fill the gaps at the end.
+        let mut order: Vec<usize> = LoadPlan::new(schema).order().collect();
+        order.sort_by_key(|&m| std::cmp::Reverse(workload.weight(schema, m)));
+        workload.order = order;
+        workload.total = workload.weights.values().sum();
+        workload
+    }
+
+    fn weight(&self, schema: &Schema, m: usize) -> u64 {
+        let collection = schema.models()[m].collection();
+        self.weights.get(collection).copied().unwrap_or(0)
+    }
+
+    fn estimate(&self, schema: &Schema, m: usize) -> Option<u64> {
+        let collection = schema.models()[m].collection();
+        self.estimates.get(collection).copied().flatten()
+    }
 }
 
 /// Foreign keys are added after the load and references resolved after it, so nothing orders
@@ -379,47 +455,13 @@ async fn load(
     shared: &Arc<Shared>,
     state: &StateStore,
     control: &mut PgConnection,
-    infos: Vec<CollectionInfo>,
+    workload: Workload,
 ) -> Result<Outcome, RunError> {
-    let plan = LoadPlan::new(schema);
     let checkpoints = state.checkpoints(control).await?;
-    // How much work each collection is: its size on disk when the source knows every
-    // collection's, else its document count.
-    let by_size = infos.iter().all(|c| c.bytes_on_disk.is_some());
-    let weights: BTreeMap<String, u64> = infos
-        .iter()
-        .map(|c| {
-            let w = if by_size {
-                c.bytes_on_disk
-            } else {
-                c.estimated_documents
-            };
-            (c.name.clone(), w.unwrap_or(0))
-        })
-        .collect();
-    let estimates: BTreeMap<String, Option<u64>> = infos
-        .into_iter()
-        .map(|c| (c.name, c.estimated_documents))
-        .collect();
-    let estimate = |m: usize| {
-        estimates
-            .get(schema.models()[m].collection())
-            .copied()
-            .flatten()
-    };
-    let weight = |m: usize| {
-        weights
-            .get(schema.models()[m].collection())
-            .copied()
-            .unwrap_or(0)
-    };
-    // Largest first (a stable sort keeps the plan's order among equals), so the long
-    // partitions start early and the short ones fill the gaps at the end.
-    let mut order: Vec<usize> = plan.order().collect();
-    order.sort_by_key(|&m| std::cmp::Reverse(weight(m)));
-    let mut to_plan: VecDeque<usize> = order.into();
-    let total: u64 = weights.values().sum();
-    let jobs = u64::try_from(shared.config.jobs.max(1)).unwrap_or(1);
+    let estimate = |m: usize| workload.estimate(schema, m);
+    let weight = |m: usize| workload.weight(schema, m);
+    let total = workload.total;
+    let mut to_plan: VecDeque<usize> = workload.order.iter().copied().collect();
     let mut queue: VecDeque<Task> = VecDeque::new();
     let mut pending: BTreeMap<String, usize> = BTreeMap::new();
     let mut planner = tokio::task::JoinSet::new();
@@ -441,12 +483,7 @@ async fn load(
             if mine.is_empty() {
                 let source = Arc::clone(&shared.source);
                 let config = &shared.config;
-                let dominant = weight(m).saturating_mul(jobs) > total;
-                let max = if config.adaptive_partitions && !dominant {
-                    1
-                } else {
-                    config.partitions.max(1)
-                };
+                let max = config.partitions_for(weight(m), total);
                 planner.spawn_blocking(move || {
                     let planned = source.partitions(model.collection(), max);
                     (model, planned)
@@ -487,6 +524,20 @@ async fn load(
                 let (result, conn) = run_partition(&shared, state, task, conn).await;
                 (collection, result, conn)
             });
+        }
+        // The partitions next in line start reading now: a job that frees up finds their first
+        // batches ready instead of waiting for them (each holds at most two batches).
+        for task in queue.iter_mut().take(shared.config.jobs.max(1)) {
+            if task.reading.is_some() || stopped() {
+                continue;
+            }
+            match start_reading(shared, &task.model, &task.partition, task.from.clone()) {
+                Ok(reading) => task.reading = Some(reading),
+                Err(e) => {
+                    shared.stop.store(true, Ordering::SeqCst);
+                    first_error.get_or_insert(e);
+                }
+            }
         }
         tokio::select! {
             Some(done) = running.join_next(), if !running.is_empty() => {
@@ -594,6 +645,7 @@ fn enqueue(
             model: model.clone(),
             partition,
             from,
+            reading: None,
         });
         count += 1;
     }
@@ -642,38 +694,12 @@ async fn write_partition(
     let collection = task.model.collection().to_string();
     // One batch waits while one is written and the reader fills the next: transforming overlaps
     // the COPY, and a job holds at most three batches whatever the data's size.
-    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
-    let (recycle, recycled) = std::sync::mpsc::channel();
-    let reader = {
-        let source = Arc::clone(&shared.source);
-        let model = task.model.clone();
-        let partition = task.partition.clone();
-        let stop = Arc::clone(&shared.stop);
-        let collection = collection.clone();
-        let limits = BatchLimits {
-            documents: shared.config.batch_documents.max(1),
-            bytes: shared.config.batch_bytes.max(1),
-        };
-        let from = task.from;
-        std::thread::Builder::new()
-            .name(format!("read-{collection}-{}", partition.index))
-            .spawn(move || {
-                read_partition(
-                    source.as_ref(),
-                    &model,
-                    &collection,
-                    &partition,
-                    from,
-                    limits,
-                    &stop,
-                    &tx,
-                    &recycled,
-                )
-            })
-            .map_err(|e| RunError::Internal(format!("starting a reader thread: {e}")))?
+    let mut reading = match task.reading {
+        Some(reading) => reading,
+        None => start_reading(shared, &task.model, &task.partition, task.from)?,
     };
-    shared.tables.wait().await?;
-    while let Some(message) = rx.recv().await {
+    shared.tables.wait(&collection).await?;
+    while let Some(message) = reading.batches.recv().await {
         let batch = message?;
         let committed = writer.write(&batch).await?;
         if let Some(file) = &shared.dead_file {
@@ -684,7 +710,7 @@ async fn write_partition(
                 })?;
         }
         // The reader reuses the payloads' memory (it may have finished: then they are freed).
-        let _ = recycle.send(batch.payloads);
+        let _ = reading.recycle.send(batch.payloads);
         let dead = committed.dead_letters.len() as u64;
         let read =
             shared.read.fetch_add(committed.documents, Ordering::SeqCst) + committed.documents;
@@ -704,8 +730,29 @@ async fn write_partition(
             }
         }
     }
-    let _ = tokio::task::spawn_blocking(move || reader.join()).await;
+    reading.finish().await;
     Ok(())
+}
+
+/// Starts reading a partition on a thread of its own.
+fn start_reading(
+    shared: &Arc<Shared>,
+    model: &ModelHandle,
+    partition: &Partition,
+    from: Position,
+) -> Result<Reading, RunError> {
+    let limits = BatchLimits {
+        documents: shared.config.batch_documents.max(1),
+        bytes: shared.config.batch_bytes.max(1),
+    };
+    Reading::start(
+        Arc::clone(&shared.source),
+        model.clone(),
+        partition.clone(),
+        from,
+        limits,
+        Arc::clone(&shared.stop),
+    )
 }
 
 /// The report of the whole migration so far, from the state tables.
