@@ -135,8 +135,9 @@ pub struct MigrateArgs {
     #[arg(long, env = "MIGRATOR_JOBS")]
     pub jobs: Option<usize>,
     /// Most ranges a collection is split into: `_id` ranges of a live source, byte ranges of a
-    /// plain `.bson` file [default: 4, and a collection is split only into pieces of at most
-    /// half a job's share of the data].
+    /// plain `.bson` file [default: 4; by default a file is cut into pieces of at most half a
+    /// job's share of the data, a live collection split only if it holds more than a job's
+    /// share].
     #[arg(long, env = "MIGRATOR_PARTITIONS")]
     pub partitions: Option<usize>,
     /// Drop the previous run (its state and tables) and start over.

@@ -70,12 +70,12 @@ pub struct RunConfig {
     pub jobs: usize,
     /// Most partitions a collection is split into (sources that can split).
     pub partitions: usize,
-    /// Split a collection only as far as keeping every job busy needs: into pieces of at most
-    /// half a job's share of the data (its size on disk when the source knows every
-    /// collection's, else its documents), so the largest collection does not finish alone while
-    /// the other jobs are idle. Smaller collections load side by side whole: each range costs
-    /// the source a query of its own (and a sort on a server without an `_id` index). The CLI
-    /// sets it unless `--partitions` is given.
+    /// Split a collection only as far as keeping every job busy needs. A file's byte ranges
+    /// cost nothing extra: a file is cut into pieces of at most half a job's share of the data
+    /// (by size), so the largest collection does not finish alone while the other jobs are idle.
+    /// A live server's ranges each cost a query of its own (and a sort on a server without an
+    /// `_id` index): only a collection holding more than a job's share (by documents) is split
+    /// there. The CLI sets it unless `--partitions` is given.
     pub adaptive_partitions: bool,
     /// Drop all state and tables and start over.
     pub restart: bool,
@@ -87,16 +87,24 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
-    /// Most partitions for a collection of `weight` out of `total`.
-    pub fn partitions_for(&self, weight: u64, total: u64) -> usize {
+    /// Most partitions for a collection of `weight` out of `total`; `cheap_ranges`: the source
+    /// reads byte ranges of files (see [`RunConfig::adaptive_partitions`]).
+    pub fn partitions_for(&self, weight: u64, total: u64, cheap_ranges: bool) -> usize {
         let max = self.partitions.max(1);
         if !self.adaptive_partitions {
             return max;
         }
-        // Pieces of at most total / (2 * jobs).
+        let jobs = self.jobs.max(1) as u128;
         let share = u128::from(total.max(1));
-        let scaled = u128::from(weight) * 2 * self.jobs.max(1) as u128;
-        let pieces = scaled.div_ceil(share).max(1);
+        if !cheap_ranges {
+            return if u128::from(weight) * jobs > share {
+                max
+            } else {
+                1
+            };
+        }
+        // Pieces of at most total / (2 * jobs).
+        let pieces = (u128::from(weight) * 2 * jobs).div_ceil(share).max(1);
         usize::try_from(pieces).unwrap_or(max).min(max)
     }
 
@@ -136,21 +144,25 @@ mod tests {
     }
 
     #[test]
-    fn adaptive_partitions_cut_pieces_of_at_most_half_a_jobs_share() {
+    fn adaptive_partitions_cut_files_finely_and_live_servers_only_when_dominant() {
         let mut config = RunConfig::new("postgres://x");
         config.adaptive_partitions = true;
         config.jobs = 2;
         config.partitions = 4;
         // Half of the data on 2 jobs: two pieces of a quarter each.
-        assert_eq!(config.partitions_for(486, 1000), 2);
-        assert_eq!(config.partitions_for(250, 1000), 1);
-        assert_eq!(config.partitions_for(251, 1000), 2);
-        assert_eq!(config.partitions_for(0, 0), 1);
+        assert_eq!(config.partitions_for(486, 1000, true), 2);
+        assert_eq!(config.partitions_for(250, 1000, true), 1);
+        assert_eq!(config.partitions_for(251, 1000, true), 2);
+        assert_eq!(config.partitions_for(0, 0, true), 1);
         // Never more than `partitions`.
-        assert_eq!(config.partitions_for(1000, 1000), 4);
+        assert_eq!(config.partitions_for(1000, 1000, true), 4);
+        // A live server: only more than a job's share is split.
+        assert_eq!(config.partitions_for(486, 1000, false), 1);
+        assert_eq!(config.partitions_for(501, 1000, false), 4);
         config.jobs = 8;
-        assert_eq!(config.partitions_for(1000, 1000), 4);
+        assert_eq!(config.partitions_for(1000, 1000, true), 4);
         config.adaptive_partitions = false;
-        assert_eq!(config.partitions_for(1, 1000), 4);
+        assert_eq!(config.partitions_for(1, 1000, true), 4);
+        assert_eq!(config.partitions_for(1, 1000, false), 4);
     }
 }

@@ -396,6 +396,8 @@ struct Workload {
     /// document count.
     weights: BTreeMap<String, u64>,
     estimates: BTreeMap<String, Option<u64>>,
+    /// Whether `weights` are sizes on disk (files, whose byte ranges cost nothing extra).
+    by_size: bool,
     /// Indexes into `schema.models()`, largest first.
     order: Vec<usize>,
     total: u64,
@@ -422,6 +424,7 @@ impl Workload {
         let mut workload = Workload {
             weights,
             estimates,
+            by_size,
             order: Vec::new(),
             total: 0,
         };
@@ -483,7 +486,7 @@ async fn load(
             if mine.is_empty() {
                 let source = Arc::clone(&shared.source);
                 let config = &shared.config;
-                let max = config.partitions_for(weight(m), total);
+                let max = config.partitions_for(weight(m), total, workload.by_size);
                 planner.spawn_blocking(move || {
                     let planned = source.partitions(model.collection(), max);
                     (model, planned)
