@@ -7,6 +7,9 @@ use crate::schema::ModelHandle;
 use crate::sink::copy::CopyEncoder;
 use crate::source::{Partition, Position};
 
+/// Per table of a model: its rows of a batch in COPY binary form (`None`: no rows).
+pub type Payloads = Vec<Option<Vec<u8>>>;
+
 /// Consecutive documents of one partition, transformed and encoded.
 #[derive(Debug)]
 pub struct Batch {
@@ -15,7 +18,7 @@ pub struct Batch {
     /// The documents that transformed, kept so a batch PostgreSQL refuses can be split.
     pub docs: Vec<RawDocumentBuf>,
     /// One COPY payload per table of the model (`None` for tables without rows).
-    pub payloads: Vec<Option<Vec<u8>>>,
+    pub payloads: Payloads,
     /// Rows per table in `payloads`.
     pub rows: Vec<u64>,
     /// Documents that failed their transformation.
@@ -43,7 +46,7 @@ impl Batch {
 }
 
 /// Encodes `docs` (which already transformed once) into fresh payloads, for split retries.
-pub fn encode(model: &ModelHandle, docs: &[RawDocumentBuf]) -> (Vec<Option<Vec<u8>>>, Vec<u64>) {
+pub fn encode(model: &ModelHandle, docs: &[RawDocumentBuf]) -> (Payloads, Vec<u64>) {
     let tables = model.def().tables.len();
     let mut encoder = CopyEncoder::new(tables);
     for doc in docs {
@@ -55,7 +58,7 @@ pub fn encode(model: &ModelHandle, docs: &[RawDocumentBuf]) -> (Vec<Option<Vec<u
 }
 
 /// Takes every table's payload and row count out of an encoder.
-pub fn take_all(encoder: &mut CopyEncoder, tables: usize) -> (Vec<Option<Vec<u8>>>, Vec<u64>) {
+pub fn take_all(encoder: &mut CopyEncoder, tables: usize) -> (Payloads, Vec<u64>) {
     let rows: Vec<u64> = (0..tables).map(|t| encoder.rows(t)).collect();
     let payloads = (0..tables).map(|t| encoder.take(t)).collect();
     (payloads, rows)

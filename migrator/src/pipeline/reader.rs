@@ -9,15 +9,12 @@ use std::time::Instant;
 use bson::RawDocumentBuf;
 use tokio::sync::mpsc::Sender;
 
-use super::batch::{take_all, Batch};
+use super::batch::{take_all, Batch, Payloads};
 use crate::dead_letter::DeadLetter;
 use crate::run_error::RunError;
 use crate::schema::ModelHandle;
 use crate::sink::copy::CopyEncoder;
 use crate::source::{Partition, Position, Source};
-
-/// Payloads of a written batch, back to the reader that made them.
-pub type Payloads = Vec<Option<Vec<u8>>>;
 
 /// A partition being read on a thread of its own.
 #[derive(Debug)]

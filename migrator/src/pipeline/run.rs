@@ -40,7 +40,7 @@ struct Shared {
     rows_as_written: AtomicBool,
     /// Seconds spent in each stage by this invocation.
     stage_seconds: Mutex<BTreeMap<String, f64>>,
-    /// Open once the target tables exist: writers wait on it.
+    /// Which collections' tables exist: each writer waits for its collection's.
     tables: TablesGate,
 }
 
