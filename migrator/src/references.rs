@@ -40,7 +40,16 @@ pub enum Scope {
     Unenforced,
 }
 
-/// Resolves every dangling reference in `scope`; returns counts per `table.column action`.
+/// What [`resolve`] did.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    /// Counts per `table.column action`.
+    pub actions: BTreeMap<String, u64>,
+    /// Whether a skip or a rejection removed rows (a NULL set or a kept value removes none).
+    pub rows_removed: bool,
+}
+
+/// Resolves every dangling reference in `scope`.
 pub async fn resolve(
     schema: &Schema,
     source: &dyn Source,
@@ -49,9 +58,10 @@ pub async fn resolve(
     conn: &mut PgConnection,
     dead_file: Option<&DeadLetterFile>,
     scope: Scope,
-) -> Result<BTreeMap<String, u64>, RunError> {
+) -> Result<Resolved, RunError> {
     let ns = Namespace(Some(config.target_schema.as_str()));
     let mut actions: BTreeMap<String, u64> = BTreeMap::new();
+    let mut rows_removed = false;
     let mut first_pass = true;
     loop {
         let mut changed = false;
@@ -124,6 +134,7 @@ pub async fn resolve(
                             let deleted =
                                 delete_rows(&mut tx, ns, def, index, Some(&condition), &[]).await?;
                             changed = true;
+                            rows_removed |= deleted > 0;
                             deleted
                         }
                         MissingPolicy::Reject => {
@@ -141,7 +152,8 @@ pub async fn resolve(
                                 reference_source(table, &reference.column),
                                 &target_name,
                             )?;
-                            delete_rows(&mut tx, ns, def, 0, None, &keys).await?;
+                            rows_removed |=
+                                delete_rows(&mut tx, ns, def, 0, None, &keys).await? > 0;
                             crate::dead_letter::insert(&mut tx, state.schema(), &letters)
                                 .await
                                 .map_err(RunError::db("recording rejected documents"))?;
@@ -168,18 +180,18 @@ pub async fn resolve(
                             .map_err(RunError::db("replacing recorded dangling references"))?;
                     }
                     if reference.on_missing != MissingPolicy::Reject {
-                        for (key, value) in &pairs {
-                            sqlx::query(&sql::insert_reference_issue(state.schema()))
-                                .bind(model.collection())
-                                .bind(key)
-                                .bind(&table.name)
-                                .bind(&reference.column)
-                                .bind(value)
-                                .bind(reference.on_missing.as_str())
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(RunError::db("recording a dangling reference"))?;
-                        }
+                        let (keys, values): (Vec<&str>, Vec<&str>) =
+                            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).unzip();
+                        sqlx::query(&sql::insert_reference_issues(state.schema()))
+                            .bind(model.collection())
+                            .bind(keys)
+                            .bind(&table.name)
+                            .bind(&reference.column)
+                            .bind(values)
+                            .bind(reference.on_missing.as_str())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(RunError::db("recording the dangling references"))?;
                     }
                     tx.commit()
                         .await
@@ -193,7 +205,10 @@ pub async fn resolve(
             break;
         }
     }
-    Ok(actions)
+    Ok(Resolved {
+        actions,
+        rows_removed,
+    })
 }
 
 /// Whether a reference gets a foreign-key constraint (as [`crate::sink::ddl::Ddl`] decides).

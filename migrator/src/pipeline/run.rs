@@ -181,6 +181,8 @@ async fn run_locked(
         shared.tables.open();
     }
     shared.time_stage("setup", &mut mark);
+    // Whether this invocation ended the load (and so saw every row the references stage found).
+    let mut loaded_here = false;
     if stage == RunStage::Loading {
         let outcome = if create.is_empty() {
             load(schema, shared, state, control, workload).await?
@@ -205,6 +207,7 @@ async fn run_locked(
         }
         stage = RunStage::References;
         state.set_stage(control, stage).await?;
+        loaded_here = true;
     }
     if config.skip_finish {
         return Ok(Outcome::Completed);
@@ -246,7 +249,7 @@ async fn run_locked(
                 }
             }
         }
-        let actions = crate::references::resolve(
+        let resolved = crate::references::resolve(
             schema,
             shared.source.as_ref(),
             config,
@@ -256,12 +259,13 @@ async fn run_locked(
             scope,
         )
         .await?;
-        // Created here and nothing removed after the load: the rows written are the rows there.
-        if config.schema_mode == SchemaMode::Create && actions.values().all(|n| *n == 0) {
+        // Created here, loaded by this invocation and nothing removed since: the rows written
+        // are the rows there. (A resumed stage may follow an attempt that removed some.)
+        if config.schema_mode == SchemaMode::Create && loaded_here && !resolved.rows_removed {
             shared.rows_as_written.store(true, Ordering::SeqCst);
         }
         if let Ok(mut map) = shared.reference_actions.lock() {
-            *map = actions;
+            *map = resolved.actions;
         }
         shared.time_stage("references", &mut mark);
         stage = RunStage::Constraints;

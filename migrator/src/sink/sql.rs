@@ -326,10 +326,12 @@ pub fn select_dead_letters(state: &str) -> String {
     )
 }
 
-pub fn insert_reference_issue(state: &str) -> String {
+/// Records the dangling references of one column in one statement; `$1`: collection, `$2`:
+/// document keys, `$3`: table, `$4`: column, `$5`: values (one per key), `$6`: action.
+pub fn insert_reference_issues(state: &str) -> String {
     format!(
         "INSERT INTO {}.reference_issues (collection, document_key, table_name, column_name, value, action) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+         SELECT $1, k, $3, $4, v, $6 FROM unnest($2::text[], $5::text[]) AS u(k, v)",
         quote_ident(state)
     )
 }
