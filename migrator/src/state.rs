@@ -252,6 +252,13 @@ impl StateStore {
     ) -> Result<(), RunError> {
         let failed = || RunError::db(format!("recording the partitions of `{collection}`"));
         let mut tx = conn.begin().await.map_err(failed())?;
+        // The load waits for this commit, not for its flush: the WAL is flushed in order, so a
+        // server crash that loses it loses every batch of these partitions with it (they commit
+        // after it), and the resume plans the collection again.
+        sqlx::query(sql::ASYNC_COMMIT_LOCAL)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed())?;
         for partition in partitions {
             let bounds = serde_json::to_value(partition)
                 .map_err(|e| RunError::Internal(format!("unwritable partition: {e}")))?;

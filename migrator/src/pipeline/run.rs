@@ -705,7 +705,9 @@ async fn write_partition(
         Some(reading) => reading,
         None => start_reading(shared, &task.model, &task.partition, task.from)?,
     };
-    shared.tables.wait(&collection).await?;
+    // The server starts the writer's process while the tables are being created.
+    let (tables, ()) = tokio::join!(shared.tables.wait(&collection), writer.connect());
+    tables?;
     while let Some(message) = reading.batches.recv().await {
         let batch = message?;
         let committed = writer.write(&batch).await?;

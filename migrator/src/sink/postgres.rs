@@ -121,6 +121,12 @@ impl BatchWriter {
         self.conn
     }
 
+    /// Opens the connection now (while the writer waits for its tables or its first batch)
+    /// instead of at the first write. A failure is left to the write, which retries it.
+    pub async fn connect(&mut self) {
+        let _ = self.connection().await;
+    }
+
     async fn connection(&mut self) -> Result<&mut PgConnection, sqlx::Error> {
         if self.conn.is_none() {
             let mut conn = connect_as(&self.config.url, WRITER_APPLICATION)

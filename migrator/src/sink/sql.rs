@@ -751,6 +751,9 @@ fn returning_text(column: Option<&str>) -> String {
 /// Writer sessions do not wait for the WAL flush of each commit (see `BatchWriter`).
 pub const ASYNC_COMMIT: &str = "SET synchronous_commit = off";
 
+/// One transaction does not wait for the WAL flush of its commit.
+pub const ASYNC_COMMIT_LOCAL: &str = "SET LOCAL synchronous_commit = off";
+
 /// Disables foreign-key triggers for the session (loading into existing tables that have them).
 pub const SET_REPLICA_ROLE: &str = "SET session_replication_role = replica";
 
