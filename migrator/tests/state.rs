@@ -127,7 +127,12 @@ fn batch(
     let docs: Vec<_> = ids
         .map(|i| migrator::bson::rawdoc! { "_id": i, "name": format!("thing {i}") })
         .collect();
-    let (payloads, rows) = migrator::pipeline::batch::encode(model, &docs);
+    let refs: Vec<&migrator::bson::RawDocument> = docs.iter().map(|d| &**d).collect();
+    let (payloads, rows) = migrator::pipeline::batch::encode(model, &refs);
+    let mut kept = migrator::pipeline::batch::Documents::default();
+    for doc in &refs {
+        kept.push(doc);
+    }
     let position = |offset| {
         if offset == 0 {
             Position::Start
@@ -138,7 +143,7 @@ fn batch(
     migrator::pipeline::batch::Batch {
         collection: "things".into(),
         partition: Partition::whole(),
-        docs,
+        docs: kept,
         payloads,
         rows,
         dead_letters: Vec::new(),

@@ -1,10 +1,11 @@
 //! [`Batch`]: the unit of work that lands whole or not at all, with the checkpoint that records it.
 
-use bson::RawDocumentBuf;
+use bson::RawDocument;
 
 use crate::dead_letter::DeadLetter;
 use crate::schema::ModelHandle;
 use crate::sink::copy::CopyEncoder;
+use crate::sink::pool::BufferPool;
 use crate::source::{Partition, Position};
 
 /// Per table of a model: its rows of a batch in COPY binary form (`None`: no rows).
@@ -16,7 +17,7 @@ pub struct Batch {
     pub collection: String,
     pub partition: Partition,
     /// The documents that transformed, kept so a batch PostgreSQL refuses can be split.
-    pub docs: Vec<RawDocumentBuf>,
+    pub docs: Documents,
     /// One COPY payload per table of the model (`None` for tables without rows).
     pub payloads: Payloads,
     /// Rows per table in `payloads`.
@@ -43,10 +44,72 @@ impl Batch {
     pub fn encoded_bytes(&self) -> usize {
         self.payloads.iter().flatten().map(Vec::len).sum()
     }
+
+    /// Gives the batch's buffers to `pool`, for the batches read next.
+    pub fn give_buffers(self, pool: &BufferPool) {
+        for payload in self.payloads.into_iter().flatten() {
+            pool.give(payload);
+        }
+        pool.give(self.docs.bytes);
+    }
+}
+
+/// A batch's documents one after another in one buffer (from a [`BufferPool`]), where a buffer
+/// per document cost an allocation on the reading thread and a free on the writing one for
+/// every document.
+#[derive(Debug, Default)]
+pub struct Documents {
+    bytes: Vec<u8>,
+    /// Where each document ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+impl Documents {
+    /// Documents to be pushed into `bytes` (emptied first).
+    pub fn in_buffer(mut bytes: Vec<u8>) -> Self {
+        bytes.clear();
+        Documents {
+            bytes,
+            ends: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, doc: &RawDocument) {
+        self.bytes.extend_from_slice(doc.as_bytes());
+        self.ends.push(self.bytes.len());
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Bytes of all the documents.
+    pub fn byte_len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Empties it, keeping the memory.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+    }
+
+    /// The documents in the order they were pushed.
+    pub fn iter(&self) -> impl Iterator<Item = &RawDocument> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(&self.ends).filter_map(|(start, end)| {
+            // Every slice is a document `push` copied whole, so this cannot fail.
+            RawDocument::from_bytes(self.bytes.get(start..*end)?).ok()
+        })
+    }
 }
 
 /// Encodes `docs` (which already transformed once) into fresh payloads, for split retries.
-pub fn encode(model: &ModelHandle, docs: &[RawDocumentBuf]) -> (Payloads, Vec<u64>) {
+pub fn encode(model: &ModelHandle, docs: &[&RawDocument]) -> (Payloads, Vec<u64>) {
     let tables = model.def().tables.len();
     let mut encoder = CopyEncoder::new(tables);
     for doc in docs {
@@ -62,4 +125,34 @@ pub fn take_all(encoder: &mut CopyEncoder, tables: usize) -> (Payloads, Vec<u64>
     let rows: Vec<u64> = (0..tables).map(|t| encoder.rows(t)).collect();
     let payloads = (0..tables).map(|t| encoder.take(t)).collect();
     (payloads, rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Documents;
+
+    #[test]
+    fn documents_come_back_whole_in_order_and_the_buffer_is_reused() {
+        let docs: Vec<bson::RawDocumentBuf> = (0..5)
+            .map(|i| bson::rawdoc! { "_id": i, "name": "x".repeat(i as usize * 7) })
+            .collect();
+        let mut kept = Documents::default();
+        for doc in &docs {
+            kept.push(doc);
+        }
+        assert_eq!(kept.len(), 5);
+        let total: usize = docs.iter().map(|d| d.as_bytes().len()).sum();
+        assert_eq!(kept.byte_len(), total);
+        let back: Vec<&[u8]> = kept.iter().map(|d| d.as_bytes()).collect();
+        let expected: Vec<&[u8]> = docs.iter().map(|d| d.as_bytes()).collect();
+        assert_eq!(back, expected);
+
+        kept.clear();
+        assert!(kept.is_empty() && kept.iter().next().is_none());
+        kept.push(&docs[3]);
+        assert_eq!(
+            kept.iter().map(|d| d.as_bytes()).collect::<Vec<_>>(),
+            [docs[3].as_bytes()]
+        );
+    }
 }

@@ -2,18 +2,17 @@
 //! batches. A full channel blocks this thread: memory is bounded by the channel's capacity.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bson::RawDocumentBuf;
 use tokio::sync::mpsc::Sender;
 
-use super::batch::{take_all, Batch, Payloads};
+use super::batch::{take_all, Batch, Documents};
 use crate::dead_letter::DeadLetter;
 use crate::run_error::RunError;
 use crate::schema::ModelHandle;
 use crate::sink::copy::CopyEncoder;
+use crate::sink::pool::BufferPool;
 use crate::source::{Partition, Position, Source};
 
 /// A partition being read on a thread of its own.
@@ -21,13 +20,12 @@ use crate::source::{Partition, Position, Source};
 pub struct Reading {
     /// Its batches; the channel holds one, so the thread stays at most two batches ahead.
     pub batches: tokio::sync::mpsc::Receiver<Result<Batch, RunError>>,
-    /// Where the writer sends the payloads of the batches it wrote, for the reader to reuse.
-    pub recycle: std::sync::mpsc::Sender<Payloads>,
     thread: std::thread::JoinHandle<()>,
 }
 
 impl Reading {
-    /// Starts reading `partition` of `model`'s collection from `from`.
+    /// Starts reading `partition` of `model`'s collection from `from`, filling buffers of
+    /// `pool` (where the writer gives back those of the batches it wrote).
     pub fn start(
         source: Arc<dyn Source>,
         model: ModelHandle,
@@ -35,9 +33,9 @@ impl Reading {
         from: Position,
         limits: BatchLimits,
         stop: Arc<AtomicBool>,
+        pool: BufferPool,
     ) -> Result<Reading, RunError> {
         let (tx, batches) = tokio::sync::mpsc::channel(1);
-        let (recycle, recycled) = std::sync::mpsc::channel();
         let collection = model.collection().to_string();
         let thread = std::thread::Builder::new()
             .name(format!("read-{collection}-{}", partition.index))
@@ -51,15 +49,11 @@ impl Reading {
                     limits,
                     &stop,
                     &tx,
-                    &recycled,
+                    pool,
                 )
             })
             .map_err(|e| RunError::Internal(format!("starting a reader thread: {e}")))?;
-        Ok(Reading {
-            batches,
-            recycle,
-            thread,
-        })
+        Ok(Reading { batches, thread })
     }
 
     /// Waits for the thread to end (it ends once its batches are taken, or dropped).
@@ -83,29 +77,24 @@ struct Cutter<'a> {
     collection: &'a str,
     partition: &'a Partition,
     encoder: CopyEncoder,
-    docs: Vec<RawDocumentBuf>,
-    /// Bytes of `docs`.
-    doc_bytes: usize,
+    docs: Documents,
+    pool: BufferPool,
     dead: Vec<DeadLetter>,
     read: u64,
     start: Position,
     end: Position,
     started: Instant,
-    /// Payloads the writer is done with, to reuse.
-    recycled: &'a Receiver<Payloads>,
 }
 
 impl Cutter<'_> {
     fn cut(&mut self, done: bool) -> Batch {
-        while let Ok(payloads) = self.recycled.try_recv() {
-            self.encoder.recycle(payloads);
-        }
+        let next_docs = Documents::in_buffer(self.pool.take(self.docs.byte_len()));
         let tables = self.model.def().tables.len();
         let (payloads, rows) = take_all(&mut self.encoder, tables);
         let batch = Batch {
             collection: self.collection.to_string(),
             partition: self.partition.clone(),
-            docs: std::mem::take(&mut self.docs),
+            docs: std::mem::replace(&mut self.docs, next_docs),
             payloads,
             rows,
             dead_letters: std::mem::take(&mut self.dead),
@@ -116,7 +105,6 @@ impl Cutter<'_> {
             seconds: self.started.elapsed().as_secs_f64(),
         };
         self.read = 0;
-        self.doc_bytes = 0;
         self.started = Instant::now();
         batch
     }
@@ -126,8 +114,7 @@ impl Cutter<'_> {
     }
 }
 
-/// Reads `partition` from `from` and sends batches until the end, an error, or `stop`. The
-/// payloads of written batches come back through `recycled`.
+/// Reads `partition` from `from` and sends batches until the end, an error, or `stop`.
 ///
 /// The last batch sent has `done = true` when the partition was read to its end. A source error
 /// is sent after the batch of everything read before it, so nothing read is lost.
@@ -141,22 +128,22 @@ fn read_partition(
     limits: BatchLimits,
     stop: &AtomicBool,
     out: &Sender<Result<Batch, RunError>>,
-    recycled: &Receiver<Payloads>,
+    pool: BufferPool,
 ) {
     let tables = model.def().tables.len();
     let mut cutter = Cutter {
         model,
         collection,
         partition,
-        encoder: CopyEncoder::new(tables),
-        docs: Vec::with_capacity(limits.documents.min(65_536)),
-        doc_bytes: 0,
+        encoder: CopyEncoder::new(tables).with_pool(pool.clone()),
+        // About half a batch is documents (the rest their rows).
+        docs: Documents::in_buffer(pool.take(limits.bytes / 2)),
+        pool,
         dead: Vec::new(),
         read: 0,
         start: from.clone(),
         end: from.clone(),
         started: Instant::now(),
-        recycled,
     };
     let stream = match source.read(collection, partition, &from) {
         Ok(s) => s,
@@ -177,10 +164,7 @@ fn read_partition(
             }
         };
         match model.transform(&positioned.doc, &mut cutter.encoder) {
-            Ok(()) => {
-                cutter.doc_bytes += positioned.doc.as_bytes().len();
-                cutter.docs.push(positioned.doc);
-            }
+            Ok(()) => cutter.docs.push(&positioned.doc),
             Err(e) => cutter
                 .dead
                 .push(DeadLetter::from_transform(&e, &positioned.doc)),
@@ -188,7 +172,7 @@ fn read_partition(
         cutter.read += 1;
         cutter.end = positioned.next;
         let full = cutter.docs.len() >= limits.documents
-            || cutter.doc_bytes + cutter.encoder.total_bytes() >= limits.bytes;
+            || cutter.docs.byte_len() + cutter.encoder.total_bytes() >= limits.bytes;
         let stopping = stop.load(Ordering::Relaxed);
         if full || stopping {
             if out.blocking_send(Ok(cutter.cut(false))).is_err() {

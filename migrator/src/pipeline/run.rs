@@ -19,6 +19,7 @@ use crate::run_error::RunError;
 use crate::schema::{ModelHandle, Schema};
 use crate::sink::constraints::{self, ForeignKeys, Work};
 use crate::sink::ddl::{self, Ddl};
+use crate::sink::pool::BufferPool;
 use crate::sink::postgres::{BatchWriter, WriterConfig};
 use crate::sink::sql;
 use crate::source::{CollectionInfo, Partition, Position, Source, SourceError};
@@ -42,6 +43,8 @@ struct Shared {
     stage_seconds: Mutex<BTreeMap<String, f64>>,
     /// Which collections' tables exist: each writer waits for its collection's.
     tables: TablesGate,
+    /// Buffers of written batches, for the readers.
+    buffers: BufferPool,
 }
 
 impl Shared {
@@ -73,6 +76,10 @@ pub async fn run(
     let state = StateStore::new(config.state_schema.clone());
     let mut control = connect(&config.pg_url).await?;
     state.lock(&mut control).await?;
+    // Idle buffers kept: two batches per job (a job holds up to three, its read-ahead two).
+    let idle_buffers = config
+        .batch_bytes
+        .saturating_mul(config.jobs.max(1).saturating_mul(2));
     let shared = Arc::new(Shared {
         source,
         dead_file: config.dead_letter_file.clone().map(DeadLetterFile::new),
@@ -86,6 +93,7 @@ pub async fn run(
         stage_seconds: Mutex::new(BTreeMap::new()),
         rows_as_written: AtomicBool::new(false),
         tables: TablesGate::pending(),
+        buffers: BufferPool::new(idle_buffers),
     });
     let result = run_locked(schema, &shared, &state, &mut control).await;
     // The file was appended to as batches committed; the table is the exact record (a kill
@@ -718,15 +726,16 @@ async fn write_partition(
                     source: e,
                 })?;
         }
-        // The reader reuses the payloads' memory (it may have finished: then they are freed).
-        let _ = reading.recycle.send(batch.payloads);
+        let partition = batch.partition.index;
+        // The next batches read fill the same memory.
+        batch.give_buffers(&shared.buffers);
         let dead = committed.dead_letters.len() as u64;
         let read =
             shared.read.fetch_add(committed.documents, Ordering::SeqCst) + committed.documents;
         let dead_total = shared.dead.fetch_add(dead, Ordering::SeqCst) + dead;
         shared.observer.event(&Event::BatchCommitted {
             collection: collection.clone(),
-            partition: batch.partition.index,
+            partition,
             documents: committed.documents,
             rows: committed.rows.iter().sum(),
             dead_letters: dead,
@@ -761,6 +770,7 @@ fn start_reading(
         from,
         limits,
         Arc::clone(&shared.stop),
+        shared.buffers.clone(),
     )
 }
 

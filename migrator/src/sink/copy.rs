@@ -10,6 +10,7 @@
 //! Values are encoded straight into the table's buffer as the derived code hands them over, so a
 //! row costs no allocation beyond the buffer's own growth.
 
+use super::pool::BufferPool;
 use crate::transform::RowSink;
 use crate::value::PgValue;
 
@@ -27,6 +28,8 @@ pub const COPY_TRAILER: [u8; 2] = (-1i16).to_be_bytes();
 pub struct CopyEncoder {
     tables: Vec<TableBuffer>,
     open: Option<OpenRow>,
+    /// Where the next batch's buffers come from (see [`CopyEncoder::with_pool`]).
+    pool: Option<BufferPool>,
 }
 
 #[derive(Debug, Default)]
@@ -34,13 +37,7 @@ struct TableBuffer {
     /// Header and complete rows; empty until the first row.
     buf: Vec<u8>,
     rows: u64,
-    /// Payloads of this table given back once written, for the next batches: their memory is
-    /// already mapped, where a fresh buffer page-faults on every page it fills.
-    spare: Vec<Vec<u8>>,
 }
-
-/// Spare buffers kept per table: one being written and one queued come back.
-const SPARE_BUFFERS: usize = 2;
 
 /// The row being written: its table and where its field count goes.
 #[derive(Debug)]
@@ -57,7 +54,15 @@ impl CopyEncoder {
         CopyEncoder {
             tables: (0..table_count).map(|_| TableBuffer::default()).collect(),
             open: None,
+            pool: None,
         }
+    }
+
+    /// Starts each table's next payload in a buffer of `pool` (where the writers give the
+    /// payloads they wrote back) rather than in a new one.
+    pub fn with_pool(mut self, pool: BufferPool) -> Self {
+        self.pool = Some(pool);
+        self
     }
 
     /// The number of tables.
@@ -97,26 +102,16 @@ impl CopyEncoder {
             return None;
         }
         t.rows = 0;
-        // The next batch of this table is likely as large: start it in a spare buffer, or at
-        // this one's size rather than growing it again by doubling (copies and page faults).
-        let size = t.buf.len();
-        let next = t.spare.pop().unwrap_or_else(|| Vec::with_capacity(size));
+        // The next batch of this table is likely as large: start it at this one's size rather
+        // than growing it again by doubling (copies and page faults).
+        let size = t.buf.len() + COPY_TRAILER.len();
+        let next = match &self.pool {
+            Some(pool) => pool.take(size),
+            None => Vec::with_capacity(size),
+        };
         let mut payload = std::mem::replace(&mut t.buf, next);
         payload.extend_from_slice(&COPY_TRAILER);
         Some(payload)
-    }
-
-    /// Takes back payloads (indexed by table, as [`take`](Self::take) gave them) once they
-    /// are written, to reuse their memory.
-    pub fn recycle(&mut self, payloads: Vec<Option<Vec<u8>>>) {
-        for (t, payload) in self.tables.iter_mut().zip(payloads) {
-            if let Some(mut buf) = payload {
-                if t.spare.len() < SPARE_BUFFERS {
-                    buf.clear();
-                    t.spare.push(buf);
-                }
-            }
-        }
     }
 
     /// Drops every row of every table, keeping the buffers' memory.
@@ -251,30 +246,25 @@ mod tests {
     }
 
     #[test]
-    fn recycled_payloads_are_reused_empty() {
-        let mut encoder = CopyEncoder::new(2);
+    fn payloads_given_back_to_the_pool_start_the_next_batches() {
+        let pool = BufferPool::new(1 << 20);
+        let mut encoder = CopyEncoder::new(2).with_pool(pool.clone());
         row(&mut encoder, 0, &[&1i64]);
         let first = encoder.take(0).expect("a row");
-        let capacity = first.capacity();
         let address = first.as_ptr();
-        encoder.recycle(vec![Some(first), None]);
-        // The buffer in use now is the one `take` started; the recycled one comes next.
+        pool.give(first);
+        // The buffer in use now was taken when `first` was; the one given back comes next.
         row(&mut encoder, 0, &[&2i64]);
         let second = encoder.take(0).expect("a row");
         row(&mut encoder, 0, &[&3i64]);
         let third = encoder.take(0).expect("a row");
-        assert_eq!(third.as_ptr(), address, "the recycled buffer");
-        assert!(third.capacity() >= capacity);
+        assert_eq!(third.as_ptr(), address, "the pooled buffer");
         assert_eq!(
             &third[19..21],
             &[0, 1],
             "one field: nothing left of the old rows"
         );
         assert_eq!(third.len(), second.len());
-        encoder.recycle(vec![Some(second), Some(Vec::new())]);
-        encoder.recycle(vec![Some(third), None]);
-        encoder.recycle(vec![Some(vec![0; 4]), None]);
-        assert_eq!(encoder.tables[0].spare.len(), SPARE_BUFFERS, "bounded");
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! PostgreSQL: DDL, all SQL text, and the binary COPY encoder.
+//! PostgreSQL: DDL, all SQL text, the binary COPY encoder and the buffers it fills.
 
 pub mod constraints;
 pub mod copy;
 pub mod ddl;
+pub mod pool;
 pub mod postgres;
 pub mod sql;

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use bson::RawDocumentBuf;
+use bson::RawDocument;
 use sqlx::{Connection, PgConnection};
 
 use super::sql::{self, Namespace};
@@ -250,7 +250,7 @@ impl BatchWriter {
                     &mut tx,
                     &model,
                     &copy_sql,
-                    &batch.docs,
+                    &batch.docs.iter().collect::<Vec<_>>(),
                     first,
                     &mut rows,
                     &mut dead,
@@ -349,7 +349,7 @@ async fn isolate(
     conn: &mut PgConnection,
     model: &ModelHandle,
     copy_sql: &[String],
-    docs: &[RawDocumentBuf],
+    docs: &[&RawDocument],
     first: Box<dyn sqlx::error::DatabaseError>,
     rows: &mut [u64],
     dead: &mut Vec<DeadLetter>,
@@ -371,7 +371,7 @@ async fn isolate(
                 }
             }
             Some(db) if end - start == 1 => {
-                dead.push(load_dead_letter(model, &docs[start], db.as_ref()));
+                dead.push(load_dead_letter(model, docs[start], db.as_ref()));
             }
             Some(_) => {
                 let mid = start + (end - start) / 2;
@@ -386,7 +386,7 @@ async fn isolate(
 /// A dead letter for a document PostgreSQL refused, naming the column where it can.
 fn load_dead_letter(
     model: &ModelHandle,
-    doc: &RawDocumentBuf,
+    doc: &RawDocument,
     db: &dyn sqlx::error::DatabaseError,
 ) -> DeadLetter {
     let code = db.code().map(|c| c.to_string()).unwrap_or_default();
