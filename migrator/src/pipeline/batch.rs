@@ -92,6 +92,11 @@ impl Documents {
         self.bytes.len()
     }
 
+    /// Whether it has a buffer to push into yet ([`Documents::default`] has none).
+    pub fn has_buffer(&self) -> bool {
+        self.bytes.capacity() > 0
+    }
+
     /// Empties it, keeping the memory.
     pub fn clear(&mut self) {
         self.bytes.clear();

@@ -78,6 +78,8 @@ struct Cutter<'a> {
     partition: &'a Partition,
     encoder: CopyEncoder,
     docs: Documents,
+    /// Bytes of the last batch's documents: the next batch's are likely as many.
+    docs_size: usize,
     pool: BufferPool,
     dead: Vec<DeadLetter>,
     read: u64,
@@ -88,13 +90,15 @@ struct Cutter<'a> {
 
 impl Cutter<'_> {
     fn cut(&mut self, done: bool) -> Batch {
-        let next_docs = Documents::in_buffer(self.pool.take(self.docs.byte_len()));
+        if self.docs.has_buffer() {
+            self.docs_size = self.docs.byte_len();
+        }
         let tables = self.model.def().tables.len();
         let (payloads, rows) = take_all(&mut self.encoder, tables);
         let batch = Batch {
             collection: self.collection.to_string(),
             partition: self.partition.clone(),
-            docs: std::mem::replace(&mut self.docs, next_docs),
+            docs: std::mem::take(&mut self.docs),
             payloads,
             rows,
             dead_letters: std::mem::take(&mut self.dead),
@@ -111,6 +115,15 @@ impl Cutter<'_> {
 
     fn is_empty(&self) -> bool {
         self.read == 0
+    }
+
+    /// Keeps a document that transformed, in a buffer taken at the batch's first document (a
+    /// partition's last batch leaves none unused).
+    fn keep(&mut self, doc: &bson::RawDocument) {
+        if !self.docs.has_buffer() {
+            self.docs = Documents::in_buffer(self.pool.take(self.docs_size));
+        }
+        self.docs.push(doc);
     }
 }
 
@@ -136,8 +149,9 @@ fn read_partition(
         collection,
         partition,
         encoder: CopyEncoder::new(tables).with_pool(pool.clone()),
+        docs: Documents::default(),
         // About half a batch is documents (the rest their rows).
-        docs: Documents::in_buffer(pool.take(limits.bytes / 2)),
+        docs_size: limits.bytes / 2,
         pool,
         dead: Vec::new(),
         read: 0,
@@ -164,7 +178,7 @@ fn read_partition(
             }
         };
         match model.transform(&positioned.doc, &mut cutter.encoder) {
-            Ok(()) => cutter.docs.push(&positioned.doc),
+            Ok(()) => cutter.keep(&positioned.doc),
             Err(e) => cutter
                 .dead
                 .push(DeadLetter::from_transform(&e, &positioned.doc)),

@@ -37,6 +37,8 @@ struct TableBuffer {
     /// Header and complete rows; empty until the first row.
     buf: Vec<u8>,
     rows: u64,
+    /// Bytes of the last payload taken: the next one is likely as large.
+    last_size: usize,
 }
 
 /// The row being written: its table and where its field count goes.
@@ -102,14 +104,9 @@ impl CopyEncoder {
             return None;
         }
         t.rows = 0;
-        // The next batch of this table is likely as large: start it at this one's size rather
-        // than growing it again by doubling (copies and page faults).
-        let size = t.buf.len() + COPY_TRAILER.len();
-        let next = match &self.pool {
-            Some(pool) => pool.take(size),
-            None => Vec::with_capacity(size),
-        };
-        let mut payload = std::mem::replace(&mut t.buf, next);
+        t.last_size = t.buf.len() + COPY_TRAILER.len();
+        // The next buffer is taken at the next row: a partition's last batch leaves none unused.
+        let mut payload = std::mem::take(&mut t.buf);
         payload.extend_from_slice(&COPY_TRAILER);
         Some(payload)
     }
@@ -145,6 +142,15 @@ impl RowSink for CopyEncoder {
             self.tables.resize_with(table + 1, TableBuffer::default);
         }
         let t = &mut self.tables[table];
+        if t.buf.capacity() == 0 {
+            // As large as the table's last payload rather than grown again by doubling (copies
+            // and page faults), from the pool if there is one.
+            let size = t.last_size.max(COPY_HEADER.len());
+            t.buf = match &self.pool {
+                Some(pool) => pool.take(size),
+                None => Vec::with_capacity(size),
+            };
+        }
         if t.buf.is_empty() {
             t.buf.extend_from_slice(&COPY_HEADER);
         }
@@ -253,18 +259,19 @@ mod tests {
         let first = encoder.take(0).expect("a row");
         let address = first.as_ptr();
         pool.give(first);
-        // The buffer in use now was taken when `first` was; the one given back comes next.
+        // The next row of the table starts in the buffer given back.
         row(&mut encoder, 0, &[&2i64]);
         let second = encoder.take(0).expect("a row");
-        row(&mut encoder, 0, &[&3i64]);
-        let third = encoder.take(0).expect("a row");
-        assert_eq!(third.as_ptr(), address, "the pooled buffer");
+        assert_eq!(second.as_ptr(), address, "the pooled buffer");
         assert_eq!(
-            &third[19..21],
+            &second[19..21],
             &[0, 1],
             "one field: nothing left of the old rows"
         );
-        assert_eq!(third.len(), second.len());
+        assert_eq!(pool.idle_bytes(), 0);
+        // Nothing is taken until a row needs it.
+        assert_eq!(encoder.take(0), None);
+        assert_eq!(encoder.tables[0].buf.capacity(), 0);
     }
 
     #[test]
