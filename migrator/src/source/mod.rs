@@ -43,15 +43,35 @@ pub enum Position {
     Start,
     /// A byte offset in the (uncompressed) file: the start of the next document.
     Offset { offset: u64 },
-    /// After this `_id` (sources read in `_id` order), as canonical Extended JSON.
-    AfterId { id: serde_json::Value },
+    /// After this `_id` (sources read in `_id` order), stored as canonical Extended JSON. Kept
+    /// as BSON: a live source hands out one position per document, and only a batch's last is
+    /// ever stored.
+    AfterId {
+        #[serde(with = "canonical_extjson")]
+        id: Bson,
+    },
 }
 
 impl Position {
     pub fn after_id(id: &Bson) -> Position {
-        Position::AfterId {
-            id: id.clone().into_canonical_extjson(),
-        }
+        Position::AfterId { id: id.clone() }
+    }
+}
+
+/// A BSON value as canonical Extended JSON in serde formats.
+mod canonical_extjson {
+    use bson::Bson;
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Bson, serializer: S) -> Result<S::Ok, S::Error> {
+        value.clone().into_canonical_extjson().serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Bson, D::Error> {
+        let json = serde_json::Value::deserialize(deserializer)?;
+        Bson::try_from(json.clone())
+            .map_err(|e| D::Error::custom(format!("`_id` {json} is not Extended JSON: {e}")))
     }
 }
 
@@ -192,5 +212,40 @@ pub(crate) fn open_maybe_gz(path: &Path) -> Result<Box<dyn std::io::Read + Send>
         Ok(Box::new(flate2::read::MultiGzDecoder::new(reader)))
     } else {
         Ok(Box::new(reader))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Position;
+    use bson::{oid::ObjectId, Bson};
+    use serde_json::json;
+
+    #[test]
+    fn an_id_position_is_stored_as_canonical_extended_json_and_read_back() {
+        let oid = ObjectId::parse_str("5f1d7b3e9c1a2b3c4d5e6f70").expect("an ObjectId");
+        let cases = [
+            (
+                Bson::ObjectId(oid),
+                json!({"kind": "after_id", "id": {"$oid": "5f1d7b3e9c1a2b3c4d5e6f70"}}),
+            ),
+            (
+                Bson::Int32(7),
+                json!({"kind": "after_id", "id": {"$numberInt": "7"}}),
+            ),
+            (
+                Bson::String("a-key".into()),
+                json!({"kind": "after_id", "id": "a-key"}),
+            ),
+        ];
+        for (id, stored) in cases {
+            let position = Position::after_id(&id);
+            assert_eq!(serde_json::to_value(&position).expect("stored"), stored);
+            let back: Position = serde_json::from_value(stored).expect("read back");
+            assert_eq!(back, position);
+        }
+        let bad = json!({"kind": "after_id", "id": {"$oid": "not hex"}});
+        let error = serde_json::from_value::<Position>(bad).expect_err("not an ObjectId");
+        assert!(error.to_string().contains("not Extended JSON"), "{error}");
     }
 }

@@ -250,7 +250,7 @@ impl Source for MongoSource {
         self.require(collection)?;
         let after = match from {
             Position::Start => None,
-            Position::AfterId { id } => self.bound("resume `_id`", &Some(id.clone()))?,
+            Position::AfterId { id } => Some(id.clone()),
             Position::Offset { offset } => {
                 return Err(SourceError::Invalid {
                     source_name: self.conn.name.clone(),
