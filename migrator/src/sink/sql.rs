@@ -394,12 +394,12 @@ pub fn drop_constraint(schema: &str, table: &str, name: &str) -> String {
 pub const INDEX_EXISTS: &str =
     "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = $1 AND schemaname = $2)";
 
-/// Whether a table exists in a schema.
 /// Which of the relations named in $2 (text[]) exist in schema $1.
 pub const EXISTING_TABLES: &str = "SELECT c.relname::text FROM pg_class c \
      JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = ANY($2) \
      ORDER BY 1";
 
+/// Whether a table exists in a schema.
 pub const TABLE_EXISTS: &str =
     "SELECT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2)";
 
