@@ -284,18 +284,23 @@ impl StateStore {
             .map_err(RunError::db("reading checkpoints"))?;
         rows.into_iter()
             .map(|row| {
+                let collection: String = row.get(0);
                 let bounds: serde_json::Value = row.get(2);
                 let position: serde_json::Value = row.get(3);
-                let bad = |e: serde_json::Error| {
-                    RunError::Internal(format!("unreadable checkpoint: {e}"))
-                };
                 let partition_index: i32 = row.get(1);
+                let bad = |e: serde_json::Error| {
+                    RunError::Internal(format!(
+                        "unreadable checkpoint of `{collection}` partition {partition_index} in {}.checkpoints: {e}",
+                        self.schema
+                    ))
+                };
                 let mut partition: Partition = serde_json::from_value(bounds).map_err(bad)?;
                 partition.index = u32::try_from(partition_index).unwrap_or_default();
+                let position = serde_json::from_value(position).map_err(bad)?;
                 Ok(Checkpoint {
-                    collection: row.get(0),
+                    collection,
                     partition,
-                    position: serde_json::from_value(position).map_err(bad)?,
+                    position,
                     documents: row.get(4),
                     rows_written: row.get(5),
                     dead_letters: row.get(6),

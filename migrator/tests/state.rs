@@ -234,3 +234,35 @@ async fn a_failing_script_names_its_statement_and_leaves_nothing() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_unreadable_checkpoint_names_its_collection_and_partition() {
+    with_test_database("state_bad_checkpoint", |url| async move {
+        let mut conn = connect(&url).await.expect("connect");
+        let state = StateStore::new("_migrator");
+        state.init(&mut conn).await.expect("init");
+        state
+            .plan_partitions(&mut conn, "things", &[migrator::source::Partition::whole()])
+            .await
+            .expect("plan");
+        // A resume point whose `_id` is not Extended JSON (edited by hand, say).
+        sqlx::query(
+            r#"UPDATE _migrator.checkpoints SET position = '{"kind": "after_id", "id": {"$oid": "zz"}}'"#,
+        )
+        .execute(&mut conn)
+        .await
+        .expect("corrupt the checkpoint");
+        let error = state
+            .checkpoints(&mut conn)
+            .await
+            .expect_err("the position is unreadable")
+            .to_string();
+        assert!(
+            error.contains("`things` partition 0")
+                && error.contains("_migrator.checkpoints")
+                && error.contains("not Extended JSON"),
+            "{error}"
+        );
+    })
+    .await;
+}
