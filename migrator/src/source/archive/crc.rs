@@ -1,44 +1,35 @@
 //! CRC-64 with the ECMA-182 polynomial in its reflected form (what Go's `hash/crc64` computes
 //! with `crc64.ECMA`, also known as CRC-64/XZ): mongodump's checksum of a collection's documents.
 
-const POLY: u64 = 0xC96C_5795_D787_0F42;
+use crc::{Crc, Digest, Table, CRC_64_XZ};
 
-const TABLE: [u64; 256] = {
-    let mut table = [0u64; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut crc = i as u64;
-        let mut bit = 0;
-        while bit < 8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ POLY
-            } else {
-                crc >> 1
-            };
-            bit += 1;
-        }
-        table[i] = crc;
-        i += 1;
-    }
-    table
-};
+/// Go's `crc64.ECMA` with its usual pre- and post-inversion is CRC-64/XZ.
+static ECMA: Crc<u64, Table<16>> = Crc::<u64, Table<16>>::new(&CRC_64_XZ);
 
 /// A running checksum.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Crc64(u64);
+#[derive(Clone)]
+pub(crate) struct Crc64(Digest<'static, u64, Table<16>>);
+
+impl Default for Crc64 {
+    fn default() -> Self {
+        Crc64(ECMA.digest())
+    }
+}
+
+impl std::fmt::Debug for Crc64 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Crc64({:#018x})", self.value())
+    }
+}
 
 impl Crc64 {
     pub(crate) fn update(&mut self, bytes: &[u8]) {
-        let mut crc = !self.0;
-        for &b in bytes {
-            crc = TABLE[usize::from(crc as u8 ^ b)] ^ (crc >> 8);
-        }
-        self.0 = !crc;
+        self.0.update(bytes);
     }
 
     /// The checksum as the archive stores it (an `int64` with the same bits).
     pub(crate) fn value(&self) -> i64 {
-        self.0 as i64
+        self.0.clone().finalize() as i64
     }
 }
 
