@@ -43,10 +43,16 @@ impl std::fmt::Debug for BsonStream {
 
 impl BsonStream {
     pub(crate) fn new(file: &Path, reader: Box<dyn Read + Send>) -> Self {
+        Self::starting_at(file, reader, 0)
+    }
+
+    /// A stream whose first byte is byte `offset` of `file` (offsets in errors count from the
+    /// file's start).
+    pub(crate) fn starting_at(file: &Path, reader: Box<dyn Read + Send>, offset: u64) -> Self {
         BsonStream {
             file: file.to_path_buf(),
             reader,
-            offset: 0,
+            offset,
         }
     }
 
@@ -151,16 +157,31 @@ impl BsonStream {
     /// document malformed inside becomes a dead letter naming its `_id` (the file stays readable,
     /// since every frame says where the next one starts).
     pub(crate) fn read_document(&mut self, frame: Frame) -> Result<RawDocumentBuf, SourceError> {
-        let Frame::Document { start, len, prefix } = frame else {
+        let Frame::Document { start, len, .. } = frame else {
             return Err(self.corrupt_at(self.offset, "expected a document"));
         };
         // Read into the vector's spare capacity: no zeroing first.
         let mut bytes = Vec::with_capacity(len);
-        bytes.extend_from_slice(&prefix);
+        self.read_document_into(frame, &mut bytes)?;
+        RawDocumentBuf::from_bytes(bytes).map_err(|e| self.corrupt_at(start, e.to_string()))
+    }
+
+    /// Reads the document announced by `frame` into `buf` (replacing what it held), without
+    /// checking anything but its length.
+    pub(crate) fn read_document_into(
+        &mut self,
+        frame: Frame,
+        buf: &mut Vec<u8>,
+    ) -> Result<(), SourceError> {
+        let Frame::Document { start, len, prefix } = frame else {
+            return Err(self.corrupt_at(self.offset, "expected a document"));
+        };
+        buf.clear();
+        buf.extend_from_slice(&prefix);
         let rest = (len - 4) as u64;
         let got = (&mut self.reader)
             .take(rest)
-            .read_to_end(&mut bytes)
+            .read_to_end(buf)
             .map_err(|e| self.read_error(start, e))?;
         self.offset += got as u64;
         if got as u64 != rest {
@@ -168,7 +189,7 @@ impl BsonStream {
                 self.corrupt_at(start, format!("file ends inside a document of {len} bytes"))
             );
         }
-        RawDocumentBuf::from_bytes(bytes).map_err(|e| self.corrupt_at(start, e.to_string()))
+        Ok(())
     }
 
     /// Skips the document announced by `frame` without looking inside.

@@ -193,6 +193,17 @@ pub enum SourceError {
         line: u64,
         reason: String,
     },
+    /// A compressed archive is read from a decompressed copy, which could not be written.
+    #[error(
+        "{archive}: cannot keep a decompressed copy in {dir} (set TMPDIR to a directory with room \
+         for the uncompressed archive): {source}"
+    )]
+    Spool {
+        archive: PathBuf,
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl SourceError {
@@ -200,6 +211,67 @@ impl SourceError {
         SourceError::Io {
             file: file.to_path_buf(),
             source,
+        }
+    }
+
+    /// The same error again (an I/O error keeps its kind and message).
+    pub(crate) fn duplicate(&self) -> Self {
+        let io = |e: &std::io::Error| std::io::Error::new(e.kind(), e.to_string());
+        match self {
+            SourceError::Io { file, source } => SourceError::Io {
+                file: file.clone(),
+                source: io(source),
+            },
+            SourceError::Corrupt {
+                file,
+                offset,
+                reason,
+            } => SourceError::Corrupt {
+                file: file.clone(),
+                offset: *offset,
+                reason: reason.clone(),
+            },
+            SourceError::MissingCollection {
+                collection,
+                source_name,
+            } => SourceError::MissingCollection {
+                collection: collection.clone(),
+                source_name: source_name.clone(),
+            },
+            SourceError::Server {
+                source_name,
+                reason,
+            } => SourceError::Server {
+                source_name: source_name.clone(),
+                reason: reason.clone(),
+            },
+            SourceError::Invalid {
+                source_name,
+                reason,
+            } => SourceError::Invalid {
+                source_name: source_name.clone(),
+                reason: reason.clone(),
+            },
+            SourceError::Json {
+                file,
+                offset,
+                line,
+                reason,
+            } => SourceError::Json {
+                file: file.clone(),
+                offset: *offset,
+                line: *line,
+                reason: reason.clone(),
+            },
+            SourceError::Spool {
+                archive,
+                dir,
+                source,
+            } => SourceError::Spool {
+                archive: archive.clone(),
+                dir: dir.clone(),
+                source: io(source),
+            },
         }
     }
 }

@@ -8,14 +8,15 @@
 //! header with `EOF: true` (and no documents) ends a collection and carries the CRC-64 of all of
 //! its documents.
 //!
-//! A collection is read by scanning the archive and skipping other namespaces, so memory stays
-//! at one document whatever the archive holds. Positions are byte offsets in the uncompressed
-//! archive, like the other file sources: `Position::Offset` is the end of the last document read,
-//! which is always inside a block of that collection (before its next document or before the
-//! block's terminator), so resuming there continues with the same namespace and never needs to
-//! know where the block began. The CRC is checked when a collection is read from the start.
+//! The first read indexes the archive in one pass (`index`: where each namespace's blocks are;
+//! a gzip archive is decompressed once, into a temporary file), then each collection is read
+//! from its own blocks only, one document in memory at a time. Positions are byte offsets in the
+//! uncompressed archive, like the other file sources: `Position::Offset` is the end of the last
+//! document read, always inside a block of that collection, so a resume continues in that block.
+//! The CRC is checked when a collection is read from the start.
 
 mod crc;
+mod index;
 mod reader;
 #[cfg(test)]
 mod tests;
@@ -23,9 +24,11 @@ mod writer;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use bson::{Bson, RawBsonRef, RawDocument, RawDocumentBuf};
 
+use self::index::ArchiveIndex;
 use self::reader::NamespaceReader;
 pub use self::writer::ArchiveWriter;
 use super::fetch::IdSet;
@@ -124,6 +127,10 @@ pub struct ArchiveSource {
     /// Where the first block starts (right after the prelude).
     data_start: u64,
     database: Option<String>,
+    /// Where a gzip archive's decompressed copy goes.
+    temp_dir: PathBuf,
+    /// Built by the first read (or listing) and shared by all that follow.
+    index: Mutex<Option<Arc<ArchiveIndex>>>,
 }
 
 impl ArchiveSource {
@@ -170,12 +177,21 @@ impl ArchiveSource {
             collections,
             data_start: stream.offset(),
             database: None,
+            temp_dir: std::env::temp_dir(),
+            index: Mutex::new(None),
         })
     }
 
     /// Only this database's collections, named without the database.
     pub fn with_database(mut self, database: &str) -> Self {
         self.database = Some(database.to_string());
+        self
+    }
+
+    /// Where a gzip archive is decompressed to (once, into an unnamed file as large as the
+    /// uncompressed archive) instead of `TMPDIR`.
+    pub fn with_temp_dir(mut self, dir: &Path) -> Self {
+        self.temp_dir = dir.to_path_buf();
         self
     }
 
@@ -232,6 +248,24 @@ impl ArchiveSource {
         })
     }
 
+    /// The archive's index, built on first use (a failed build is tried again next time).
+    fn index(&self) -> Result<Arc<ArchiveIndex>, SourceError> {
+        let mut slot = self
+            .index
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(index) = &*slot {
+            return Ok(index.clone());
+        }
+        let index = Arc::new(ArchiveIndex::build(
+            &self.path,
+            self.data_start,
+            &self.temp_dir,
+        )?);
+        *slot = Some(index.clone());
+        Ok(index)
+    }
+
     fn invalid(&self, reason: String) -> SourceError {
         SourceError::Invalid {
             source_name: self.describe(),
@@ -249,24 +283,46 @@ impl Source for ArchiveSource {
         "archive"
     }
 
-    /// In name order, like the other sources. Document counts are not in the prelude, so they
-    /// are unknown.
+    /// In name order, like the other sources, with the counts and sizes the index found (a
+    /// collection the archive's damage cut short has no count).
     fn collections(&self) -> Result<Vec<CollectionInfo>, SourceError> {
+        let index = self.index()?;
         let mut infos: Vec<CollectionInfo> = self
             .visible()
-            .map(|(name, _)| CollectionInfo {
-                name,
-                estimated_documents: None,
-                bytes_on_disk: None,
+            .map(|(name, c)| {
+                let found = index.namespace(&c.db, &c.collection);
+                CollectionInfo {
+                    name,
+                    estimated_documents: found.eof.map(|_| found.documents),
+                    bytes_on_disk: Some(found.bytes),
+                }
             })
             .collect();
         infos.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(infos)
     }
 
-    fn partitions(&self, collection: &str, _max: usize) -> Result<Vec<Partition>, SourceError> {
-        self.find(collection)?;
-        Ok(vec![Partition::whole()])
+    /// A large collection in up to `max` runs of its blocks (`max` 1, or a collection in one
+    /// block: whole).
+    fn partitions(&self, collection: &str, max: usize) -> Result<Vec<Partition>, SourceError> {
+        let found = self.find(collection)?;
+        let ranges = if max > 1 {
+            self.index()?.ranges(&found.db, &found.collection, max)
+        } else {
+            Vec::new()
+        };
+        if ranges.len() < 2 {
+            return Ok(vec![Partition::whole()]);
+        }
+        Ok(ranges
+            .into_iter()
+            .enumerate()
+            .map(|(i, range)| Partition {
+                index: u32::try_from(i).unwrap_or(u32::MAX),
+                bytes: Some(range),
+                ..Partition::whole()
+            })
+            .collect())
     }
 
     fn read(
@@ -276,22 +332,23 @@ impl Source for ArchiveSource {
         from: &Position,
     ) -> Result<DocStream, SourceError> {
         let found = self.find(collection)?;
-        if *partition != Partition::whole() {
-            return Err(self.invalid(format!(
-                "reads `{collection}` whole, not by `_id` range (partition {})",
-                partition.index
-            )));
-        }
-        let mut stream = open_stream(&self.path)?;
-        let reader = match from {
-            Position::Start => {
-                stream.skip_to(self.data_start)?;
-                NamespaceReader::from_block_start(stream, &found.db, &found.collection)
+        let range = match partition {
+            Partition {
+                min: None,
+                max: None,
+                bytes,
+                index,
+            } if bytes.is_some() || *index == 0 => *bytes,
+            _ => {
+                return Err(self.invalid(format!(
+                    "reads `{collection}` by runs of its blocks, not by `_id` range (partition {})",
+                    partition.index
+                )))
             }
-            Position::Offset { offset } if *offset >= self.data_start => {
-                stream.skip_to(*offset)?;
-                NamespaceReader::inside_block(stream, &found.db, &found.collection)
-            }
+        };
+        let resume = match from {
+            Position::Start => None,
+            Position::Offset { offset } if *offset >= self.data_start => Some(*offset),
             Position::Offset { offset } => {
                 return Err(self.invalid(format!(
                     "cannot resume `{collection}` at byte {offset}: the prelude ends at byte {}",
@@ -304,6 +361,8 @@ impl Source for ArchiveSource {
                 )))
             }
         };
+        let reader =
+            NamespaceReader::open(self.index()?, &found.db, &found.collection, range, resume)?;
         Ok(Box::new(reader))
     }
 

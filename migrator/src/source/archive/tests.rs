@@ -48,6 +48,18 @@ fn plain_archive(dir: &Path, data: &[(&str, Vec<RawDocumentBuf>)]) -> PathBuf {
     path
 }
 
+fn gzip_archive(dir: &Path, data: &[(&str, Vec<RawDocumentBuf>)]) -> PathBuf {
+    // Named without `.gz`: gzip is recognised by its magic bytes.
+    let path = dir.join("gzip.archive");
+    let mut encoder = flate2::write::GzEncoder::new(
+        std::fs::File::create(&path).expect("create"),
+        flate2::Compression::fast(),
+    );
+    write_archive(&mut encoder, "db", data);
+    encoder.finish().expect("gzip");
+    path
+}
+
 fn read_all(
     source: &ArchiveSource,
     collection: &str,
@@ -71,23 +83,18 @@ fn reads_what_the_writer_wrote_plain_and_gzip() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = fixture();
     let plain = plain_archive(dir.path(), &data);
-    // Named without `.gz`: gzip is recognised by its magic bytes.
-    let gzip = dir.path().join("gzip.archive");
-    let mut encoder = flate2::write::GzEncoder::new(
-        std::fs::File::create(&gzip).expect("create"),
-        flate2::Compression::fast(),
-    );
-    write_archive(&mut encoder, "db", &data);
-    encoder.finish().expect("gzip");
+    let gzip = gzip_archive(dir.path(), &data);
     for path in [plain, gzip] {
         let source = ArchiveSource::open(&path).expect("open");
-        let names: Vec<String> = source
-            .collections()
-            .expect("collections")
-            .into_iter()
-            .map(|c| c.name)
-            .collect();
+        let infos = source.collections().expect("collections");
+        let names: Vec<&str> = infos.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["a", "b", "c"]);
+        for ((_, docs), info) in data.iter().zip(&infos) {
+            // Counted and measured by the index, for progress and scheduling.
+            assert_eq!(info.estimated_documents, Some(docs.len() as u64));
+            let size: usize = docs.iter().map(|d| d.as_bytes().len()).sum();
+            assert_eq!(info.bytes_on_disk, Some(size as u64));
+        }
         for (name, expected) in &data {
             let got = read_all(&source, name, &Position::Start).expect("read");
             assert_eq!(
@@ -246,6 +253,22 @@ fn corrupt_archives_fail_with_file_and_offset() {
             err.contains(&expected) && err.contains(&corrupt.display().to_string()),
             "{err}"
         );
+        // A resumed read, and a run of blocks, are checked too (the index checks the CRC).
+        let err = read_all(&source, "a", &first[0].next)
+            .expect_err(&expected)
+            .to_string();
+        assert!(err.contains(&expected), "resumed: {err}");
+        let last = source
+            .partitions("a", 2)
+            .expect("partitions")
+            .pop()
+            .expect("a partition");
+        let err = source
+            .read("a", &last, &Position::Start)
+            .and_then(|docs| docs.collect::<Result<Vec<_>, _>>())
+            .expect_err(&expected)
+            .to_string();
+        assert!(err.contains(&expected), "last run of blocks: {err}");
     }
     std::fs::write(&corrupt, b"{\"_id\": 1}").expect("write");
     let err = ArchiveSource::open(&corrupt)
@@ -379,4 +402,121 @@ fn names_metadata_and_fetch() {
             "{err}"
         );
     }
+}
+
+#[test]
+fn large_collections_are_read_in_runs_of_blocks_each_resumable() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = vec![
+        ("a", docs("a", 400)),
+        ("b", docs("b", 300)),
+        ("c", Vec::new()),
+    ];
+    for path in [
+        plain_archive(dir.path(), &data),
+        gzip_archive(dir.path(), &data),
+    ] {
+        let source = ArchiveSource::open(&path).expect("open");
+        let parts = source.partitions("a", 4).expect("partitions");
+        assert!((2..=4).contains(&parts.len()), "{parts:?}");
+        let mut all = Vec::new();
+        let mut previous_end = 0;
+        for (i, part) in parts.iter().enumerate() {
+            assert_eq!(part.index as usize, i);
+            let range = part.bytes.expect("a byte range");
+            assert!(
+                previous_end <= range.start && range.start < range.end,
+                "{parts:?}"
+            );
+            previous_end = range.end;
+            let got: Vec<Positioned> = source
+                .read("a", part, &Position::Start)
+                .expect("read")
+                .collect::<Result<_, _>>()
+                .expect("documents");
+            assert!(!got.is_empty(), "partition {i} is empty");
+            for (k, doc) in got.iter().enumerate() {
+                let rest: Vec<Positioned> = source
+                    .read("a", part, &doc.next)
+                    .expect("resume")
+                    .collect::<Result<_, _>>()
+                    .expect("documents");
+                assert_eq!(
+                    bytes(&rest),
+                    bytes(&got[k + 1..]),
+                    "partition {i} after {k}"
+                );
+            }
+            all.extend(got);
+        }
+        assert_eq!(
+            bytes(&all),
+            expected_bytes(&data[0].1),
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            source.partitions("a", 1).expect("one"),
+            [Partition::whole()]
+        );
+        assert_eq!(
+            source.partitions("c", 4).expect("empty"),
+            [Partition::whole()]
+        );
+        let by_id = Partition {
+            min: Some(serde_json::json!(1)),
+            ..Partition::whole()
+        };
+        let err = source
+            .read("a", &by_id, &Position::Start)
+            .err()
+            .expect("an _id range");
+        assert!(err.to_string().contains("not by `_id` range"), "{err}");
+    }
+}
+
+#[test]
+fn the_archive_is_read_once_then_each_collection_from_its_own_blocks() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = fixture();
+    for path in [
+        plain_archive(dir.path(), &data),
+        gzip_archive(dir.path(), &data),
+    ] {
+        let source = ArchiveSource::open(&path).expect("open");
+        let first = read_all(&source, "a", &Position::Start).expect("read");
+        assert_eq!(bytes(&first), expected_bytes(&data[0].1));
+        // Gone from the directory: the index keeps the archive (or its decompressed copy) open,
+        // and no other read opens it again.
+        std::fs::remove_file(&path).expect("remove");
+        for (name, expected) in &data {
+            let got = read_all(&source, name, &Position::Start).expect("read after removal");
+            assert_eq!(bytes(&got), expected_bytes(expected), "{name}");
+        }
+    }
+}
+
+#[test]
+fn a_gzip_archive_without_room_for_its_copy_says_where() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = fixture();
+    let missing = dir.path().join("no-such-dir");
+    let gzip = ArchiveSource::open(&gzip_archive(dir.path(), &data))
+        .expect("open")
+        .with_temp_dir(&missing);
+    let err = read_all(&gzip, "a", &Position::Start)
+        .expect_err("no temp dir")
+        .to_string();
+    assert!(
+        err.contains("gzip.archive")
+            && err.contains(&missing.display().to_string())
+            && err.contains("TMPDIR"),
+        "{err}"
+    );
+    // A plain archive needs no copy.
+    let plain = ArchiveSource::open(&plain_archive(dir.path(), &data))
+        .expect("open")
+        .with_temp_dir(&missing);
+    let got = read_all(&plain, "a", &Position::Start).expect("plain");
+    assert_eq!(bytes(&got), expected_bytes(&data[0].1));
 }
