@@ -234,6 +234,24 @@ fn kill_9_while_reading_byte_ranges_of_a_dump() {
     );
 }
 
+/// The same from a gzip mongodump archive, collections split into runs of their blocks loaded
+/// two at a time: each run resumes at its own last committed offset in the decompressed archive,
+/// which every resumed process decompresses again.
+#[test]
+fn kill_9_while_reading_runs_of_blocks_of_a_gzip_archive() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let archive = dir.path().join("real.archive.gz");
+    Dataset::real().write_archive(&archive, true);
+    kill_ranges_until_done(
+        "kill_9_archive",
+        &archive.display().to_string(),
+        KILL_BATCH,
+        &[],
+        0x0061_7263_6876,
+        "runs of blocks of a gzip archive",
+    );
+}
+
 /// The same from the Mongo-wire server, collections split into `_id` ranges loaded two at a
 /// time: runs resume after the last committed `_id` of every partition.
 #[test]
