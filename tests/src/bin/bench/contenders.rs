@@ -24,6 +24,8 @@ pub enum Contender {
     Ceiling,
     /// migrator, from the live Mongo-wire server.
     MigratorMongo,
+    /// migrator, from a gzip mongodump archive of the same dump.
+    MigratorArchive,
     /// pymongo's bson + psycopg 3 COPY.
     Python,
     /// bson + pg, INSERT of 1,000 rows per statement.
@@ -31,10 +33,11 @@ pub enum Contender {
 }
 
 impl Contender {
-    pub const ALL: [Contender; 5] = [
+    pub const ALL: [Contender; 6] = [
         Contender::Migrator,
         Contender::Ceiling,
         Contender::MigratorMongo,
+        Contender::MigratorArchive,
         Contender::Python,
         Contender::Node,
     ];
@@ -44,6 +47,7 @@ impl Contender {
             Contender::Migrator => "migrator",
             Contender::Ceiling => "ceiling",
             Contender::MigratorMongo => "migrator-mongo",
+            Contender::MigratorArchive => "migrator-archive",
             Contender::Python => "python",
             Contender::Node => "node",
         }
@@ -54,6 +58,7 @@ impl Contender {
             Contender::Migrator => "migrator, mongodump dir",
             Contender::Ceiling => "ceiling: COPY FROM file",
             Contender::MigratorMongo => "migrator, Mongo-wire",
+            Contender::MigratorArchive => "migrator, gzip archive",
             Contender::Python => "Python: bson + COPY",
             Contender::Node => "Node: bson + INSERT",
         }
@@ -99,6 +104,8 @@ pub struct Bench {
     pub mongo_uri: Option<String>,
     /// The Mongo-wire server's process, when this benchmark started it (its CPU is measured).
     pub mongo_pid: Option<u32>,
+    /// The dump as a gzip mongodump archive.
+    pub archive: Option<PathBuf>,
     /// Where the ceiling's files are (the server writes and reads them).
     pub ceiling_dir: PathBuf,
     pub ceiling_files: Vec<(String, u64)>,
@@ -135,12 +142,18 @@ impl Bench {
         );
         let dump = self.data.dir.display().to_string();
         let cost = match contender {
-            Contender::Migrator | Contender::MigratorMongo => {
+            Contender::Migrator | Contender::MigratorMongo | Contender::MigratorArchive => {
                 let source = match contender {
                     Contender::MigratorMongo => self
                         .mongo_uri
                         .clone()
                         .context("no Mongo-wire server for the live source")?,
+                    Contender::MigratorArchive => self
+                        .archive
+                        .as_ref()
+                        .context("no archive was written")?
+                        .display()
+                        .to_string(),
                     _ => dump.clone(),
                 };
                 let source_before = self.mongo_pid.map(|p| self.meter.process_cpu_seconds(p));

@@ -173,6 +173,12 @@ async fn bench(args: Args, command: String) -> anyhow::Result<()> {
         None
     };
 
+    let archive = if contenders.contains(&Contender::MigratorArchive) {
+        Some(setup::write_archive(&data).context("writing the gzip archive")?)
+    } else {
+        None
+    };
+
     // The server writes and reads the ceiling's files: a directory it can use.
     let ceiling_dir =
         std::env::temp_dir().join(format!("migrator-bench-ceiling-{}", std::process::id()));
@@ -192,6 +198,7 @@ async fn bench(args: Args, command: String) -> anyhow::Result<()> {
         node,
         mongo_uri: mongo.as_ref().map(|(s, db)| s.uri(db)),
         mongo_pid: mongo.as_ref().and_then(|(s, _)| s.pid()),
+        archive,
         ceiling_dir: ceiling_dir.clone(),
         ceiling_files: Vec::new(),
         reference: None,
@@ -294,6 +301,7 @@ async fn bench(args: Args, command: String) -> anyhow::Result<()> {
                 node: None,
                 mongo_uri: None,
                 mongo_pid: None,
+                archive: None,
                 reference: None,
                 ceiling_files: Vec::new(),
                 ceiling_dir: std::env::temp_dir()

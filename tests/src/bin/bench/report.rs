@@ -125,7 +125,12 @@ pub fn targets(summaries: &[Summary], memory: &[MemoryPoint]) -> Vec<Target> {
     let migrator = get(Contender::Migrator);
     let mut rss: Vec<f64> = summaries
         .iter()
-        .filter(|s| matches!(s.contender, Contender::Migrator | Contender::MigratorMongo))
+        .filter(|s| {
+            matches!(
+                s.contender,
+                Contender::Migrator | Contender::MigratorMongo | Contender::MigratorArchive
+            )
+        })
         .map(|s| s.peak_rss_mb)
         .collect();
     rss.extend(memory.iter().map(|m| m.peak_rss_mb));

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use migrator::bson::RawDocumentBuf;
 use migrator::source::dump::BsonFileReader;
+use migrator::source::{ArchiveCollection, ArchiveWriter};
 use schema::generator::manifest::Manifest;
 use schema::generator::{dump, FaultConfig, Generator, GeneratorConfig};
 
@@ -228,6 +229,66 @@ impl MongoServer {
     pub fn uri(&self, database: &str) -> String {
         format!("{}/{database}", self.url.trim_end_matches('/'))
     }
+}
+
+/// Documents of one collection per archive block (mongodump interleaves the collections it
+/// dumps concurrently).
+const ARCHIVE_RUN: usize = 1000;
+
+/// Writes the dump as a gzip mongodump archive of database `bench` next to it (unless it is
+/// there already), its collections interleaved in blocks of [`ARCHIVE_RUN`] documents.
+pub fn write_archive(data: &Data) -> anyhow::Result<PathBuf> {
+    let path = data.dir.with_extension("archive.gz");
+    if path.exists() {
+        return Ok(path);
+    }
+    let started = Instant::now();
+    let names: Vec<&String> = data.manifest.collections.keys().collect();
+    let mut prelude = Vec::new();
+    let mut readers = Vec::new();
+    for name in &names {
+        let mut collection = ArchiveCollection::new("bench", name);
+        let metadata = data.dir.join(format!("{name}.metadata.json"));
+        if let Ok(text) = std::fs::read_to_string(&metadata) {
+            collection.metadata = text;
+        }
+        prelude.push(collection);
+        readers.push(Some(BsonFileReader::open(
+            &data.dir.join(format!("{name}.bson")),
+        )?));
+    }
+    let partial = path.with_extension("partial");
+    let file = std::fs::File::create(&partial)
+        .with_context(|| format!("creating {}", partial.display()))?;
+    let gzip = flate2::write::GzEncoder::new(
+        std::io::BufWriter::new(file),
+        flate2::Compression::default(),
+    );
+    let mut writer = ArchiveWriter::new(gzip, &prelude)?;
+    while readers.iter().any(Option::is_some) {
+        for (name, slot) in names.iter().zip(&mut readers) {
+            let Some(reader) = slot else { continue };
+            for _ in 0..ARCHIVE_RUN {
+                match reader.next() {
+                    Some(doc) => writer.write("bench", name, &doc?.doc)?,
+                    None => {
+                        writer.finish_collection("bench", name)?;
+                        *slot = None;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    writer.finish()?.finish()?.into_inner()?.sync_all()?;
+    std::fs::rename(&partial, &path)
+        .with_context(|| format!("renaming {} to {}", partial.display(), path.display()))?;
+    eprintln!(
+        "wrote {} in {:.1} s (not timed)",
+        path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(path)
 }
 
 /// Inserts every collection of the dump into `database` (dropped first).
