@@ -191,18 +191,7 @@ impl CollectionFiles {
             Some(split) if max > 1 => split(path, max)?,
             _ => Vec::new(),
         };
-        if ranges.len() < 2 {
-            return Ok(vec![Partition::whole()]);
-        }
-        Ok(ranges
-            .into_iter()
-            .enumerate()
-            .map(|(i, range)| Partition {
-                index: u32::try_from(i).unwrap_or(u32::MAX),
-                bytes: Some(range),
-                ..Partition::whole()
-            })
-            .collect())
+        Ok(Partition::from_byte_ranges(ranges))
     }
 
     /// Reads a partition from `from` on: the documents that start before its end.
@@ -213,14 +202,8 @@ impl CollectionFiles {
         from: &Position,
     ) -> Result<DocStream, SourceError> {
         let path = self.path(collection)?;
-        let range = match partition {
-            Partition {
-                min: None,
-                max: None,
-                bytes,
-                index,
-            } if bytes.is_some() || *index == 0 => *bytes,
-            _ => return Err(self.not_by_id(collection, partition)),
+        let Some(range) = partition.byte_range() else {
+            return Err(self.not_by_id(collection, partition));
         };
         let offset = match from {
             Position::Start => range.map_or(0, |r| r.start),

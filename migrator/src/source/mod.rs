@@ -119,6 +119,38 @@ impl Partition {
     }
 }
 
+impl Partition {
+    /// One partition per byte range, or the whole collection if there are fewer than two.
+    pub(crate) fn from_byte_ranges(ranges: Vec<ByteRange>) -> Vec<Partition> {
+        if ranges.len() < 2 {
+            return vec![Partition::whole()];
+        }
+        ranges
+            .into_iter()
+            .enumerate()
+            .map(|(i, range)| Partition {
+                index: u32::try_from(i).unwrap_or(u32::MAX),
+                bytes: Some(range),
+                ..Partition::whole()
+            })
+            .collect()
+    }
+
+    /// What a file source reads of this partition: `Some(None)` the whole collection,
+    /// `Some(Some(range))` a byte range, `None` an `_id` range (files cannot).
+    pub(crate) fn byte_range(&self) -> Option<Option<ByteRange>> {
+        match self {
+            Partition {
+                min: None,
+                max: None,
+                bytes,
+                index,
+            } if bytes.is_some() || *index == 0 => Some(*bytes),
+            _ => None,
+        }
+    }
+}
+
 /// Byte offsets `[start, end)` in a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ByteRange {

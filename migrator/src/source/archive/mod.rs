@@ -311,18 +311,7 @@ impl Source for ArchiveSource {
         } else {
             Vec::new()
         };
-        if ranges.len() < 2 {
-            return Ok(vec![Partition::whole()]);
-        }
-        Ok(ranges
-            .into_iter()
-            .enumerate()
-            .map(|(i, range)| Partition {
-                index: u32::try_from(i).unwrap_or(u32::MAX),
-                bytes: Some(range),
-                ..Partition::whole()
-            })
-            .collect())
+        Ok(Partition::from_byte_ranges(ranges))
     }
 
     fn read(
@@ -332,19 +321,11 @@ impl Source for ArchiveSource {
         from: &Position,
     ) -> Result<DocStream, SourceError> {
         let found = self.find(collection)?;
-        let range = match partition {
-            Partition {
-                min: None,
-                max: None,
-                bytes,
-                index,
-            } if bytes.is_some() || *index == 0 => *bytes,
-            _ => {
-                return Err(self.invalid(format!(
-                    "reads `{collection}` by runs of its blocks, not by `_id` range (partition {})",
-                    partition.index
-                )))
-            }
+        let Some(range) = partition.byte_range() else {
+            return Err(self.invalid(format!(
+                "reads `{collection}` by runs of its blocks, not by `_id` range (partition {})",
+                partition.index
+            )));
         };
         let resume = match from {
             Position::Start => None,
