@@ -13,13 +13,14 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use bson::{RawBsonRef, RawDocument};
 
 use super::crc::Crc64;
+use super::open_buffered;
 use crate::source::framing::{BsonStream, Frame};
 use crate::source::{ByteRange, SourceError};
 
@@ -108,10 +109,11 @@ impl ArchiveIndex {
         data_start: u64,
         temp_dir: &Path,
     ) -> Result<ArchiveIndex, SourceError> {
-        let io = |e| SourceError::io(path, e);
-        let file = File::open(path).map_err(io)?;
-        let mut buffered = BufReader::with_capacity(BUFFER, file.try_clone().map_err(io)?);
-        let gzip = buffered.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b]);
+        let (buffered, gzip) = open_buffered(path)?;
+        let file = buffered
+            .get_ref()
+            .try_clone()
+            .map_err(|e| SourceError::io(path, e))?;
         let spool_error = Arc::new(Mutex::new(None));
         let (mut stream, data) = if gzip {
             let spool_failed = |e| spool_failed(path, temp_dir, e);

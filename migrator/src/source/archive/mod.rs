@@ -22,6 +22,7 @@ mod reader;
 mod tests;
 mod writer;
 
+use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -104,12 +105,20 @@ impl ArchiveCollection {
     }
 }
 
-/// Opens an archive, decompressing it if it starts with gzip's magic bytes `1f 8b`.
-pub(crate) fn open_stream(path: &Path) -> Result<BsonStream, SourceError> {
-    let file = std::fs::File::open(path).map_err(|e| SourceError::io(path, e))?;
+/// Opens an archive behind a read buffer, and says whether it is gzip (it starts with gzip's
+/// magic bytes `1f 8b`, whatever its name).
+pub(crate) fn open_buffered(path: &Path) -> Result<(BufReader<File>, bool), SourceError> {
+    let file = File::open(path).map_err(|e| SourceError::io(path, e))?;
     let mut reader = BufReader::with_capacity(256 * 1024, file);
     let head = reader.fill_buf().map_err(|e| SourceError::io(path, e))?;
-    if head.starts_with(&[0x1f, 0x8b]) {
+    let gzip = head.starts_with(&[0x1f, 0x8b]);
+    Ok((reader, gzip))
+}
+
+/// Opens an archive, decompressing it if it is gzip.
+pub(crate) fn open_stream(path: &Path) -> Result<BsonStream, SourceError> {
+    let (reader, gzip) = open_buffered(path)?;
+    if gzip {
         Ok(BsonStream::new(
             path,
             Box::new(flate2::bufread::MultiGzDecoder::new(reader)),
