@@ -117,10 +117,13 @@ impl LoadPlan {
         let _ = writeln!(out, "# Load plan\n");
         let _ = writeln!(
             out,
-            "{} collections, {} tables, {} phases. Tables are created without foreign keys, so \
-             nothing waits for the phases: every partition loads, `--jobs` at a time, the largest \
-             collections first. Then the foreign keys are added (if one is refused, dangling \
-             references are resolved by each reference's policy first) and the indexes built.\n",
+            "{} collections, {} tables, {} phases. Tables are created without keys or foreign \
+             keys, so nothing waits for the phases: every partition loads, `--jobs` at a time, \
+             the largest collections first. Then the primary keys and unique constraints are \
+             built (a collection whose values repeat is loaded again into its tables with their \
+             keys, each repeat a dead letter), the foreign keys added (if one is refused, \
+             dangling references are resolved by each reference's policy first) and the indexes \
+             built.\n",
             defs.len(),
             defs.iter().map(|d| d.tables.len()).sum::<usize>(),
             self.phases.len()

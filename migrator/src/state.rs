@@ -312,6 +312,36 @@ impl StateStore {
             .collect()
     }
 
+    /// Forgets the load of `collections` (whose tables are `tables`): their checkpoints, dead
+    /// letters and written-row counts, so the next load reads them again from the start. Runs
+    /// in the caller's transaction, which empties the tables.
+    pub async fn forget_loads(
+        &self,
+        conn: &mut PgConnection,
+        collections: &[String],
+        tables: &[String],
+    ) -> Result<(), RunError> {
+        let failed = || {
+            RunError::db(format!(
+                "forgetting the load of `{}`",
+                collections.join("`, `")
+            ))
+        };
+        for statement in sql::forget_loads(&self.schema) {
+            sqlx::query(&statement)
+                .bind(collections)
+                .execute(&mut *conn)
+                .await
+                .map_err(failed())?;
+        }
+        sqlx::query(&sql::forget_table_rows(&self.schema))
+            .bind(tables)
+            .execute(&mut *conn)
+            .await
+            .map_err(failed())?;
+        Ok(())
+    }
+
     /// Rows written per table so far.
     pub async fn table_rows(
         &self,

@@ -2,13 +2,15 @@
 //! the field, and loses nothing already written. Corrupt files stop the run after committing
 //! what came before and resume once fixed; bad documents become dead letters and the run goes on.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bson::{doc, Bson, Document};
 use migrator::model::MissingPolicy;
 use migrator::pipeline::config::RunConfig;
+use migrator::progress::{Event, Observer};
 use migrator::report::{Outcome, RunReport};
 use migrator::run_error::RunError;
 use migrator::sink::ddl::Ddl;
@@ -18,7 +20,7 @@ use migrator_e2e::cli::{Cli, SchemaChoice};
 use migrator_e2e::data::{bson_bytes, canonical_lines, Dataset};
 use migrator_e2e::expect::orphans;
 use migrator_e2e::fixture::{self, doc_mut, docs_mut, CLEAN_ROWS};
-use migrator_e2e::pg::{TableHashes, TestDb, TARGET};
+use migrator_e2e::pg::{TableHashes, TestDb, STATE, TARGET};
 
 const BIN: &str = env!("CARGO_BIN_EXE_e2e-migrate");
 
@@ -591,6 +593,125 @@ fn duplicate_ids_are_load_stage_dead_letters() {
         "the first document with the `_id` stays"
     );
     assert_eq!(&db.table_hashes(), clean_hashes());
+}
+
+/// Records the events of a run and stops it when the collection `stop_on` starts loading again
+/// (its keys were refused).
+#[derive(Default)]
+struct StopOnReload {
+    stop_on: &'static str,
+    stop: Arc<AtomicBool>,
+    notes: Mutex<Vec<String>>,
+    committed: Mutex<BTreeSet<String>>,
+}
+
+impl Observer for StopOnReload {
+    fn event(&self, event: &Event) {
+        match event {
+            Event::Note { message } => {
+                if message.contains(&format!("loading `{}` again", self.stop_on)) {
+                    self.stop.store(true, Ordering::SeqCst);
+                }
+                self.notes.lock().expect("notes").push(message.clone());
+            }
+            Event::BatchCommitted { collection, .. } => {
+                self.committed
+                    .lock()
+                    .expect("collections")
+                    .insert(collection.clone());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Keys are built after the load. A unique email that repeats makes PostgreSQL refuse the keys
+/// of `customers` as a whole: `customers` alone is emptied and loaded again into its tables with
+/// their keys, so the repeat is a dead letter naming its `_id` and column and the first document
+/// stays. Stopped as that second load starts, the run resumes it (and reads nothing else again);
+/// the rows and the summary are those of a load into keyed tables.
+#[test]
+fn refused_keys_load_their_collection_again_and_resume() {
+    let db = TestDb::create("keys_refused");
+    let mut data = fixture::clean();
+    docs_mut(&mut data, "customers")
+        .push(doc! {"_id": 13, "name": "copycat", "email": fixture::email(1)});
+    let dir = dump(data);
+    let observer = Arc::new(StopOnReload {
+        stop_on: "customers",
+        ..StopOnReload::default()
+    });
+    let source = Arc::new(DumpSource::open(dir.path()).expect("the dump opens"));
+    let stopped = db
+        .run_observed(
+            &schema(),
+            source,
+            config(&db, 5),
+            observer.clone(),
+            Arc::clone(&observer.stop),
+        )
+        .unwrap_or_else(|e| panic!("the first run failed: {e}"));
+    assert_eq!(stopped.outcome, Outcome::Interrupted);
+    let notes = observer.notes.lock().expect("notes").clone();
+    assert!(
+        notes.iter().any(|n| n.contains("customers_email_key")),
+        "the note names the refused key: {notes:?}"
+    );
+    // Forgotten and emptied together, with the stage that sends the run back to loading.
+    assert_eq!(db.stage().as_deref(), Some("loading"));
+    assert_eq!(db.table_counts().get("customers"), Some(&0));
+    assert_eq!(
+        db.scalar(&format!(
+            "SELECT count(*)::text FROM {STATE}.checkpoints WHERE collection = 'customers'"
+        ))
+        .as_deref(),
+        Some("0")
+    );
+    assert!(letters(&db).iter().all(|l| l[0] != "customers"));
+
+    let resumed = Arc::new(StopOnReload::default());
+    let source = Arc::new(DumpSource::open(dir.path()).expect("the dump opens"));
+    let report = db
+        .run_observed(
+            &schema(),
+            source,
+            config(&db, 5),
+            resumed.clone(),
+            Arc::new(AtomicBool::new(false)),
+        )
+        .unwrap_or_else(|e| panic!("the resumed run failed: {e}"));
+    assert_eq!(report.outcome, Outcome::Completed);
+    assert_eq!(
+        *resumed.committed.lock().expect("collections"),
+        BTreeSet::from(["customers".to_string()]),
+        "only the collection whose keys were refused is read again"
+    );
+    assert_eq!(
+        letters(&db),
+        vec![letter(
+            "customers",
+            "13",
+            "load",
+            "email",
+            "unique_violation"
+        )]
+    );
+    assert_eq!(&db.table_hashes(), clean_hashes());
+    let reported: BTreeMap<String, i64> = report
+        .collections
+        .values()
+        .flat_map(|c| c.rows.iter())
+        .map(|(table, n)| (table.clone(), i64::try_from(*n).expect("a row count")))
+        .collect();
+    assert_eq!(reported, clean_counts());
+    assert_eq!(
+        db.scalar(&format!(
+            "SELECT count(*)::text FROM pg_constraint WHERE conname = 'customers_email_key' \
+             AND connamespace = '{TARGET}'::regnamespace"
+        ))
+        .as_deref(),
+        Some("1")
+    );
 }
 
 /// A document just under BSON's 16 MiB limit migrates whole.

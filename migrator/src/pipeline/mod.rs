@@ -5,5 +5,6 @@ pub mod batch;
 pub mod config;
 pub mod dry_run;
 pub mod reader;
+mod reload;
 pub mod run;
 pub mod tables;

@@ -10,6 +10,7 @@ use sqlx::{Connection, PgConnection, Row};
 
 use super::config::{RunConfig, SchemaMode};
 use super::reader::{BatchLimits, Reading};
+use super::reload::Reloaded;
 use super::tables::{self, Creation, TablesGate};
 use crate::dead_letter::DeadLetterFile;
 use crate::plan::LoadPlan;
@@ -17,7 +18,7 @@ use crate::progress::{Event, Observer};
 use crate::report::{CollectionReport, ErrorGroup, Outcome, RunReport};
 use crate::run_error::RunError;
 use crate::schema::{ModelHandle, Schema};
-use crate::sink::constraints::{self, ForeignKeys, Work};
+use crate::sink::constraints::{self, Added, Work};
 use crate::sink::ddl::{self, Ddl};
 use crate::sink::pool::BufferPool;
 use crate::sink::postgres::{BatchWriter, WriterConfig};
@@ -191,69 +192,91 @@ async fn run_locked(
     shared.time_stage("setup", &mut mark);
     // Whether this invocation ended the load (and so saw every row the references stage found).
     let mut loaded_here = false;
-    if stage == RunStage::Loading {
-        let outcome = if create.is_empty() {
-            load(schema, shared, state, control, workload).await?
-        } else {
-            // The first tables and the stage that says they exist commit together, apart from
-            // the load: a run killed before that commit finds `new` and starts again.
-            let creating = async {
-                let seconds = tables::create(config, state, &create, &shared.tables).await;
-                if seconds.is_err() {
-                    shared.stop.store(true, Ordering::SeqCst);
-                }
-                seconds
-            };
-            let (created, loaded) =
-                tokio::join!(creating, load(schema, shared, state, control, workload));
-            shared.add_stage_seconds("setup", created?);
-            loaded?
-        };
-        shared.time_stage("load", &mut mark);
-        if outcome != Outcome::Completed {
-            return Ok(outcome);
-        }
-        stage = RunStage::References;
-        state.set_stage(control, stage).await?;
-        loaded_here = true;
-    }
-    if config.skip_finish {
-        return Ok(Outcome::Completed);
-    }
+    let mut workload = Some(workload);
     // Whether this invocation added every foreign key and index already (the usual case): the
     // constraints stage then has nothing left to do.
     let mut constraints_added = false;
-    if stage == RunStage::References {
+    // Collections loaded again because their keys were refused.
+    let mut reloaded = Reloaded::default();
+    loop {
+        if stage == RunStage::Loading {
+            // A load again after refused keys lists the collections again.
+            let workload = match workload.take() {
+                Some(w) => w,
+                None => Workload::new(schema, shared.source.collections()?),
+            };
+            let outcome = if create.is_empty() {
+                load(schema, shared, state, control, workload).await?
+            } else {
+                // The first tables and the stage that says they exist commit together, apart
+                // from the load: a run killed before that commit finds `new` and starts again.
+                let create = std::mem::take(&mut create);
+                let creating = async {
+                    let seconds = tables::create(config, state, &create, &shared.tables).await;
+                    if seconds.is_err() {
+                        shared.stop.store(true, Ordering::SeqCst);
+                    }
+                    seconds
+                };
+                let (created, loaded) =
+                    tokio::join!(creating, load(schema, shared, state, control, workload));
+                shared.add_stage_seconds("setup", created?);
+                loaded?
+            };
+            shared.time_stage("load", &mut mark);
+            if outcome != Outcome::Completed {
+                return Ok(outcome);
+            }
+            stage = RunStage::References;
+            state.set_stage(control, stage).await?;
+            loaded_here = true;
+        }
+        if config.skip_finish {
+            return Ok(Outcome::Completed);
+        }
+        if stage != RunStage::References {
+            break;
+        }
         shared.observer.event(&Event::Stage {
             name: "references".into(),
         });
-        // The foreign keys go first, with the indexes: a constraint that is accepted proves
-        // that no value of its column dangles, which is the usual case, and spares looking for
-        // dangling values a second time. Only if one is refused are they all dropped and every
-        // reference resolved.
+        // Keys first (the tables were created without them), then the foreign keys, with the
+        // indexes: a foreign key that is accepted proves that no value of its column dangles,
+        // which is the usual case, and spares looking for dangling values a second time. Only
+        // if one is refused are they all dropped and every reference resolved.
         let mut scope = crate::references::Scope::All;
-        if config.schema_mode == SchemaMode::Create
-            && crate::references::all_actionable_enforced(schema)
-        {
+        if config.schema_mode == SchemaMode::Create {
+            let enforced = crate::references::all_actionable_enforced(schema);
             let work = Work {
-                foreign_keys: true,
-                indexes: true,
+                keys: true,
+                foreign_keys: enforced,
+                indexes: enforced,
             };
-            match constraints::add(
+            let added = constraints::add(
                 &config.pg_url,
                 &config.target_schema,
                 &ddl,
                 config.jobs,
                 work,
             )
-            .await?
-            {
-                ForeignKeys::Added => {
+            .await?;
+            match added {
+                Added::All if enforced => {
                     scope = crate::references::Scope::Unenforced;
                     constraints_added = true;
                 }
-                ForeignKeys::Refused(_) => {
+                Added::All => {}
+                Added::ForeignKeyRefused(_) => {
                     constraints::drop_foreign_keys(control, &config.target_schema, &ddl).await?
+                }
+                Added::KeysRefused(refused) => {
+                    let observer = shared.observer.as_ref();
+                    reloaded
+                        .reload(schema, config, observer, state, control, refused)
+                        .await?;
+                    shared.time_stage("references", &mut mark);
+                    stage = RunStage::Loading;
+                    continue;
                 }
             }
         }
@@ -278,27 +301,32 @@ async fn run_locked(
         shared.time_stage("references", &mut mark);
         stage = RunStage::Constraints;
         state.set_stage(control, stage).await?;
+        break;
     }
     if stage == RunStage::Constraints {
         shared.observer.event(&Event::Stage {
             name: "constraints".into(),
         });
         if config.schema_mode == SchemaMode::Create && !constraints_added {
-            let work = Work {
-                foreign_keys: true,
-                indexes: true,
-            };
             let added = constraints::add(
                 &config.pg_url,
                 &config.target_schema,
                 &ddl,
                 config.jobs,
-                work,
+                Work::ALL,
             )
             .await?;
-            // Every reference is resolved by now: a refusal is an error.
-            if let ForeignKeys::Refused(e) = added {
-                return Err(e);
+            // Every reference is resolved by now, every key was added in the references stage:
+            // a refusal is an error.
+            match added {
+                Added::All => {}
+                Added::ForeignKeyRefused(e) => return Err(e),
+                Added::KeysRefused(refused) => {
+                    return Err(refused.into_iter().next().map_or_else(
+                        || RunError::Internal("keys refused without an error".into()),
+                        |r| r.error,
+                    ));
+                }
             }
         }
         state.set_stage(control, RunStage::Done).await?;

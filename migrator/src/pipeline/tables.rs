@@ -1,8 +1,8 @@
-//! Creating the target tables while the load starts. PostgreSQL fsyncs every index it builds
-//! (each primary key, each TOAST index), so creating tens of tables takes a while even though it
-//! costs little CPU: the tables are created collection by collection, in the order the load takes
-//! them, on a connection of their own, and each collection's writers wait only for its own
-//! tables. The readers meanwhile transform their first batches.
+//! Creating the target tables while the load starts, without their keys (built after the load).
+//! PostgreSQL fsyncs every index it builds (each TOAST index), so creating tens of tables takes a
+//! while even though it costs little CPU: the tables are created collection by collection, in
+//! the order the load takes them, on a connection of their own, and each collection's writers
+//! wait only for its own tables. The readers meanwhile transform their first batches.
 
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -100,7 +100,7 @@ impl Creation {
                     .tables
                     .iter()
                     .filter(|t| !existing.contains(&t.name))
-                    .map(|t| sql::create_table(ns, t))
+                    .map(|t| sql::create_table_for_load(ns, t))
                     .collect();
                 (!statements.is_empty()).then(|| Chunk {
                     collection: model.collection().to_string(),

@@ -1,11 +1,12 @@
-//! Foreign keys and indexes added after the load, over several sessions at once.
+//! Keys, foreign keys and indexes added after the load, over several sessions at once.
 //!
-//! Two statements run together only when their locks do not conflict: `ADD FOREIGN KEY` takes
-//! SHARE ROW EXCLUSIVE on its table and on the table it references, `CREATE INDEX` takes SHARE
-//! on its table, and SHARE ROW EXCLUSIVE conflicts with both while SHARE only conflicts with
-//! SHARE ROW EXCLUSIVE. A statement starts when it conflicts with none that is running, so the
-//! sessions never wait for each other and cannot deadlock. The statements on the largest tables
-//! start first.
+//! Two statements run together only when their locks do not conflict: adding keys takes ACCESS
+//! EXCLUSIVE on its table, `ADD FOREIGN KEY` SHARE ROW EXCLUSIVE on its table and on the table it
+//! references, `CREATE INDEX` SHARE on its table; ACCESS EXCLUSIVE and SHARE ROW EXCLUSIVE
+//! conflict with all three, SHARE only with those two. A statement starts when it conflicts with
+//! none that is running, so the sessions never wait for each other and cannot deadlock. A
+//! foreign key also waits for the keys of the table it references (PostgreSQL needs them). The
+//! statements on the largest tables start first.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -18,33 +19,65 @@ use crate::state::{connect_as, CONTROL_APPLICATION};
 
 /// SQLSTATE `foreign_key_violation`: a foreign key refused because values point at nothing.
 const FOREIGN_KEY_VIOLATION: &str = "23503";
+/// SQLSTATE `unique_violation`: keys refused because values repeat.
+const UNIQUE_VIOLATION: &str = "23505";
 
 /// What to add.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Work {
+    /// Primary keys and unique constraints.
+    pub keys: bool,
     pub foreign_keys: bool,
     pub indexes: bool,
 }
 
-/// How adding the foreign keys went.
+impl Work {
+    /// Keys, foreign keys and indexes.
+    pub const ALL: Work = Work {
+        keys: true,
+        foreign_keys: true,
+        indexes: true,
+    };
+}
+
+/// How adding them went.
 #[derive(Debug)]
-pub enum ForeignKeys {
-    /// Every one exists now.
-    Added,
-    /// At least one was refused because values dangle (the first refusal); the others that were
-    /// added stay.
-    Refused(RunError),
+pub enum Added {
+    /// Every one asked for exists now.
+    All,
+    /// The keys of these tables were refused because values repeat. Every other table's keys
+    /// were added; no foreign key or index was started after the first refusal.
+    KeysRefused(Vec<RefusedKeys>),
+    /// Every key was added, and at least one foreign key was refused because values dangle (the
+    /// first refusal); the others that were added stay.
+    ForeignKeyRefused(RunError),
+}
+
+/// The keys of a table that its rows do not allow.
+#[derive(Debug)]
+pub struct RefusedKeys {
+    pub table: String,
+    pub error: RunError,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Keys,
+    ForeignKey,
+    Index,
 }
 
 #[derive(Debug)]
 struct Item {
     what: String,
     statement: String,
-    /// Tables locked in SHARE ROW EXCLUSIVE mode.
+    kind: Kind,
+    /// Tables locked in SHARE ROW EXCLUSIVE or ACCESS EXCLUSIVE mode.
     exclusive: Vec<String>,
     /// The table locked in SHARE mode.
     shared: Option<String>,
-    foreign_key: bool,
+    /// A table whose keys must exist first (the one a foreign key references).
+    after_keys_of: Option<String>,
     size: i64,
 }
 
@@ -59,15 +92,15 @@ impl Item {
     }
 }
 
-/// Adds the foreign keys that do not exist yet and/or every index (`IF NOT EXISTS`) of `ddl`
-/// over `sessions` connections to `url`. Idempotent, so a resumed run calls it again.
+/// Adds the keys and foreign keys that do not exist yet and/or every index (`IF NOT EXISTS`) of
+/// `ddl` over `sessions` connections to `url`. Idempotent, so a resumed run calls it again.
 pub async fn add(
     url: &str,
     target_schema: &str,
     ddl: &Ddl,
     sessions: usize,
     work: Work,
-) -> Result<ForeignKeys, RunError> {
+) -> Result<Added, RunError> {
     let mut control = connect_as(url, CONTROL_APPLICATION).await?;
     let existing: BTreeSet<String> = sqlx::query_scalar(sql::CONSTRAINT_NAMES)
         .bind(target_schema)
@@ -83,7 +116,28 @@ pub async fn add(
         .map_err(RunError::db("reading table sizes"))?
         .into_iter()
         .collect();
+    let size = |table: &str| sizes.get(table).copied().unwrap_or(0);
     let mut items = Vec::new();
+    if work.keys {
+        for keys in &ddl.keys {
+            if keys.names.iter().all(|n| existing.contains(n)) {
+                continue;
+            }
+            items.push(Item {
+                what: format!(
+                    "adding the keys of {} ({})",
+                    keys.table,
+                    keys.names.join(", ")
+                ),
+                statement: keys.statement.clone(),
+                kind: Kind::Keys,
+                exclusive: vec![keys.table.clone()],
+                shared: None,
+                after_keys_of: None,
+                size: size(&keys.table),
+            });
+        }
+    }
     if work.foreign_keys {
         for (i, (name, statement)) in ddl.foreign_keys.iter().enumerate() {
             let Some((table, target)) = ddl.foreign_key_tables.get(i) else {
@@ -95,10 +149,11 @@ pub async fn add(
             items.push(Item {
                 what: format!("adding foreign key {name}"),
                 statement: statement.clone(),
+                kind: Kind::ForeignKey,
                 exclusive: vec![table.clone(), target.clone()],
                 shared: None,
-                foreign_key: true,
-                size: sizes.get(table).copied().unwrap_or(0),
+                after_keys_of: Some(target.clone()),
+                size: size(table),
             });
         }
     }
@@ -107,15 +162,19 @@ pub async fn add(
             items.push(Item {
                 what: format!("creating index on {table}"),
                 statement: sql::if_missing(statement),
+                kind: Kind::Index,
                 exclusive: Vec::new(),
                 shared: Some(table.clone()),
-                foreign_key: false,
-                size: sizes.get(table).copied().unwrap_or(0),
+                after_keys_of: None,
+                size: size(table),
             });
         }
     }
-    // Largest tables first; a table's foreign keys before its indexes.
-    items.sort_by_key(|i| (std::cmp::Reverse(i.size), !i.foreign_key));
+    if items.is_empty() {
+        return Ok(Added::All);
+    }
+    // Largest tables first; a table's keys, then its foreign keys, then its indexes.
+    items.sort_by_key(|i| (std::cmp::Reverse(i.size), i.kind));
     let sessions = sessions.max(1).min(items.len());
     let mut idle = vec![control];
     while idle.len() < sessions {
@@ -131,25 +190,84 @@ pub async fn add(
     run(items.into(), idle).await
 }
 
-async fn run(
-    mut pending: VecDeque<Item>,
-    mut idle: Vec<PgConnection>,
-) -> Result<ForeignKeys, RunError> {
+/// What the sessions have met so far.
+#[derive(Debug, Default)]
+struct Progress {
+    /// Tables whose keys are pending or being added.
+    unkeyed: BTreeSet<String>,
+    refused_keys: Vec<RefusedKeys>,
+    refused_foreign_key: Option<RunError>,
+    failure: Option<RunError>,
+}
+
+impl Progress {
+    /// Whether `item` may start next to `running`.
+    fn ready(&self, item: &Item, running: &BTreeMap<usize, Item>) -> bool {
+        let keyed = item
+            .after_keys_of
+            .as_ref()
+            .is_none_or(|t| !self.unkeyed.contains(t));
+        keyed && running.values().all(|r| !item.conflicts(r))
+    }
+
+    /// Takes in how `item` went.
+    fn record(&mut self, item: Item, result: Result<(), sqlx::Error>) {
+        if item.kind == Kind::Keys {
+            for table in &item.exclusive {
+                self.unkeyed.remove(table);
+            }
+        }
+        let error = match result {
+            Ok(()) => return,
+            Err(e) => e,
+        };
+        let code = match &error {
+            sqlx::Error::Database(db) => db.code().map(|c| c.to_string()),
+            _ => None,
+        };
+        match (item.kind, code.as_deref()) {
+            (Kind::Keys, Some(UNIQUE_VIOLATION)) => self.refused_keys.push(RefusedKeys {
+                table: item.exclusive.first().cloned().unwrap_or_default(),
+                error: RunError::db(item.what)(error),
+            }),
+            (Kind::ForeignKey, Some(FOREIGN_KEY_VIOLATION)) => {
+                self.refused_foreign_key
+                    .get_or_insert(RunError::db(item.what)(error));
+            }
+            _ => {
+                self.failure.get_or_insert(RunError::db(item.what)(error));
+            }
+        }
+    }
+
+    /// Drops from `pending` what is of no use any more: everything but keys once keys are
+    /// refused (the tables are loaded again), the foreign keys once one is refused (they will be
+    /// dropped).
+    fn prune(&self, pending: &mut VecDeque<Item>) {
+        if !self.refused_keys.is_empty() {
+            pending.retain(|i| i.kind == Kind::Keys);
+        } else if self.refused_foreign_key.is_some() {
+            pending.retain(|i| i.kind != Kind::ForeignKey);
+        }
+    }
+}
+
+async fn run(mut pending: VecDeque<Item>, mut idle: Vec<PgConnection>) -> Result<Added, RunError> {
+    let mut progress = Progress {
+        unkeyed: pending
+            .iter()
+            .filter(|i| i.kind == Kind::Keys)
+            .flat_map(|i| i.exclusive.iter().cloned())
+            .collect(),
+        ..Progress::default()
+    };
     let mut running: BTreeMap<usize, Item> = BTreeMap::new();
     let mut tasks = tokio::task::JoinSet::new();
-    let mut refused: Option<RunError> = None;
-    let mut failure: Option<RunError> = None;
     let mut next_id = 0usize;
     loop {
-        while failure.is_none() && !idle.is_empty() {
-            // Once a foreign key is refused the others are of no use: they will be dropped.
-            if refused.is_some() {
-                pending.retain(|i| !i.foreign_key);
-            }
-            let Some(pos) = pending
-                .iter()
-                .position(|i| running.values().all(|r| !i.conflicts(r)))
-            else {
+        progress.prune(&mut pending);
+        while progress.failure.is_none() && !idle.is_empty() {
+            let Some(pos) = pending.iter().position(|i| progress.ready(i, &running)) else {
                 break;
             };
             let (Some(item), Some(mut conn)) = (pending.remove(pos), idle.pop()) else {
@@ -161,7 +279,7 @@ async fn run(
             running.insert(id, item);
             tasks.spawn(async move {
                 // Run once each: the simple protocol, nothing to prepare.
-                let result = conn.execute(statement.as_str()).await;
+                let result = conn.execute(statement.as_str()).await.map(|_| ());
                 (id, conn, result)
             });
         }
@@ -171,32 +289,37 @@ async fn run(
         let (id, conn, result) = match done {
             Ok(d) => d,
             Err(e) => {
-                failure.get_or_insert(RunError::Internal(format!(
+                progress.failure.get_or_insert(RunError::Internal(format!(
                     "a constraint session failed: {e}"
                 )));
                 continue;
             }
         };
         idle.push(conn);
-        let Some(item) = running.remove(&id) else {
-            continue;
-        };
-        match result {
-            Ok(_) => {}
-            Err(sqlx::Error::Database(db))
-                if item.foreign_key && db.code().as_deref() == Some(FOREIGN_KEY_VIOLATION) =>
-            {
-                refused.get_or_insert(RunError::db(item.what)(sqlx::Error::Database(db)));
-            }
-            Err(e) => {
-                failure.get_or_insert(RunError::db(item.what)(e));
-            }
+        if let Some(item) = running.remove(&id) {
+            progress.record(item, result);
         }
     }
-    match (failure, refused) {
-        (Some(e), _) => Err(e),
-        (None, Some(e)) => Ok(ForeignKeys::Refused(e)),
-        (None, None) => Ok(ForeignKeys::Added),
+    if progress.failure.is_none() {
+        if let Some(stuck) = pending.front() {
+            progress.failure = Some(RunError::Internal(format!(
+                "{} could not start (it waits for keys that were never added)",
+                stuck.what
+            )));
+        }
+    }
+    match progress {
+        Progress {
+            failure: Some(e), ..
+        } => Err(e),
+        Progress { refused_keys, .. } if !refused_keys.is_empty() => {
+            Ok(Added::KeysRefused(refused_keys))
+        }
+        Progress {
+            refused_foreign_key: Some(e),
+            ..
+        } => Ok(Added::ForeignKeyRefused(e)),
+        _ => Ok(Added::All),
     }
 }
 
@@ -234,9 +357,10 @@ mod tests {
         Item {
             what: String::new(),
             statement: String::new(),
+            kind: Kind::ForeignKey,
             exclusive: vec![table.into(), target.into()],
             shared: None,
-            foreign_key: true,
+            after_keys_of: Some(target.into()),
             size: 0,
         }
     }
@@ -245,9 +369,22 @@ mod tests {
         Item {
             what: String::new(),
             statement: String::new(),
+            kind: Kind::Index,
             exclusive: Vec::new(),
             shared: Some(table.into()),
-            foreign_key: false,
+            after_keys_of: None,
+            size: 0,
+        }
+    }
+
+    fn keys(table: &str) -> Item {
+        Item {
+            what: String::new(),
+            statement: String::new(),
+            kind: Kind::Keys,
+            exclusive: vec![table.into()],
+            shared: None,
+            after_keys_of: None,
             size: 0,
         }
     }
@@ -267,10 +404,45 @@ mod tests {
             (index("a"), index("a"), false, "two indexes on one table"),
             (index("a"), index("b"), false, "two tables"),
             (fk("a", "a"), fk("a", "b"), true, "a self-reference"),
+            (
+                keys("a"),
+                index("a"),
+                true,
+                "access exclusive against share",
+            ),
+            (
+                keys("a"),
+                fk("b", "a"),
+                true,
+                "access exclusive against share row exclusive",
+            ),
+            (keys("a"), keys("b"), false, "keys of two tables"),
         ];
         for (x, y, conflict, why) in cases {
             assert_eq!(x.conflicts(&y), conflict, "{why}");
             assert_eq!(y.conflicts(&x), conflict, "{why} (swapped)");
         }
+    }
+
+    #[test]
+    fn a_foreign_key_waits_for_the_keys_it_references() {
+        let mut progress = Progress {
+            unkeyed: ["a".to_string()].into(),
+            ..Progress::default()
+        };
+        let running = BTreeMap::new();
+        assert!(
+            !progress.ready(&fk("b", "a"), &running),
+            "a has no keys yet"
+        );
+        assert!(
+            progress.ready(&fk("a", "c"), &running),
+            "the referencing table's own keys are not needed"
+        );
+        assert!(progress.ready(&index("a"), &running));
+        progress.record(keys("a"), Ok(()));
+        assert!(progress.ready(&fk("b", "a"), &running));
+        let busy = BTreeMap::from([(0, keys("b"))]);
+        assert!(!progress.ready(&fk("b", "a"), &busy), "b is locked");
     }
 }

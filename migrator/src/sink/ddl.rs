@@ -1,6 +1,7 @@
-//! DDL for a whole schema, in the order a load needs it: enum types, tables (keys and checks, no
-//! foreign keys), then, after the data is in, foreign keys and indexes. Adding foreign keys last
-//! is what makes reference cycles and self-references load without special cases.
+//! DDL for a whole schema, in the order a load needs it: enum types, tables (columns and checks),
+//! then, after the data is in, primary keys and unique constraints, foreign keys and indexes.
+//! Adding foreign keys last is what makes reference cycles and self-references load without
+//! special cases; building keys last sorts each index once instead of growing it row by row.
 
 use std::collections::BTreeSet;
 
@@ -17,8 +18,14 @@ use crate::schema::Schema;
 pub struct Ddl {
     /// `CREATE TYPE` for native enums.
     pub types: Vec<String>,
-    /// `CREATE TABLE` in load order (a collection's table, then its junction and child tables).
+    /// `CREATE TABLE` in load order (a collection's table, then its junction and child tables),
+    /// keys included: the tables as they end up.
     pub tables: Vec<String>,
+    /// `CREATE TABLE` as a run creates them to load into (no keys yet), in the same order.
+    pub load_tables: Vec<String>,
+    /// Each table's primary key and unique constraints, built after the load (tables without
+    /// keys have none here).
+    pub keys: Vec<TableKeys>,
     /// Foreign keys, added after the load: (constraint name, statement).
     pub foreign_keys: Vec<(String, String)>,
     /// Indexes on foreign-key columns and `index` fields, added after the load.
@@ -27,6 +34,17 @@ pub struct Ddl {
     pub foreign_key_tables: Vec<(String, String)>,
     /// For each of `indexes`: its table, unqualified.
     pub index_tables: Vec<String>,
+}
+
+/// The keys of one table, added by one statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableKeys {
+    /// The table, unqualified.
+    pub table: String,
+    /// Its constraint names (primary key first).
+    pub names: Vec<String>,
+    /// `ALTER TABLE .. ADD CONSTRAINT .., ADD CONSTRAINT ..`.
+    pub statement: String,
 }
 
 impl Ddl {
@@ -44,6 +62,14 @@ impl Ddl {
             let def = schema.models()[m].def();
             for table in &def.tables {
                 ddl.tables.push(sql::create_table(ns, table));
+                ddl.load_tables.push(sql::create_table_for_load(ns, table));
+                if let Some(statement) = sql::add_keys(ns, table) {
+                    ddl.keys.push(TableKeys {
+                        table: table.name.clone(),
+                        names: sql::key_names(table),
+                        statement,
+                    });
+                }
                 let mut indexed: BTreeSet<Vec<String>> = BTreeSet::new();
                 for reference in &table.references {
                     let Some(target) = schema.resolve(def, &reference.target) else {

@@ -63,13 +63,38 @@ fn column_list(columns: &[String]) -> String {
 }
 
 /// `CREATE TABLE` with columns, primary key, unique constraints and enum CHECKs; no foreign keys.
+/// The table as it ends up (the generated DDL, a user's own tables).
 pub fn create_table(ns: Namespace<'_>, table: &TableDef) -> String {
-    let mut parts: Vec<String> = table
+    let mut parts = column_clauses(table, ns, false);
+    parts.extend(key_clauses(table));
+    create_table_of(ns, table, &parts)
+}
+
+/// `CREATE TABLE` as a run creates it to load into: columns and enum CHECKs, the primary key's
+/// columns `NOT NULL`, no keys yet. [`add_keys`] builds them after the load, by sorting rows
+/// that are all there instead of inserting into the indexes row by row.
+pub fn create_table_for_load(ns: Namespace<'_>, table: &TableDef) -> String {
+    let parts = column_clauses(table, ns, true);
+    create_table_of(ns, table, &parts)
+}
+
+fn create_table_of(ns: Namespace<'_>, table: &TableDef, parts: &[String]) -> String {
+    format!(
+        "CREATE TABLE {} (\n    {}\n)",
+        ns.qualify(&table.name),
+        parts.join(",\n    ")
+    )
+}
+
+/// Each column with its type, `NOT NULL` and enum CHECK; `key_not_null`: the primary key's
+/// columns `NOT NULL` too (the key would make them so).
+fn column_clauses(table: &TableDef, ns: Namespace<'_>, key_not_null: bool) -> Vec<String> {
+    table
         .columns
         .iter()
         .map(|c| {
             let mut s = format!("{} {}", quote_ident(&c.name), column_type_sql(ns, &c.ty));
-            if !c.nullable {
+            if !c.nullable || (key_not_null && table.primary_key.contains(&c.name)) {
                 s.push_str(" NOT NULL");
             }
             if let Some(check) = check_for(c) {
@@ -80,27 +105,52 @@ pub fn create_table(ns: Namespace<'_>, table: &TableDef) -> String {
             }
             s
         })
-        .collect();
+        .collect()
+}
+
+/// The names of a table's primary key and unique constraints, in [`add_keys`]'s order.
+pub fn key_names(table: &TableDef) -> Vec<String> {
+    keys_of(table).into_iter().map(|(name, _)| name).collect()
+}
+
+/// `CONSTRAINT .. PRIMARY KEY (..)` and `CONSTRAINT .. UNIQUE (..)` of a table.
+fn key_clauses(table: &TableDef) -> Vec<String> {
+    keys_of(table)
+        .into_iter()
+        .map(|(name, clause)| format!("CONSTRAINT {} {clause}", quote_ident(&name)))
+        .collect()
+}
+
+fn keys_of(table: &TableDef) -> Vec<(String, String)> {
+    let mut keys = Vec::new();
     if !table.primary_key.is_empty() {
-        parts.push(format!(
-            "CONSTRAINT {} PRIMARY KEY ({})",
-            quote_ident(&constraint_name(&table.name, &[], "pkey")),
-            column_list(&table.primary_key)
+        keys.push((
+            constraint_name(&table.name, &[], "pkey"),
+            format!("PRIMARY KEY ({})", column_list(&table.primary_key)),
         ));
     }
     for unique in &table.uniques {
         let cols: Vec<&str> = unique.iter().map(String::as_str).collect();
-        parts.push(format!(
-            "CONSTRAINT {} UNIQUE ({})",
-            quote_ident(&constraint_name(&table.name, &cols, "key")),
-            column_list(unique)
+        keys.push((
+            constraint_name(&table.name, &cols, "key"),
+            format!("UNIQUE ({})", column_list(unique)),
         ));
     }
-    format!(
-        "CREATE TABLE {} (\n    {}\n)",
-        ns.qualify(&table.name),
-        parts.join(",\n    ")
-    )
+    keys
+}
+
+/// `ALTER TABLE .. ADD CONSTRAINT .. PRIMARY KEY (..), ADD CONSTRAINT .. UNIQUE (..)`: every key
+/// of a table in one statement (one lock, one commit); `None` for a table without keys.
+pub fn add_keys(ns: Namespace<'_>, table: &TableDef) -> Option<String> {
+    let clauses = key_clauses(table);
+    (!clauses.is_empty()).then(|| {
+        let adds: Vec<String> = clauses.iter().map(|c| format!("ADD {c}")).collect();
+        format!(
+            "ALTER TABLE {} {}",
+            ns.qualify(&table.name),
+            adds.join(", ")
+        )
+    })
 }
 
 /// The name of the foreign-key constraint on `table.column`.
@@ -310,6 +360,24 @@ pub fn select_table_rows(state: &str) -> String {
     )
 }
 
+/// Forgets what the load of some collections recorded (`$1`: collections), so it can run again
+/// from the start: their checkpoints and dead letters.
+pub fn forget_loads(state: &str) -> [String; 2] {
+    let s = quote_ident(state);
+    [
+        format!("DELETE FROM {s}.checkpoints WHERE collection = ANY($1)"),
+        format!("DELETE FROM {s}.dead_letters WHERE collection = ANY($1)"),
+    ]
+}
+
+/// Forgets the written-row counts of some tables (`$1`: tables).
+pub fn forget_table_rows(state: &str) -> String {
+    format!(
+        "DELETE FROM {}.table_rows WHERE table_name = ANY($1)",
+        quote_ident(state)
+    )
+}
+
 pub fn insert_dead_letter(state: &str) -> String {
     format!(
         "INSERT INTO {}.dead_letters (collection, document_id, stage, field, class, message, document) \
@@ -447,6 +515,12 @@ pub fn drop_table(ns: Namespace<'_>, table: &str) -> String {
 
 pub fn truncate_table(ns: Namespace<'_>, table: &str) -> String {
     format!("TRUNCATE {} CASCADE", ns.qualify(table))
+}
+
+/// `TRUNCATE a, b, ..` without CASCADE: refused if a table outside the list references one.
+pub fn truncate_tables(ns: Namespace<'_>, tables: &[&str]) -> String {
+    let names: Vec<String> = tables.iter().map(|t| ns.qualify(t)).collect();
+    format!("TRUNCATE {}", names.join(", "))
 }
 
 pub fn drop_type(ns: Namespace<'_>, name: &str) -> String {

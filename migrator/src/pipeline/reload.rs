@@ -1,0 +1,108 @@
+//! Loading collections again when their keys are refused.
+//!
+//! A run creates its tables without keys and builds them after the load. If values repeat (two
+//! documents with one `_id`, one unique email twice), PostgreSQL refuses a table's keys as a
+//! whole and cannot say which document came first. The collections owning those tables are then
+//! loaded again, from the start, into their tables emptied and given their keys: the load refuses
+//! each repeat as it comes, as a dead letter naming the document's `_id` and the column, exactly
+//! as a load into tables that have keys from the start does. The other collections stay as they
+//! are.
+
+use std::collections::BTreeSet;
+
+use sqlx::{Connection, PgConnection};
+
+use super::config::RunConfig;
+use crate::progress::{Event, Observer};
+use crate::run_error::RunError;
+use crate::schema::Schema;
+use crate::sink::constraints::{self, RefusedKeys};
+use crate::sink::ddl::Ddl;
+use crate::sink::sql::{self, Namespace};
+use crate::state::{RunStage, StateStore};
+
+/// The collections an invocation has loaded again so far.
+#[derive(Debug, Default)]
+pub struct Reloaded(BTreeSet<String>);
+
+impl Reloaded {
+    /// Empties the tables of the collections owning `refused`, adds their keys, forgets their
+    /// load and records the `loading` stage, in one transaction: the next load reads those
+    /// collections again (a run killed after the commit does so when it resumes, before it the
+    /// keys are tried again). Foreign keys already added are dropped first (they would keep
+    /// the tables from being emptied) and added again after the load.
+    pub async fn reload(
+        &mut self,
+        schema: &Schema,
+        config: &RunConfig,
+        observer: &dyn Observer,
+        state: &StateStore,
+        control: &mut PgConnection,
+        refused: Vec<RefusedKeys>,
+    ) -> Result<(), RunError> {
+        let mut collections: Vec<String> = Vec::new();
+        let mut tables: Vec<String> = Vec::new();
+        for RefusedKeys { table, error } in refused {
+            let Some(owner) = schema
+                .models()
+                .iter()
+                .find(|m| m.def().tables.iter().any(|t| t.name == table))
+            else {
+                return Err(RunError::Internal(format!(
+                    "table `{table}` belongs to no collection ({error})"
+                )));
+            };
+            let collection = owner.collection().to_string();
+            // Loaded again into tables with keys, its rows cannot break them: if they do,
+            // something else wrote there.
+            if self.0.contains(&collection) {
+                return Err(error);
+            }
+            observer.event(&Event::Note {
+                message: format!(
+                    "`{collection}`: values repeat where table `{table}` needs them unique \
+                     ({error}); loading `{collection}` again into its tables with their keys, so \
+                     each repeat is a dead letter"
+                ),
+            });
+            if !collections.contains(&collection) {
+                tables.extend(owner.def().tables.iter().map(|t| t.name.clone()));
+                collections.push(collection);
+            }
+        }
+        let ddl = Ddl::new(schema, Some(&config.target_schema));
+        constraints::drop_foreign_keys(control, &config.target_schema, &ddl).await?;
+        let what = format!("emptying `{}` to load again", collections.join("`, `"));
+        let ns = Namespace(Some(&config.target_schema));
+        let mut statements = vec![sql::truncate_tables(
+            ns,
+            &tables.iter().map(String::as_str).collect::<Vec<_>>(),
+        )];
+        let existing: BTreeSet<String> = sqlx::query_scalar(sql::CONSTRAINT_NAMES)
+            .bind(&config.target_schema)
+            .fetch_all(&mut *control)
+            .await
+            .map_err(RunError::db("listing existing constraints"))?
+            .into_iter()
+            .collect();
+        statements.extend(
+            ddl.keys
+                .iter()
+                .filter(|k| tables.contains(&k.table))
+                .filter(|k| !k.names.iter().all(|n| existing.contains(n)))
+                .map(|k| k.statement.clone()),
+        );
+        let mut tx = control.begin().await.map_err(RunError::db(what.clone()))?;
+        for statement in &statements {
+            sqlx::query(statement)
+                .execute(&mut *tx)
+                .await
+                .map_err(RunError::db(what.clone()))?;
+        }
+        state.forget_loads(&mut tx, &collections, &tables).await?;
+        state.set_stage(&mut tx, RunStage::Loading).await?;
+        tx.commit().await.map_err(RunError::db(what))?;
+        self.0.extend(collections);
+        Ok(())
+    }
+}
