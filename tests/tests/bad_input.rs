@@ -74,6 +74,16 @@ fn clean_hashes() -> &'static TableHashes {
     })
 }
 
+/// The rows per table a run's summary reports.
+fn reported_rows(report: &RunReport) -> BTreeMap<String, i64> {
+    report
+        .collections
+        .values()
+        .flat_map(|c| c.rows.iter())
+        .map(|(table, n)| (table.clone(), i64::try_from(*n).expect("a row count")))
+        .collect()
+}
+
 /// (collection, `_id`, stage, field, class) of every dead letter.
 fn letters(db: &TestDb) -> Vec<[String; 5]> {
     db.dead_letters()
@@ -275,12 +285,7 @@ fn a_resumed_references_stage_reports_the_rows_that_are_there() {
     assert_eq!(removed.len(), 1);
 
     let report = completed(&db, dir.path(), 5);
-    let reported: BTreeMap<String, i64> = report
-        .collections
-        .values()
-        .flat_map(|c| c.rows.iter())
-        .map(|(table, n)| (table.clone(), i64::try_from(*n).expect("a row count")))
-        .collect();
+    let reported = reported_rows(&report);
     let mut expected = clean_counts();
     *expected
         .get_mut("order_products")
@@ -605,6 +610,21 @@ struct StopOnReload {
     committed: Mutex<BTreeSet<String>>,
 }
 
+impl StopOnReload {
+    /// Runs the dump in `dir` (batches of 5) watched by `self`, stopped by its flag.
+    fn run(self: &Arc<Self>, db: &TestDb, dir: &Path) -> RunReport {
+        let source = Arc::new(DumpSource::open(dir).expect("the dump opens"));
+        db.run_observed(
+            &schema(),
+            source,
+            config(db, 5),
+            self.clone(),
+            Arc::clone(&self.stop),
+        )
+        .unwrap_or_else(|e| panic!("the run failed: {e}"))
+    }
+}
+
 impl Observer for StopOnReload {
     fn event(&self, event: &Event) {
         match event {
@@ -641,16 +661,7 @@ fn refused_keys_load_their_collection_again_and_resume() {
         stop_on: "customers",
         ..StopOnReload::default()
     });
-    let source = Arc::new(DumpSource::open(dir.path()).expect("the dump opens"));
-    let stopped = db
-        .run_observed(
-            &schema(),
-            source,
-            config(&db, 5),
-            observer.clone(),
-            Arc::clone(&observer.stop),
-        )
-        .unwrap_or_else(|e| panic!("the first run failed: {e}"));
+    let stopped = observer.run(&db, dir.path());
     assert_eq!(stopped.outcome, Outcome::Interrupted);
     let notes = observer.notes.lock().expect("notes").clone();
     assert!(
@@ -670,16 +681,7 @@ fn refused_keys_load_their_collection_again_and_resume() {
     assert!(letters(&db).iter().all(|l| l[0] != "customers"));
 
     let resumed = Arc::new(StopOnReload::default());
-    let source = Arc::new(DumpSource::open(dir.path()).expect("the dump opens"));
-    let report = db
-        .run_observed(
-            &schema(),
-            source,
-            config(&db, 5),
-            resumed.clone(),
-            Arc::new(AtomicBool::new(false)),
-        )
-        .unwrap_or_else(|e| panic!("the resumed run failed: {e}"));
+    let report = resumed.run(&db, dir.path());
     assert_eq!(report.outcome, Outcome::Completed);
     assert_eq!(
         *resumed.committed.lock().expect("collections"),
@@ -697,12 +699,7 @@ fn refused_keys_load_their_collection_again_and_resume() {
         )]
     );
     assert_eq!(&db.table_hashes(), clean_hashes());
-    let reported: BTreeMap<String, i64> = report
-        .collections
-        .values()
-        .flat_map(|c| c.rows.iter())
-        .map(|(table, n)| (table.clone(), i64::try_from(*n).expect("a row count")))
-        .collect();
+    let reported = reported_rows(&report);
     assert_eq!(reported, clean_counts());
     assert_eq!(
         db.scalar(&format!(
