@@ -61,7 +61,7 @@ pub struct RunReport {
     /// Dangling references handled after the load: (table.column, action) -> count.
     pub reference_actions: BTreeMap<String, u64>,
     /// Seconds this invocation spent per stage: `setup` (state, tables), `load`, `references`
-    /// (foreign keys and indexes, or resolving dangling references first), `constraints`.
+    /// (keys, foreign keys and indexes, or resolving dangling references first), `constraints`.
     pub stage_seconds: BTreeMap<String, f64>,
     pub seconds: f64,
 }
