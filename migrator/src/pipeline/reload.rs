@@ -78,18 +78,12 @@ impl Reloaded {
             ns,
             &tables.iter().map(String::as_str).collect::<Vec<_>>(),
         )];
-        let existing: BTreeSet<String> = sqlx::query_scalar(sql::CONSTRAINT_NAMES)
-            .bind(&config.target_schema)
-            .fetch_all(&mut *control)
-            .await
-            .map_err(RunError::db("listing existing constraints"))?
-            .into_iter()
-            .collect();
+        let existing = constraints::existing_names(control, &config.target_schema).await?;
         statements.extend(
             ddl.keys
                 .iter()
                 .filter(|k| tables.contains(&k.table))
-                .filter(|k| !k.names.iter().all(|n| existing.contains(n)))
+                .filter(|k| !k.exist_in(&existing))
                 .map(|k| k.statement.clone()),
         );
         let mut tx = control.begin().await.map_err(RunError::db(what.clone()))?;

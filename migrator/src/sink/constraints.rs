@@ -102,13 +102,7 @@ pub async fn add(
     work: Work,
 ) -> Result<Added, RunError> {
     let mut control = connect_as(url, CONTROL_APPLICATION).await?;
-    let existing: BTreeSet<String> = sqlx::query_scalar(sql::CONSTRAINT_NAMES)
-        .bind(target_schema)
-        .fetch_all(&mut control)
-        .await
-        .map_err(RunError::db("listing existing constraints"))?
-        .into_iter()
-        .collect();
+    let existing = existing_names(&mut control, target_schema).await?;
     let sizes: BTreeMap<String, i64> = sqlx::query_as(sql::TABLE_SIZES)
         .bind(target_schema)
         .fetch_all(&mut control)
@@ -120,7 +114,7 @@ pub async fn add(
     let mut items = Vec::new();
     if work.keys {
         for keys in &ddl.keys {
-            if keys.names.iter().all(|n| existing.contains(n)) {
+            if keys.exist_in(&existing) {
                 continue;
             }
             items.push(Item {
@@ -188,6 +182,20 @@ pub async fn add(
             .map_err(RunError::db("setting up a constraint session"))?;
     }
     run(items.into(), idle).await
+}
+
+/// The names of every constraint in `target_schema`.
+pub async fn existing_names(
+    conn: &mut PgConnection,
+    target_schema: &str,
+) -> Result<BTreeSet<String>, RunError> {
+    Ok(sqlx::query_scalar(sql::CONSTRAINT_NAMES)
+        .bind(target_schema)
+        .fetch_all(conn)
+        .await
+        .map_err(RunError::db("listing existing constraints"))?
+        .into_iter()
+        .collect())
 }
 
 /// What the sessions have met so far.

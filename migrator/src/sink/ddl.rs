@@ -47,6 +47,13 @@ pub struct TableKeys {
     pub statement: String,
 }
 
+impl TableKeys {
+    /// Whether every one of these keys is among `existing` constraint names.
+    pub fn exist_in(&self, existing: &BTreeSet<String>) -> bool {
+        self.names.iter().all(|n| existing.contains(n))
+    }
+}
+
 impl Ddl {
     /// Renders the DDL of `schema`, tables qualified with `pg_schema` if given.
     pub fn new(schema: &Schema, pg_schema: Option<&str>) -> Ddl {
