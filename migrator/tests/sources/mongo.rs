@@ -64,6 +64,27 @@ fn mongo_partitions_cover_every_document_once() {
 }
 
 #[test]
+fn mongo_collections_are_counted_once_per_source() {
+    let data = load();
+    let (db, mongo) = mongo_with("listed", &data);
+    let count = |source: &MongoSource| {
+        let listed = source.collections().expect("collections");
+        let users = listed.iter().find(|c| c.name == "users").expect("users");
+        (listed.len(), users.estimated_documents)
+    };
+    let first = count(&mongo);
+    assert_eq!(first, (data.len(), Some(185)));
+    db.insert(
+        "users",
+        &[rawdoc! { "_id": ObjectId::new(), "name": "late" }],
+    );
+    db.insert("late", &[rawdoc! { "_id": 1 }]);
+    // The same source answers as it first did (the run and the CLI both ask); a new one counts.
+    assert_eq!(count(&mongo), first);
+    assert_eq!(count(&db.source()), (data.len() + 1, Some(186)));
+}
+
+#[test]
 fn mongo_reads_mixed_id_types_in_bson_order() {
     let db = TestDatabase::new("mixed");
     let date = bson::DateTime::from_millis(0);

@@ -15,7 +15,7 @@
 mod conn;
 mod stream;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bson::{doc, Bson, Document, RawDocumentBuf};
 use mongodb::options::ClientOptions;
@@ -37,6 +37,10 @@ const FETCH_CHUNK: usize = 1000;
 pub struct MongoSource {
     conn: Conn,
     batch_size: u32,
+    /// The collections as first listed: their counts are asked once per source (the CLI's
+    /// progress estimate and the run both want them, and a server without collection
+    /// statistics counts by reading every document).
+    listed: Mutex<Option<Vec<CollectionInfo>>>,
 }
 
 impl MongoSource {
@@ -83,6 +87,7 @@ impl MongoSource {
                 _runtime: runtime,
             },
             batch_size: DEFAULT_BATCH_SIZE,
+            listed: Mutex::new(None),
         })
     }
 
@@ -136,8 +141,12 @@ impl Source for MongoSource {
         "mongo"
     }
 
-    /// Collections (not views, not `system.*`) in name order, with the server's estimated counts.
+    /// Collections (not views, not `system.*`) in name order, with the server's estimated counts
+    /// (listed once; later calls answer the same).
     fn collections(&self) -> Result<Vec<CollectionInfo>, SourceError> {
+        if let Some(listed) = self.listed.lock().ok().and_then(|l| l.clone()) {
+            return Ok(listed);
+        }
         let db = self.conn.db.clone();
         let mut infos = self.conn.run(async move {
             let mut specs = db.list_collections().await?;
@@ -169,6 +178,9 @@ impl Source for MongoSource {
             Ok(infos)
         })?;
         infos.sort_by(|a, b| a.name.cmp(&b.name));
+        if let Ok(mut listed) = self.listed.lock() {
+            *listed = Some(infos.clone());
+        }
         Ok(infos)
     }
 
@@ -177,6 +189,10 @@ impl Source for MongoSource {
     /// of several types, or the aggregation fails.
     fn partitions(&self, collection: &str, max: usize) -> Result<Vec<Partition>, SourceError> {
         self.require(collection)?;
+        // Counting is not free everywhere (a server without collection statistics scans).
+        if max <= 1 {
+            return Ok(vec![Partition::whole()]);
+        }
         let coll = self.conn.collection(collection);
         let count = self.conn.run({
             let coll = coll.clone();
