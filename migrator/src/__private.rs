@@ -21,7 +21,7 @@ pub use crate::model::{
     ColumnDef, EnumDef, EnumRepr, IdStrategy, MissingPolicy, ModelDef, PgType, RefTarget,
     ReferenceDef, TableDef, TableRole, UnknownFields, ValueRead,
 };
-pub use crate::transform::{Embedded, Migrate, RowSink};
+pub use crate::transform::{malformed, Elements, Embedded, Migrate, RowSink};
 pub use crate::value::{
     decode_serde, wrong_type, ArrayElement, Cell, FromBson, ObjectIdText, ObjectIdTextColumn,
     PgValue, SerdeJson,
@@ -74,37 +74,44 @@ pub mod assert {
 // ---------------------------------------------------------------------------------------------
 // Decoding.
 
-/// The error for a document that is not valid BSON, at the key where reading it failed.
-pub fn malformed(error: bson::error::Error) -> FieldError {
-    let mut message = format!("malformed BSON: {}", error.kind);
-    if let Some(detail) = &error.message {
-        message.push_str(": ");
-        message.push_str(detail);
+/// The values of a document's declared keys, in the order of `keys`: one pass over the
+/// elements, each key compared with the declared ones (first with the key after the last one
+/// found, since documents mostly keep their fields in one order). A key repeated in a document
+/// keeps its first value. `skipped` keys are declared but not read; any other key is an error
+/// under `UnknownFields::Reject`.
+pub fn fields<'a, const N: usize>(
+    doc: &'a RawDocument,
+    keys: &[&[u8]; N],
+    skipped: &[&[u8]],
+    unknown: UnknownFields,
+) -> Result<[Option<RawBsonRef<'a>>; N], FieldError> {
+    let mut slots: [Option<RawBsonRef<'a>>; N] = [None; N];
+    let mut next = 0;
+    for element in Elements::of(doc) {
+        let (key, value) = element?;
+        let slot = match keys.get(next) {
+            Some(expected) if *expected == key => Some(next),
+            _ => keys.iter().position(|k| *k == key),
+        };
+        match slot {
+            Some(i) => {
+                if slots[i].is_none() {
+                    slots[i] = Some(value);
+                }
+                next = i + 1;
+            }
+            None if unknown == UnknownFields::Reject && !skipped.contains(&key) => {
+                return Err(unknown_field(key));
+            }
+            None => {}
+        }
     }
-    let e = FieldError::invalid(message);
-    match error.key {
-        Some(key) => e.at_key(key),
-        None => e,
-    }
-}
-
-/// The elements of a document, each as (key, value); a malformed one is an error at its key.
-pub fn elements(
-    doc: &RawDocument,
-) -> impl Iterator<Item = Result<(&str, RawBsonRef<'_>), FieldError>> + '_ {
-    doc.iter_elements().map(|element| {
-        let element = element.map_err(malformed)?;
-        let key = element.key().as_str();
-        element.value().map(|value| (key, value)).map_err(|mut e| {
-            e.key = Some(key.to_string());
-            malformed(e)
-        })
-    })
+    Ok(slots)
 }
 
 /// The error for a key the model does not declare, under `unknown_fields = "reject"`.
-pub fn unknown_field(key: &str) -> FieldError {
-    FieldError::new(FieldErrorKind::UnknownField).at_key(key.to_string())
+pub fn unknown_field(key: &[u8]) -> FieldError {
+    FieldError::new(FieldErrorKind::UnknownField).at_key(String::from_utf8_lossy(key).into_owned())
 }
 
 /// Reads a field: present values through [`FromBson::from_bson`], absent ones through
@@ -219,12 +226,9 @@ fn read_items<A: ArrayField>(
         Some(RawBsonRef::Null) => A::absent(FieldError::null()),
         Some(RawBsonRef::Array(array)) => {
             let mut items = Vec::new();
-            for (index, element) in array.into_iter().enumerate() {
-                let element = element.map_err(|mut e| {
-                    // The key of an array element is its index, which the path has.
-                    e.key = None;
-                    malformed(e).at_index(index)
-                })?;
+            for (index, element) in Elements::of_array(array).enumerate() {
+                // The key of an array element is its index, which the path has.
+                let (_, element) = element.map_err(|e| e.at_index(index))?;
                 items.push(item(element).map_err(|e| e.at_index(index))?);
             }
             Ok(A::from_items(items))

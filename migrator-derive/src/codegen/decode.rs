@@ -12,21 +12,22 @@ pub fn body(s: &Struct<'_>) -> TokenStream {
     let slots: Vec<_> = (0..s.fields.len())
         .map(|i| format_ident!("__v{}", i))
         .collect();
-    let keys = s.fields.iter().map(|f| &f.key);
+    let keys = s
+        .fields
+        .iter()
+        .map(|f| syn::LitByteStr::new(f.key.as_bytes(), proc_macro2::Span::call_site()));
     let mut skipped_keys: Vec<&String> = Vec::new();
     for k in &s.skipped {
         if !skipped_keys.contains(&&k.key) {
             skipped_keys.push(&k.key);
         }
     }
-    let skipped_arm = if skipped_keys.is_empty() {
-        TokenStream::new()
-    } else {
-        quote!(#(#skipped_keys)|* => {})
-    };
+    let skipped_keys = skipped_keys
+        .iter()
+        .map(|k| syn::LitByteStr::new(k.as_bytes(), proc_macro2::Span::call_site()));
     let unknown = match s.unknown_fields {
-        UnknownFields::Ignore => quote!(_ => {}),
-        UnknownFields::Reject => quote!(__other => return #p::Err(#p::unknown_field(__other)),),
+        UnknownFields::Ignore => quote!(#p::UnknownFields::Ignore),
+        UnknownFields::Reject => quote!(#p::UnknownFields::Reject),
     };
     let reads = s.fields.iter().zip(&slots).map(|(f, slot)| {
         let member = f.ident;
@@ -39,17 +40,7 @@ pub fn body(s: &Struct<'_>) -> TokenStream {
         quote!(#member: <#ty as #p::Default>::default())
     });
     quote! {
-        #(let mut #slots: #p::Option<#p::RawBsonRef<'_>> = #p::None;)*
-        for __entry in #p::elements(__doc) {
-            let (__key, __value) = __entry?;
-            match __key {
-                #(#keys => {
-                    #slots.get_or_insert(__value);
-                })*
-                #skipped_arm
-                #unknown
-            }
-        }
+        let [#(#slots),*] = #p::fields(__doc, &[#(#keys),*], &[#(#skipped_keys),*], #unknown)?;
         #p::Ok(Self {
             #(#reads,)*
             #(#skipped,)*

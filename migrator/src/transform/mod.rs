@@ -1,7 +1,9 @@
 //! Document -> rows: the traits the derive implements and the sinks rows are written to.
 
+mod elements;
 mod rows;
 
+pub use elements::{malformed, Elements};
 pub use rows::{Row, RowCounter, RowSet, TableRows};
 
 use bson::RawDocument;

@@ -19,6 +19,7 @@ use super::wire::{begin_field, end_field, NULL_LENGTH};
 use super::{wrong_type, ArrayElement, Cell, FromBson, PgValue};
 use crate::error::FieldError;
 use crate::model::PgType;
+use crate::transform::Elements;
 
 /// Accepts a BSON array whose every element `T` accepts.
 impl<T: FromBson> FromBson for Vec<T> {
@@ -28,10 +29,9 @@ impl<T: FromBson> FromBson for Vec<T> {
             other => return Err(wrong_type("array", &other)),
         };
         let mut out = Vec::new();
-        for (index, element) in array.into_iter().enumerate() {
+        for (index, element) in Elements::of_array(array).enumerate() {
             let element = element
-                .map_err(|e| FieldError::invalid(format!("malformed BSON array: {e}")))
-                .and_then(T::from_bson)
+                .and_then(|(_, value)| T::from_bson(value))
                 .map_err(|e| e.at_index(index))?;
             out.push(element);
         }
