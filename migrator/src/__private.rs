@@ -21,7 +21,16 @@ pub use crate::model::{
     ColumnDef, EnumDef, EnumRepr, IdStrategy, MissingPolicy, ModelDef, PgType, RefTarget,
     ReferenceDef, TableDef, TableRole, UnknownFields, ValueRead,
 };
+pub use crate::transform::transcode::{transcode_children, transcode_junction, ViewOf};
 pub use crate::transform::{malformed, Elements, Embedded, Migrate, RowSink};
+
+/// The traits [`ViewOf`] reads fields through; the derived `transcode` imports them all.
+pub mod views {
+    pub use crate::transform::transcode::{
+        ViewBson, ViewDocument, ViewOptionBson, ViewOptionDocument, ViewOptionString,
+        ViewOptionStrings, ViewOwned, ViewString, ViewStrings,
+    };
+}
 pub use crate::value::{
     decode_serde, wrong_type, ArrayElement, Cell, FromBson, ObjectIdText, ObjectIdTextColumn,
     PgValue, SerdeJson,
@@ -75,7 +84,7 @@ pub mod assert {
 // Decoding.
 
 /// The values of a document's declared keys, in the order of `keys`: one pass over the
-/// elements, each key compared with the declared ones (first with the key after the last one
+/// elements, each key compared with the declared ones (first with those after the last one
 /// found, since documents mostly keep their fields in one order). A key repeated in a document
 /// keeps its first value. `skipped` keys are declared but not read; any other key is an error
 /// under `UnknownFields::Reject`.
@@ -89,10 +98,11 @@ pub fn fields<'a, const N: usize>(
     let mut next = 0;
     for element in Elements::of(doc) {
         let (key, value) = element?;
-        let slot = match keys.get(next) {
-            Some(expected) if *expected == key => Some(next),
-            _ => keys.iter().position(|k| *k == key),
-        };
+        // Forward from the slot after the last one found, then from the start: a document that
+        // keeps the declared order but lacks some optional keys finds each key in a few steps.
+        let slot = (next..N)
+            .chain(0..next.min(N))
+            .find(|&i| keys[i].len() == key.len() && keys[i] == key);
         match slot {
             Some(i) => {
                 if slots[i].is_none() {

@@ -7,6 +7,7 @@
 use serde::Serialize;
 
 use crate::error::DocumentError;
+use crate::sink::copy::CopyEncoder;
 use crate::transform::{Migrate, RowSet, TableRows};
 
 /// What one document becomes: its rows per table, or the reason it is rejected.
@@ -39,8 +40,51 @@ impl From<&DocumentError> for Rejection {
     }
 }
 
+/// Whether [`Migrate::transcode`], the one-pass reading a load runs, writes exactly the COPY
+/// bytes that [`Migrate::decode`] then [`Migrate::emit`] write for `doc`, or rejects it as
+/// `decode` does. `Err` says what differs.
+pub fn check_transcode<T: Migrate>(doc: &bson::RawDocument) -> Result<(), String> {
+    let model = T::model();
+    let tables = model.tables.len();
+    let mut fast = CopyEncoder::new(tables);
+    let transcoded = T::transcode(doc, &mut fast);
+    let mut slow = CopyEncoder::new(tables);
+    let decoded = T::decode(doc).map(|value| value.emit(&mut slow));
+    let rows = |read: fn(&bson::RawDocument, &mut RowSet) -> bool| {
+        let mut set = RowSet::new(&model);
+        read(doc, &mut set);
+        set.to_tables()
+    };
+    match (transcoded, decoded) {
+        (Ok(()), Ok(())) => {
+            let same = (0..tables).all(|t| fast.take(t) == slow.take(t));
+            if same {
+                Ok(())
+            } else {
+                Err(format!(
+                    "transcode and decode write different rows:\ntranscode: {:?}\ndecode: {:?}",
+                    rows(|doc, set| T::transcode(doc, set).is_ok()),
+                    rows(|doc, set| T::decode(doc).map(|v| v.emit(set)).is_ok()),
+                ))
+            }
+        }
+        (Err(_), Err(_)) => Ok(()),
+        (Ok(()), Err(e)) => Err(format!(
+            "transcode accepts a document that decode rejects: {e}"
+        )),
+        (Err(e), Ok(())) => Err(format!(
+            "transcode rejects a document that decode accepts: {e}"
+        )),
+    }
+}
+
 /// Transforms one document as `T` and returns its rows (only tables that got rows) or the
 /// rejection.
+///
+/// # Panics
+///
+/// If the one-pass reading a load runs and `decode` disagree on the document
+/// ([`check_transcode`]): a bug in `migrator`, which the snapshot test then reports.
 pub fn rows<T: Migrate>(doc: &bson::Document) -> Transformed {
     let model = T::model();
     let raw = match bson::RawDocumentBuf::try_from(doc) {
@@ -57,6 +101,9 @@ pub fn rows<T: Migrate>(doc: &bson::Document) -> Transformed {
             }
         }
     };
+    if let Err(difference) = check_transcode::<T>(&raw) {
+        panic!("`{}`: {difference}", model.collection);
+    }
     let mut set = RowSet::new(&model);
     match crate::transform::transform::<T>(&model.collection, &raw, &mut set) {
         Ok(()) => Transformed::Rows(set.to_tables()),

@@ -9,9 +9,38 @@ use crate::model::{DefaultValue, Field, FieldKind, Storage, Struct, UnknownField
 
 pub fn body(s: &Struct<'_>) -> TokenStream {
     let p = private();
-    let slots: Vec<_> = (0..s.fields.len())
+    let slots = slot_idents(s);
+    let collect = collect_slots(s);
+    let reads = s.fields.iter().zip(&slots).map(|(f, slot)| {
+        let member = f.ident;
+        let read = read(f, slot);
+        quote!(#member: #read?)
+    });
+    let skipped = s.skipped.iter().map(|k| {
+        let member = k.ident;
+        let ty = k.ty;
+        quote!(#member: <#ty as #p::Default>::default())
+    });
+    quote! {
+        #collect
+        #p::Ok(Self {
+            #(#reads,)*
+            #(#skipped,)*
+        })
+    }
+}
+
+/// The slot holding each field's value (`__v0`, `__v1`, ...), in field order.
+pub fn slot_idents(s: &Struct<'_>) -> Vec<syn::Ident> {
+    (0..s.fields.len())
         .map(|i| format_ident!("__v{}", i))
-        .collect();
+        .collect()
+}
+
+/// `let [__v0, ..] = fields(..)?;`: the one pass over the document's elements.
+pub fn collect_slots(s: &Struct<'_>) -> TokenStream {
+    let p = private();
+    let slots = slot_idents(s);
     let keys = s
         .fields
         .iter()
@@ -29,27 +58,22 @@ pub fn body(s: &Struct<'_>) -> TokenStream {
         UnknownFields::Ignore => quote!(#p::UnknownFields::Ignore),
         UnknownFields::Reject => quote!(#p::UnknownFields::Reject),
     };
-    let reads = s.fields.iter().zip(&slots).map(|(f, slot)| {
-        let member = f.ident;
-        let read = read(f, slot);
-        quote!(#member: #read?)
-    });
-    let skipped = s.skipped.iter().map(|k| {
-        let member = k.ident;
-        let ty = k.ty;
-        quote!(#member: <#ty as #p::Default>::default())
-    });
     quote! {
         let [#(#slots),*] = #p::fields(__doc, &[#(#keys),*], &[#(#skipped_keys),*], #unknown)?;
-        #p::Ok(Self {
-            #(#reads,)*
-            #(#skipped,)*
-        })
+    }
+}
+
+/// The function giving a field's default value.
+pub fn default_fn(default: &DefaultValue, ty: &syn::Type) -> TokenStream {
+    let p = private();
+    match default {
+        DefaultValue::Trait => quote!(<#ty as #p::Default>::default),
+        DefaultValue::Path(path) => quote!(#path),
     }
 }
 
 /// The expression reading one field from its slot (a `Result`).
-fn read(f: &Field<'_>, slot: &syn::Ident) -> TokenStream {
+pub fn read(f: &Field<'_>, slot: &syn::Ident) -> TokenStream {
     let p = private();
     let ty = f.ty;
     let key = &f.key;
@@ -80,10 +104,7 @@ fn read(f: &Field<'_>, slot: &syn::Ident) -> TokenStream {
     match default {
         None => plain,
         Some(default) => {
-            let default = match default {
-                DefaultValue::Trait => quote!(<#ty as #p::Default>::default),
-                DefaultValue::Path(path) => quote!(#path),
-            };
+            let default = default_fn(default, ty);
             quote!(#p::or_default(#slot, |#slot| #plain, #default))
         }
     }

@@ -8,6 +8,7 @@ mod enums;
 mod rows;
 mod stub;
 mod tables;
+mod transcode;
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -60,6 +61,7 @@ fn collection_impl(s: &Struct<'_>, collection: &str, table: &str) -> TokenStream
     let model_body = tables::collection(s, table, collection);
     let decode_body = decode::body(s);
     let emit_body = rows::collection(s);
+    let transcode_body = transcode::collection(s);
     let unknown = unknown_fields(s);
     quote! {
         #[automatically_derived]
@@ -92,6 +94,13 @@ fn collection_impl(s: &Struct<'_>, collection: &str, table: &str) -> TokenStream
             fn emit(&self, __out: &mut dyn #p::RowSink) {
                 #emit_body
             }
+
+            fn transcode(
+                __doc: &#p::RawDocument,
+                __out: &mut dyn #p::RowSink,
+            ) -> #p::Result<(), #p::FieldError> {
+                #transcode_body
+            }
         }
 
         #assertions
@@ -107,6 +116,7 @@ fn embedded_impl(s: &Struct<'_>) -> TokenStream {
     let tables_body = tables::embedded(s);
     let decode_body = decode::body(s);
     let emit_body = rows::embedded(s);
+    let transcode_body = transcode::embedded(s);
     quote! {
         #[automatically_derived]
         impl #p::Embedded for #ident #where_clause {
@@ -138,6 +148,17 @@ fn embedded_impl(s: &Struct<'_>) -> TokenStream {
                 __out: &mut dyn #p::RowSink,
             ) {
                 #emit_body
+            }
+
+            fn transcode_child(
+                __doc: &#p::RawDocument,
+                __parent: &#p::Key,
+                __field: &'static str,
+                __position: i32,
+                __base: usize,
+                __out: &mut dyn #p::RowSink,
+            ) -> #p::Result<(), #p::FieldError> {
+                #transcode_body
             }
         }
 

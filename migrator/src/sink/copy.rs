@@ -28,6 +28,8 @@ pub const COPY_TRAILER: [u8; 2] = (-1i16).to_be_bytes();
 pub struct CopyEncoder {
     tables: Vec<TableBuffer>,
     open: Option<OpenRow>,
+    /// Bytes and rows of each table when the current document began.
+    document_start: Vec<(usize, u64)>,
     /// Where the next batch's buffers come from (see [`CopyEncoder::with_pool`]).
     pool: Option<BufferPool>,
 }
@@ -56,6 +58,7 @@ impl CopyEncoder {
         CopyEncoder {
             tables: (0..table_count).map(|_| TableBuffer::default()).collect(),
             open: None,
+            document_start: Vec::with_capacity(table_count),
             pool: None,
         }
     }
@@ -182,6 +185,21 @@ impl RowSink for CopyEncoder {
             let count = i16::try_from(row.fields).unwrap_or(i16::MAX);
             t.buf[row.start..row.start + 2].copy_from_slice(&count.to_be_bytes());
             t.rows += 1;
+        }
+    }
+
+    fn begin_document(&mut self) {
+        self.abandon_open_row();
+        self.document_start.clear();
+        self.document_start
+            .extend(self.tables.iter().map(|t| (t.buf.len(), t.rows)));
+    }
+
+    fn abandon_document(&mut self) {
+        self.open = None;
+        for (t, &(len, rows)) in self.tables.iter_mut().zip(&self.document_start) {
+            t.buf.truncate(len);
+            t.rows = rows;
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod elements;
 mod rows;
+pub mod transcode;
 
 pub use elements::{malformed, Elements};
 pub use rows::{Row, RowCounter, RowSet, TableRows};
@@ -19,6 +20,10 @@ pub trait RowSink {
     fn begin_row(&mut self, table: usize);
     fn value(&mut self, value: &dyn crate::value::PgValue);
     fn end_row(&mut self);
+    /// Marks the start of a document's rows, which [`RowSink::abandon_document`] drops.
+    fn begin_document(&mut self);
+    /// Drops every row written since the last [`RowSink::begin_document`].
+    fn abandon_document(&mut self);
 }
 
 /// A struct that maps one MongoDB collection to PostgreSQL tables. Implemented by
@@ -41,6 +46,16 @@ pub trait Migrate: Sized + 'static {
 
     /// Writes every row of every table this document produces.
     fn emit(&self, out: &mut dyn RowSink);
+
+    /// Reads a document and writes its rows in one pass, without building `Self`: strings,
+    /// string arrays, documents and the arrays of junctions and children go from the document's
+    /// bytes to the rows. The rows are those `decode` then `emit` write. On an error some rows
+    /// may be written already and the error may name another field than `decode` would:
+    /// [`transform`] drops those rows and asks `decode`.
+    fn transcode(doc: &RawDocument, out: &mut dyn RowSink) -> Result<(), FieldError> {
+        Self::decode(doc)?.emit(out);
+        Ok(())
+    }
 
     /// The stored primary key of this document.
     fn key(&self) -> Key {
@@ -80,6 +95,19 @@ pub trait Embedded: Sized + 'static {
         base: usize,
         out: &mut dyn RowSink,
     );
+
+    /// `decode` then `emit_child` in one pass over the subdocument (see [`Migrate::transcode`]).
+    fn transcode_child(
+        doc: &RawDocument,
+        parent: &Key,
+        field: &'static str,
+        position: i32,
+        base: usize,
+        out: &mut dyn RowSink,
+    ) -> Result<(), FieldError> {
+        Self::decode(doc)?.emit_child(parent, field, position, base, out);
+        Ok(())
+    }
 }
 
 /// The `_id` of a raw document as relaxed Extended JSON, for error messages.
@@ -94,14 +122,22 @@ pub fn describe_id(doc: &RawDocument) -> String {
     }
 }
 
-/// Decodes a document as `T` and writes its rows, naming the collection and `_id` on failure.
+/// Writes a document's rows as `T` ([`Migrate::transcode`]), naming the collection and `_id` on
+/// failure.
 ///
-/// Nothing is written to `out` when decoding fails.
+/// Nothing is written to `out` when the document is rejected. A rejection is confirmed by
+/// [`Migrate::decode`], which reads the fields in declaration order, so the error names the first
+/// bad field; if `decode` accepts the document after all, its rows are written from it.
 pub fn transform<T: Migrate>(
     collection: &str,
     doc: &RawDocument,
     out: &mut dyn RowSink,
 ) -> Result<(), DocumentError> {
+    out.begin_document();
+    if T::transcode(doc, out).is_ok() {
+        return Ok(());
+    }
+    out.abandon_document();
     match T::decode(doc) {
         Ok(value) => {
             value.emit(out);

@@ -26,6 +26,8 @@ pub struct RowSet {
     columns: Vec<Vec<String>>,
     tables: Vec<Vec<Vec<Cell>>>,
     current: Option<(usize, Vec<Cell>)>,
+    /// Rows per table when the current document began.
+    document_start: Vec<usize>,
 }
 
 impl RowSet {
@@ -39,6 +41,7 @@ impl RowSet {
                 .collect(),
             tables: vec![Vec::new(); model.tables.len()],
             current: None,
+            document_start: Vec::new(),
         }
     }
 
@@ -106,18 +109,32 @@ impl RowSink for RowSet {
             }
         }
     }
+
+    fn begin_document(&mut self) {
+        self.current = None;
+        self.document_start = self.tables.iter().map(Vec::len).collect();
+    }
+
+    fn abandon_document(&mut self) {
+        self.current = None;
+        for (rows, &len) in self.tables.iter_mut().zip(&self.document_start) {
+            rows.truncate(len);
+        }
+    }
 }
 
 /// A [`RowSink`] that only counts rows per table.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RowCounter {
     counts: Vec<u64>,
+    document_start: Vec<u64>,
 }
 
 impl RowCounter {
     pub fn new(tables: usize) -> Self {
         RowCounter {
             counts: vec![0; tables],
+            document_start: Vec::new(),
         }
     }
 
@@ -136,4 +153,12 @@ impl RowSink for RowCounter {
     fn value(&mut self, _value: &dyn PgValue) {}
 
     fn end_row(&mut self) {}
+
+    fn begin_document(&mut self) {
+        self.document_start.clone_from(&self.counts);
+    }
+
+    fn abandon_document(&mut self) {
+        self.counts.clone_from(&self.document_start);
+    }
 }

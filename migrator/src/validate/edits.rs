@@ -124,6 +124,8 @@ pub(super) struct Edited<'a, S: RowSink> {
     inner: &'a mut S,
     edits: &'a RowEdits,
     seen: Vec<usize>,
+    /// `seen` when the current document began.
+    seen_before: Vec<usize>,
     current: Option<&'a RowEdit>,
     forwarding: bool,
     column: usize,
@@ -135,6 +137,7 @@ impl<'a, S: RowSink> Edited<'a, S> {
             inner,
             edits,
             seen: vec![0; edits.tables.len()],
+            seen_before: Vec::new(),
             current: None,
             forwarding: false,
             column: 0,
@@ -175,6 +178,18 @@ impl<S: RowSink> RowSink for Edited<'_, S> {
         }
         self.current = None;
     }
+
+    fn begin_document(&mut self) {
+        self.seen_before.clone_from(&self.seen);
+        self.inner.begin_document();
+    }
+
+    fn abandon_document(&mut self) {
+        self.seen.clone_from(&self.seen_before);
+        self.current = None;
+        self.forwarding = false;
+        self.inner.abandon_document();
+    }
 }
 
 /// A [`RowSink`] that only counts complete rows per table.
@@ -182,6 +197,7 @@ impl<S: RowSink> RowSink for Edited<'_, S> {
 pub(super) struct RowCounter {
     rows: Vec<u64>,
     current: Option<usize>,
+    rows_before: Vec<u64>,
 }
 
 impl RowCounter {
@@ -189,6 +205,7 @@ impl RowCounter {
         RowCounter {
             rows: vec![0; tables],
             current: None,
+            rows_before: Vec::new(),
         }
     }
 
@@ -208,6 +225,15 @@ impl RowSink for RowCounter {
         if let Some(n) = self.current.take().and_then(|t| self.rows.get_mut(t)) {
             *n += 1;
         }
+    }
+
+    fn begin_document(&mut self) {
+        self.rows_before.clone_from(&self.rows);
+    }
+
+    fn abandon_document(&mut self) {
+        self.current = None;
+        self.rows.clone_from(&self.rows_before);
     }
 }
 
@@ -250,6 +276,8 @@ mod tests {
         fn end_row(&mut self) {
             self.rows.extend(self.open.take());
         }
+        fn begin_document(&mut self) {}
+        fn abandon_document(&mut self) {}
     }
 
     #[test]

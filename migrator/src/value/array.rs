@@ -62,22 +62,33 @@ pub(crate) fn encode_array<T>(
     items: &[T],
     encode: impl Fn(&T, &mut Vec<u8>),
 ) {
+    encode_array_of(buf, element_oid, items.len(), items.iter(), encode);
+}
+
+/// [`encode_array`] of the `len` items of an iterator.
+pub(crate) fn encode_array_of<T, I: std::borrow::Borrow<T>>(
+    buf: &mut Vec<u8>,
+    element_oid: u32,
+    len: usize,
+    items: impl Iterator<Item = I>,
+    encode: impl Fn(&T, &mut Vec<u8>),
+) {
     let start = begin_field(buf);
-    let ndim: i32 = if items.is_empty() { 0 } else { 1 };
+    let ndim: i32 = if len == 0 { 0 } else { 1 };
     buf.extend_from_slice(&ndim.to_be_bytes());
     let flags_at = buf.len();
     buf.extend_from_slice(&0i32.to_be_bytes());
     buf.extend_from_slice(&element_oid.to_be_bytes());
-    if !items.is_empty() {
+    if len > 0 {
         // A Vec built from one BSON document has far fewer than 2^31 elements.
-        let len = i32::try_from(items.len()).unwrap_or(i32::MAX);
+        let len = i32::try_from(len).unwrap_or(i32::MAX);
         buf.extend_from_slice(&len.to_be_bytes());
         buf.extend_from_slice(&1i32.to_be_bytes());
     }
     let mut has_null = false;
     for item in items {
         let at = buf.len();
-        encode(item, buf);
+        encode(item.borrow(), buf);
         has_null |= buf.len() == at + 4 && buf[at..] == NULL_LENGTH;
     }
     if has_null {

@@ -32,7 +32,7 @@ use crate::model::PgType;
 /// The version byte of binary `jsonb`.
 const JSONB_VERSION: u8 = 1;
 
-const NUL_IN_JSON: &str =
+pub(crate) const NUL_IN_JSON: &str =
     "string contains a NUL character (\\u0000), which PostgreSQL jsonb cannot store";
 
 /// A value that can be written inside a `jsonb` column, as relaxed Extended JSON.
@@ -49,6 +49,22 @@ pub(crate) fn put_jsonb<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) {
     let start = begin_field(buf);
     buf.push(JSONB_VERSION);
     if let Err(e) = serde_json::to_writer(&mut *buf, value) {
+        buf.truncate(start.body() + 1);
+        buf.extend_from_slice(b"!not JSON: ");
+        buf.extend_from_slice(e.to_string().as_bytes());
+    }
+    end_field(buf, start);
+}
+
+/// Appends a binary `jsonb` field whose JSON text `write` appends; if it fails, the field holds
+/// text that is not JSON and names the error, which PostgreSQL refuses (as [`put_jsonb`] does).
+pub(crate) fn put_jsonb_with(
+    buf: &mut Vec<u8>,
+    write: impl FnOnce(&mut Vec<u8>) -> Result<(), FieldError>,
+) {
+    let start = begin_field(buf);
+    buf.push(JSONB_VERSION);
+    if let Err(e) = write(buf) {
         buf.truncate(start.body() + 1);
         buf.extend_from_slice(b"!not JSON: ");
         buf.extend_from_slice(e.to_string().as_bytes());
@@ -115,7 +131,7 @@ fn json_has_nul(value: &Value) -> bool {
     }
 }
 
-fn malformed(e: bson::error::Error) -> FieldError {
+pub(crate) fn malformed(e: bson::error::Error) -> FieldError {
     FieldError::invalid(format!("malformed BSON: {e}"))
 }
 

@@ -36,10 +36,12 @@ mod json;
 mod number;
 mod numeric;
 mod object_id;
+mod raw_json;
 mod scalar;
 mod serialized;
 mod shape;
 mod time;
+pub mod view;
 mod wire;
 
 pub use cell::Cell;
