@@ -102,7 +102,7 @@ pub fn fields<'a, const N: usize>(
         // keeps the declared order but lacks some optional keys finds each key in a few steps.
         let slot = (next..N)
             .chain(0..next.min(N))
-            .find(|&i| keys[i].len() == key.len() && keys[i] == key);
+            .find(|&i| same_key(keys[i], key));
         match slot {
             Some(i) => {
                 if slots[i].is_none() {
@@ -117,6 +117,28 @@ pub fn fields<'a, const N: usize>(
         }
     }
     Ok(slots)
+}
+
+/// Whether two keys are equal: short keys are compared as two (overlapping) machine words each,
+/// which costs less than a call to `memcmp` per declared key.
+#[inline]
+fn same_key(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    fn word<const W: usize>(s: &[u8], at: usize) -> [u8; W] {
+        s.get(at..at + W)
+            .and_then(|w| w.try_into().ok())
+            .unwrap_or([0; W])
+    }
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => word::<4>(a, 0) == word::<4>(b, 0) && word::<4>(a, n - 4) == word::<4>(b, n - 4),
+        8..=16 => word::<8>(a, 0) == word::<8>(b, 0) && word::<8>(a, n - 8) == word::<8>(b, n - 8),
+        _ => a == b,
+    }
 }
 
 /// The error for a key the model does not declare, under `unknown_fields = "reject"`.

@@ -239,13 +239,18 @@ impl BatchWriter {
         let copy_sql = self.copy_sql.clone();
         let state = self.config.state.schema().to_string();
         let conn = self.connection().await.map_err(classify)?;
-        let mut tx = conn.begin().await.map_err(classify)?;
         let mut dead = batch.dead_letters.clone();
         let mut rows = vec![0u64; batch.rows.len()];
 
-        match copy_under_savepoint(&mut tx, &copy_sql, &batch.payloads).await? {
-            None => rows.clone_from(&batch.rows),
-            Some(first) => {
+        // The usual case takes no savepoint: the payloads land whole. If PostgreSQL refuses one,
+        // the transaction is gone, and the batch starts over, split under savepoints until the
+        // refused documents are alone.
+        let mut tx = conn.begin().await.map_err(classify)?;
+        match copy_payloads(&mut tx, &copy_sql, &batch.payloads).await {
+            Ok(()) => rows.clone_from(&batch.rows),
+            Err(Failure::Document(first)) => {
+                tx.rollback().await.map_err(classify)?;
+                tx = conn.begin().await.map_err(classify)?;
                 isolate(
                     &mut tx,
                     &model,
@@ -257,6 +262,7 @@ impl BatchWriter {
                 )
                 .await?;
             }
+            Err(other) => return Err(other),
         }
 
         crate::dead_letter::insert(&mut tx, &state, &dead)
@@ -270,18 +276,10 @@ impl BatchWriter {
             .filter(|(_, n)| **n > 0)
             .map(|(table, n)| (table.name.as_str(), i64::try_from(*n).unwrap_or(i64::MAX)))
             .unzip();
-        if !names.is_empty() {
-            sqlx::query(&sql::add_table_rows(&state))
-                .bind(names)
-                .bind(counts)
-                .execute(&mut *tx)
-                .await
-                .map_err(classify)?;
-        }
         let bounds = serde_json::to_value(&batch.partition).unwrap_or_default();
         let position = serde_json::to_value(&batch.end).unwrap_or_default();
         let start = serde_json::to_value(&batch.start).unwrap_or_default();
-        let recorded = sqlx::query(&sql::upsert_checkpoint(&state))
+        let recorded: i64 = sqlx::query_scalar(&sql::record_batch(&state))
             .bind(&batch.collection)
             .bind(i32::try_from(batch.partition.index).unwrap_or(i32::MAX))
             .bind(bounds)
@@ -292,10 +290,12 @@ impl BatchWriter {
             .bind(batch.done)
             .bind(batch.seconds)
             .bind(start)
-            .execute(&mut *tx)
+            .bind(names)
+            .bind(counts)
+            .fetch_one(&mut *tx)
             .await
             .map_err(classify)?;
-        if recorded.rows_affected() != 1 {
+        if recorded != 1 {
             // The partition moved on without us: roll back rather than land rows twice.
             drop(tx);
             return Err(Failure::Moved);
@@ -310,6 +310,24 @@ impl BatchWriter {
     }
 }
 
+/// COPYs every payload in the current transaction.
+async fn copy_payloads(
+    conn: &mut PgConnection,
+    copy_sql: &[String],
+    payloads: &[Option<Vec<u8>>],
+) -> Result<(), Failure> {
+    for (stmt, payload) in copy_sql.iter().zip(payloads) {
+        let Some(payload) = payload else { continue };
+        let mut copy = conn.copy_in_raw(stmt).await.map_err(classify)?;
+        // In slices: the connection's buffer holds one slice, not a copy of the payload.
+        for slice in payload.chunks(COPY_SLICE) {
+            copy.send(slice).await.map_err(classify)?;
+        }
+        copy.finish().await.map_err(classify)?;
+    }
+    Ok(())
+}
+
 /// COPYs every payload inside a savepoint. `Ok(None)`: landed; `Ok(Some(err))`: PostgreSQL
 /// refused the data and the savepoint was rolled back.
 async fn copy_under_savepoint(
@@ -318,29 +336,17 @@ async fn copy_under_savepoint(
     payloads: &[Option<Vec<u8>>],
 ) -> Result<Option<Box<dyn sqlx::error::DatabaseError>>, Failure> {
     let mut sp = conn.begin().await.map_err(classify)?;
-    for (stmt, payload) in copy_sql.iter().zip(payloads) {
-        let Some(payload) = payload else { continue };
-        let result = async {
-            let mut copy = sp.copy_in_raw(stmt).await?;
-            // In slices: the connection's buffer holds one slice, not a copy of the payload.
-            for slice in payload.chunks(COPY_SLICE) {
-                copy.send(slice).await?;
-            }
-            copy.finish().await
+    match copy_payloads(&mut sp, copy_sql, payloads).await {
+        Ok(()) => {
+            sp.commit().await.map_err(classify)?;
+            Ok(None)
         }
-        .await;
-        if let Err(e) = result {
-            return match classify(e) {
-                Failure::Document(db) => {
-                    sp.rollback().await.map_err(classify)?;
-                    Ok(Some(db))
-                }
-                other => Err(other),
-            };
+        Err(Failure::Document(db)) => {
+            sp.rollback().await.map_err(classify)?;
+            Ok(Some(db))
         }
+        Err(other) => Err(other),
     }
-    sp.commit().await.map_err(classify)?;
-    Ok(None)
 }
 
 /// Splits `docs` (which PostgreSQL refused as a whole with `first`) under savepoints until every

@@ -325,31 +325,28 @@ pub fn insert_planned_checkpoint(state: &str) -> String {
     )
 }
 
-/// Records a committed batch; runs in the batch's transaction. The update only applies if the
-/// partition is still where the batch started (`$10`): a batch never lands twice, even if an
-/// earlier process's last commit arrived late.
-pub fn upsert_checkpoint(state: &str) -> String {
+/// Records a committed batch in one statement; runs in the batch's transaction. The checkpoint
+/// only moves if the partition is still where the batch started (`$10`): a batch never lands
+/// twice, even if an earlier process's last commit arrived late. The written-row counts of the
+/// tables grow by `$12` (counts) for the tables `$11` (names). Returns the number of checkpoints
+/// moved (1, or 0 when the partition moved on without this batch).
+pub fn record_batch(state: &str) -> String {
+    let s = quote_ident(state);
     format!(
-        "INSERT INTO {}.checkpoints AS c (collection, partition, bounds, position, documents, \
+        "WITH checkpoint AS (\
+         INSERT INTO {s}.checkpoints AS c (collection, partition, bounds, position, documents, \
          rows_written, dead_letters, batches, done, seconds) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9) \
          ON CONFLICT (collection, partition) DO UPDATE SET position = EXCLUDED.position, \
          documents = c.documents + EXCLUDED.documents, rows_written = c.rows_written + EXCLUDED.rows_written, \
          dead_letters = c.dead_letters + EXCLUDED.dead_letters, batches = c.batches + 1, \
          done = EXCLUDED.done, seconds = c.seconds + EXCLUDED.seconds, updated_at = now() \
-         WHERE c.position = $10",
-        quote_ident(state)
-    )
-}
-
-/// Adds to the written-row counts of tables ($1: names, $2: counts, as arrays); runs in the
-/// batch's transaction.
-pub fn add_table_rows(state: &str) -> String {
-    format!(
-        "INSERT INTO {}.table_rows AS t (table_name, rows_written) \
-         SELECT * FROM unnest($1::text[], $2::bigint[]) \
-         ON CONFLICT (table_name) DO UPDATE SET rows_written = t.rows_written + EXCLUDED.rows_written",
-        quote_ident(state)
+         WHERE c.position = $10 RETURNING 1), \
+         tables AS (\
+         INSERT INTO {s}.table_rows AS t (table_name, rows_written) \
+         SELECT * FROM unnest($11::text[], $12::bigint[]) \
+         ON CONFLICT (table_name) DO UPDATE SET rows_written = t.rows_written + EXCLUDED.rows_written) \
+         SELECT count(*) FROM checkpoint"
     )
 }
 
