@@ -144,6 +144,7 @@ fn batch(
         collection: "things".into(),
         partition: Partition::whole(),
         docs: kept,
+        docs_kept: true,
         payloads,
         rows,
         dead_letters: Vec::new(),
@@ -265,4 +266,52 @@ async fn an_unreadable_checkpoint_names_its_collection_and_partition() {
         );
     })
     .await;
+}
+
+/// A batch of a source that can be read again keeps no documents; should PostgreSQL refuse it,
+/// its documents are read again: exactly the batch's (those that transform), or an error that
+/// says the source changed under the run.
+#[test]
+fn a_batch_read_again_gives_its_documents_or_says_the_source_changed() {
+    use migrator::pipeline::batch::reread;
+    use migrator::source::{DumpSource, Partition, Position, Source};
+
+    let schema = migrator::schema![Thing].expect("schema");
+    let model = schema.models()[0].clone();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("things.bson");
+    let docs = [
+        migrator::bson::rawdoc! { "_id": 1, "name": "one" },
+        migrator::bson::rawdoc! { "_id": 2, "name": 2 },
+        migrator::bson::rawdoc! { "_id": 3, "name": "three" },
+        migrator::bson::rawdoc! { "_id": 4, "name": "four" },
+    ];
+    let write = |docs: &[migrator::bson::RawDocumentBuf]| {
+        let bytes: Vec<u8> = docs.iter().flat_map(|d| d.as_bytes().to_vec()).collect();
+        std::fs::write(&file, bytes).expect("write");
+    };
+    write(&docs);
+    let source = DumpSource::open(dir.path()).expect("the dump opens");
+    assert!(source.rereadable());
+    let third_ends: usize = docs[..3].iter().map(|d| d.as_bytes().len()).sum();
+    let mut wanted = batch(&model, 0..0, 0, third_ends as u64);
+    wanted.docs_kept = false;
+    wanted.documents_read = 3;
+
+    let again = reread(&source, &model, &wanted).expect("read again");
+    let ids: Vec<i32> = again
+        .iter()
+        .map(|d| d.get_i32("_id").expect("an int id"))
+        .collect();
+    assert_eq!(ids, [1, 3], "the documents that transform, in order");
+
+    write(&[docs[0].clone(), docs[2].clone(), docs[3].clone()]);
+    let changed = reread(&source, &model, &wanted).expect_err("the file changed");
+    assert!(
+        changed.to_string().contains("the source changed"),
+        "{changed}"
+    );
+    let whole = Partition::whole();
+    assert_eq!(wanted.partition, whole);
+    assert_eq!(wanted.start, Position::Start);
 }

@@ -1,12 +1,14 @@
 //! [`Batch`]: the unit of work that lands whole or not at all, with the checkpoint that records it.
 
-use bson::RawDocument;
+use bson::{RawDocument, RawDocumentBuf};
 
 use crate::dead_letter::DeadLetter;
+use crate::run_error::RunError;
 use crate::schema::ModelHandle;
 use crate::sink::copy::CopyEncoder;
 use crate::sink::pool::BufferPool;
-use crate::source::{Partition, Position};
+use crate::source::{Partition, Position, Source};
+use crate::transform::RowCounter;
 
 /// Per table of a model: its rows of a batch in COPY binary form (`None`: no rows).
 pub type Payloads = Vec<Option<Vec<u8>>>;
@@ -16,8 +18,11 @@ pub type Payloads = Vec<Option<Vec<u8>>>;
 pub struct Batch {
     pub collection: String,
     pub partition: Partition,
-    /// The documents that transformed, kept so a batch PostgreSQL refuses can be split.
+    /// The documents that transformed, kept so a batch PostgreSQL refuses can be split, unless
+    /// the source can read them again ([`crate::source::Source::rereadable`]): then it is empty.
     pub docs: Documents,
+    /// Whether `docs` holds the batch's documents (else they are read again, see [`reread`]).
+    pub docs_kept: bool,
     /// One COPY payload per table of the model (`None` for tables without rows).
     pub payloads: Payloads,
     /// Rows per table in `payloads`.
@@ -105,6 +110,38 @@ impl Documents {
             RawDocument::from_bytes(self.bytes.get(start..*end)?).ok()
         })
     }
+}
+
+/// The documents of a batch that kept none, read again from the source: those that transform
+/// (the others are its dead letters already). The source must give exactly the batch's
+/// documents again, from its start to its end.
+pub fn reread(
+    source: &dyn Source,
+    model: &ModelHandle,
+    batch: &Batch,
+) -> Result<Vec<RawDocumentBuf>, RunError> {
+    let stream = source.read(&batch.collection, &batch.partition, &batch.start)?;
+    let limit = usize::try_from(batch.documents_read).unwrap_or(usize::MAX);
+    let mut counter = RowCounter::new(model.def().tables.len());
+    let mut docs = Vec::new();
+    let mut read = 0u64;
+    let mut end = batch.start.clone();
+    for item in stream.take(limit) {
+        let positioned = item?;
+        read += 1;
+        end = positioned.next;
+        if model.transform(&positioned.doc, &mut counter).is_ok() {
+            docs.push(positioned.doc);
+        }
+    }
+    if read != batch.documents_read || end != batch.end {
+        return Err(RunError::Internal(format!(
+            "partition {} of `{}` read again from {:?} gave {read} documents up to {end:?}, not \
+             the batch's {} up to {:?}: the source changed during the run",
+            batch.partition.index, batch.collection, batch.start, batch.documents_read, batch.end
+        )));
+    }
+    Ok(docs)
 }
 
 /// Encodes `docs` (which already transformed once) into fresh payloads, for split retries.

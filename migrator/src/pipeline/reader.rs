@@ -1,11 +1,12 @@
 //! Reads one partition on its own thread, transforms each document into COPY rows and cuts
-//! batches. A full channel blocks this thread: memory is bounded by the channel's capacity.
+//! batches. The thread starts a batch only once the channel has room for it: a partition holds
+//! at most one batch waiting and one being filled, and memory is bounded whatever the data.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::mpsc::Sender;
+use tokio::sync::mpsc::{Permit, Sender};
 
 use super::batch::{take_all, Batch, Documents};
 use crate::dead_letter::DeadLetter;
@@ -18,7 +19,8 @@ use crate::source::{Partition, Position, Source};
 /// A partition being read on a thread of its own.
 #[derive(Debug)]
 pub struct Reading {
-    /// Its batches; the channel holds one, so the thread stays at most two batches ahead.
+    /// Its batches; the channel holds one, and the thread fills the next one only once that
+    /// one is taken.
     pub batches: tokio::sync::mpsc::Receiver<Result<Batch, RunError>>,
     thread: std::thread::JoinHandle<()>,
 }
@@ -37,6 +39,7 @@ impl Reading {
     ) -> Result<Reading, RunError> {
         let (tx, batches) = tokio::sync::mpsc::channel(1);
         let collection = model.collection().to_string();
+        let runtime = tokio::runtime::Handle::current();
         let thread = std::thread::Builder::new()
             .name(format!("read-{collection}-{}", partition.index))
             .spawn(move || {
@@ -48,7 +51,7 @@ impl Reading {
                     from,
                     limits,
                     &stop,
-                    &tx,
+                    &Batches { tx, runtime },
                     pool,
                 )
             })
@@ -72,11 +75,26 @@ pub struct BatchLimits {
     pub bytes: usize,
 }
 
+/// Where a partition's batches go.
+struct Batches {
+    tx: Sender<Result<Batch, RunError>>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Batches {
+    /// Waits until the channel has room for one more batch; `None` if the run stopped listening.
+    fn room(&self) -> Option<Permit<'_, Result<Batch, RunError>>> {
+        self.runtime.block_on(self.tx.reserve()).ok()
+    }
+}
+
 struct Cutter<'a> {
     model: &'a ModelHandle,
     collection: &'a str,
     partition: &'a Partition,
     encoder: CopyEncoder,
+    /// Whether the batches keep their documents (the source cannot read them again).
+    keep_documents: bool,
     docs: Documents,
     /// Bytes of the last batch's documents: the next batch's are likely as many.
     docs_size: usize,
@@ -99,6 +117,7 @@ impl Cutter<'_> {
             collection: self.collection.to_string(),
             partition: self.partition.clone(),
             docs: std::mem::take(&mut self.docs),
+            docs_kept: self.keep_documents,
             payloads,
             rows,
             dead_letters: std::mem::take(&mut self.dead),
@@ -118,8 +137,11 @@ impl Cutter<'_> {
     }
 
     /// Keeps a document that transformed, in a buffer taken at the batch's first document (a
-    /// partition's last batch leaves none unused).
+    /// partition's last batch leaves none unused), if batches keep their documents.
     fn keep(&mut self, doc: &bson::RawDocument) {
+        if !self.keep_documents {
+            return;
+        }
         if !self.docs.has_buffer() {
             self.docs = Documents::in_buffer(self.pool.take(self.docs_size));
         }
@@ -140,7 +162,7 @@ fn read_partition(
     from: Position,
     limits: BatchLimits,
     stop: &AtomicBool,
-    out: &Sender<Result<Batch, RunError>>,
+    out: &Batches,
     pool: BufferPool,
 ) {
     let tables = model.def().tables.len();
@@ -149,6 +171,7 @@ fn read_partition(
         collection,
         partition,
         encoder: CopyEncoder::new(tables).with_pool(pool.clone()),
+        keep_documents: !source.rereadable(),
         docs: Documents::default(),
         // About half a batch is documents (the rest their rows).
         docs_size: limits.bytes / 2,
@@ -159,10 +182,13 @@ fn read_partition(
         end: from.clone(),
         started: Instant::now(),
     };
+    let Some(mut room) = out.room() else {
+        return;
+    };
     let stream = match source.read(collection, partition, &from) {
         Ok(s) => s,
         Err(e) => {
-            let _ = out.blocking_send(Err(e.into()));
+            room.send(Err(e.into()));
             return;
         }
     };
@@ -170,10 +196,12 @@ fn read_partition(
         let positioned = match item {
             Ok(p) => p,
             Err(e) => {
-                if !cutter.is_empty() && out.blocking_send(Ok(cutter.cut(false))).is_err() {
-                    return;
+                if !cutter.is_empty() {
+                    room.send(Ok(cutter.cut(false)));
+                    let Some(more) = out.room() else { return };
+                    room = more;
                 }
-                let _ = out.blocking_send(Err(e.into()));
+                room.send(Err(e.into()));
                 return;
             }
         };
@@ -185,17 +213,18 @@ fn read_partition(
         }
         cutter.read += 1;
         cutter.end = positioned.next;
-        let full = cutter.docs.len() >= limits.documents
+        let transformed = cutter.read - cutter.dead.len() as u64;
+        let full = transformed >= limits.documents as u64
             || cutter.docs.byte_len() + cutter.encoder.total_bytes() >= limits.bytes;
         let stopping = stop.load(Ordering::Relaxed);
         if full || stopping {
-            if out.blocking_send(Ok(cutter.cut(false))).is_err() {
-                return;
-            }
+            room.send(Ok(cutter.cut(false)));
             if stopping {
                 return;
             }
+            let Some(more) = out.room() else { return };
+            room = more;
         }
     }
-    let _ = out.blocking_send(Ok(cutter.cut(true)));
+    room.send(Ok(cutter.cut(true)));
 }

@@ -720,7 +720,8 @@ async fn run_partition(
         },
         task.model.clone(),
     )
-    .with_connection(conn);
+    .with_connection(conn)
+    .with_source(Arc::clone(&shared.source));
     let result = write_partition(shared, &mut writer, task).await;
     let conn = match result {
         Ok(()) => writer.into_connection(),

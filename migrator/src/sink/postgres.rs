@@ -6,14 +6,17 @@
 
 use std::time::Duration;
 
-use bson::RawDocument;
+use std::sync::Arc;
+
+use bson::{RawDocument, RawDocumentBuf};
 use sqlx::{Connection, PgConnection};
 
 use super::sql::{self, Namespace};
 use crate::dead_letter::{sqlstate_class, DeadLetter, Stage};
-use crate::pipeline::batch::{encode, Batch};
+use crate::pipeline::batch::{encode, reread, Batch, Documents};
 use crate::run_error::RunError;
 use crate::schema::ModelHandle;
+use crate::source::Source;
 use crate::state::{connect_as, StateStore, WRITER_APPLICATION};
 use crate::transform::describe_id;
 
@@ -31,6 +34,8 @@ enum Failure {
     Transient(sqlx::Error),
     /// Anything else stops the run.
     Fatal(sqlx::Error),
+    /// The documents of a refused batch could not be read again.
+    Reread(RunError),
 }
 
 fn classify(e: sqlx::Error) -> Failure {
@@ -83,12 +88,22 @@ pub struct WriterConfig {
 }
 
 /// One connection writing batches of one model.
-#[derive(Debug)]
 pub struct BatchWriter {
     config: WriterConfig,
     model: ModelHandle,
     copy_sql: Vec<String>,
     conn: Option<PgConnection>,
+    /// Where the documents of a batch that kept none are read again, to split it.
+    source: Option<Arc<dyn Source>>,
+}
+
+impl std::fmt::Debug for BatchWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchWriter")
+            .field("collection", &self.model.collection())
+            .field("connected", &self.conn.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl BatchWriter {
@@ -105,7 +120,15 @@ impl BatchWriter {
             model,
             copy_sql,
             conn: None,
+            source: None,
         }
+    }
+
+    /// Reads the documents of a batch that kept none ([`Batch::docs_kept`]) from `source`, should
+    /// PostgreSQL refuse the batch.
+    pub fn with_source(mut self, source: Arc<dyn Source>) -> Self {
+        self.source = Some(source);
+        self
     }
 
     /// Writes through `conn`, a connection another writer of this run gave back
@@ -203,6 +226,10 @@ impl BatchWriter {
                         partition: batch.partition.index,
                     });
                 }
+                Failure::Reread(e) => {
+                    self.conn = None;
+                    return Err(e);
+                }
                 Failure::Document(db) => {
                     // Only reachable if a refusal happened outside the isolated COPY (for
                     // example in the checkpoint itself): that is not the data's fault.
@@ -238,6 +265,7 @@ impl BatchWriter {
         let model = self.model.clone();
         let copy_sql = self.copy_sql.clone();
         let state = self.config.state.schema().to_string();
+        let source = self.source.clone();
         let conn = self.connection().await.map_err(classify)?;
         let mut dead = batch.dead_letters.clone();
         let mut rows = vec![0u64; batch.rows.len()];
@@ -250,15 +278,19 @@ impl BatchWriter {
             Ok(()) => rows.clone_from(&batch.rows),
             Err(Failure::Document(first)) => {
                 tx.rollback().await.map_err(classify)?;
+                let reread = if batch.docs_kept {
+                    Vec::new()
+                } else {
+                    read_again(source, &model, batch).await?
+                };
+                let docs: Vec<&RawDocument> = if batch.docs_kept {
+                    batch.docs.iter().collect()
+                } else {
+                    reread.iter().map(|d| d.as_ref()).collect()
+                };
                 tx = conn.begin().await.map_err(classify)?;
                 isolate(
-                    &mut tx,
-                    &model,
-                    &copy_sql,
-                    &batch.docs.iter().collect::<Vec<_>>(),
-                    first,
-                    &mut rows,
-                    &mut dead,
+                    &mut tx, &model, &copy_sql, &docs, first, &mut rows, &mut dead,
                 )
                 .await?;
             }
@@ -308,6 +340,40 @@ impl BatchWriter {
             retries: 0,
         })
     }
+}
+
+/// The documents of a refused batch that kept none, read again from the source (on a blocking
+/// thread).
+async fn read_again(
+    source: Option<Arc<dyn Source>>,
+    model: &ModelHandle,
+    batch: &Batch,
+) -> Result<Vec<RawDocumentBuf>, Failure> {
+    let Some(source) = source else {
+        return Err(Failure::Reread(RunError::Internal(format!(
+            "a refused batch of `{}` kept no documents and its writer has no source to read them again",
+            batch.collection
+        ))));
+    };
+    let model = model.clone();
+    let wanted = Batch {
+        collection: batch.collection.clone(),
+        partition: batch.partition.clone(),
+        docs: Documents::default(),
+        docs_kept: false,
+        payloads: Vec::new(),
+        rows: Vec::new(),
+        dead_letters: Vec::new(),
+        documents_read: batch.documents_read,
+        start: batch.start.clone(),
+        end: batch.end.clone(),
+        done: batch.done,
+        seconds: 0.0,
+    };
+    tokio::task::spawn_blocking(move || reread(source.as_ref(), &model, &wanted))
+        .await
+        .map_err(|e| Failure::Reread(RunError::Internal(format!("reading a batch again: {e}"))))?
+        .map_err(Failure::Reread)
 }
 
 /// COPYs every payload in the current transaction.

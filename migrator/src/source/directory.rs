@@ -307,6 +307,10 @@ macro_rules! file_source {
             ) -> Result<Vec<bson::RawDocumentBuf>, $crate::source::SourceError> {
                 self.files.fetch(collection, ids)
             }
+
+            fn rereadable(&self) -> bool {
+                true
+            }
         }
     };
 }

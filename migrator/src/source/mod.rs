@@ -189,6 +189,13 @@ pub trait Source: Send + Sync {
     /// The documents with these `_id`s (for dead letters found after the load, and validation
     /// samples), in any order; ids that are not found are left out.
     fn fetch(&self, collection: &str, ids: &[Bson]) -> Result<Vec<RawDocumentBuf>, SourceError>;
+
+    /// Whether a partition read again from a position gives the same documents, as files do (a
+    /// live deployment may have changed meanwhile). A load keeps no copy of the documents of
+    /// such a source's batches: a batch PostgreSQL refuses is read again to be split.
+    fn rereadable(&self) -> bool {
+        false
+    }
 }
 
 /// A source that cannot be read.

@@ -360,4 +360,9 @@ impl Source for ArchiveSource {
         let wanted = IdSet::new(ids);
         wanted.scan(self.read(collection, &Partition::whole(), &Position::Start)?)
     }
+
+    /// Blocks are read at their offsets in the archive (or in its decompressed copy).
+    fn rereadable(&self) -> bool {
+        true
+    }
 }
