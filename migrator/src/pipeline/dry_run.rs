@@ -34,12 +34,13 @@ pub fn dry_run(
             already_done: 0,
         });
         for partition in source.partitions(collection, 1)? {
-            for item in source.read(collection, &partition, &Position::Start)? {
-                let doc = item?.doc;
+            let mut docs = source.read(collection, &partition, &Position::Start)?;
+            while let Some(item) = docs.next_doc() {
+                let (doc, _) = item?;
                 report.documents += 1;
-                if let Err(e) = model.transform(&doc, &mut counter) {
+                if let Err(e) = model.transform(doc, &mut counter) {
                     report.dead_letters += 1;
-                    let mut letter = DeadLetter::from_transform(&e, &doc);
+                    let mut letter = DeadLetter::from_transform(&e, doc);
                     letter.document = None;
                     letters.push(letter);
                 }

@@ -185,16 +185,16 @@ fn read_partition(
     let Some(mut room) = out.room() else {
         return;
     };
-    let stream = match source.read(collection, partition, &from) {
+    let mut stream = match source.read(collection, partition, &from) {
         Ok(s) => s,
         Err(e) => {
             room.send(Err(e.into()));
             return;
         }
     };
-    for item in stream {
-        let positioned = match item {
-            Ok(p) => p,
+    while let Some(item) = stream.next_doc() {
+        let (doc, next) = match item {
+            Ok(d) => d,
             Err(e) => {
                 if !cutter.is_empty() {
                     room.send(Ok(cutter.cut(false)));
@@ -205,14 +205,12 @@ fn read_partition(
                 return;
             }
         };
-        match model.transform(&positioned.doc, &mut cutter.encoder) {
-            Ok(()) => cutter.keep(&positioned.doc),
-            Err(e) => cutter
-                .dead
-                .push(DeadLetter::from_transform(&e, &positioned.doc)),
+        match model.transform(doc, &mut cutter.encoder) {
+            Ok(()) => cutter.keep(doc),
+            Err(e) => cutter.dead.push(DeadLetter::from_transform(&e, doc)),
         }
         cutter.read += 1;
-        cutter.end = positioned.next;
+        cutter.end = next;
         let transformed = cutter.read - cutter.dead.len() as u64;
         let full = transformed >= limits.documents as u64
             || cutter.docs.byte_len() + cutter.encoder.total_bytes() >= limits.bytes;

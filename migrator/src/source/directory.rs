@@ -5,19 +5,72 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use bson::{Bson, RawDocumentBuf};
+use bson::{Bson, RawDocument, RawDocumentBuf};
 
 use super::fetch::IdSet;
 use super::{
-    ByteRange, CollectionInfo, DocStream, Partition, Position, Positioned, SourceDoc, SourceError,
+    ByteRange, CollectionInfo, DocStream, Partition, Position, ReadDocs, SourceDoc, SourceError,
 };
 
 /// Opens one file at a byte offset (a value of [`SourceDoc::next_position`]).
-pub(crate) type OpenAt =
-    fn(
-        &Path,
-        u64,
-    ) -> Result<Box<dyn Iterator<Item = Result<SourceDoc, SourceError>> + Send>, SourceError>;
+pub(crate) type OpenAt = fn(&Path, u64) -> Result<Box<dyn FileDocs>, SourceError>;
+
+/// One file's documents from a byte offset, each handed out borrowed with the offset right after
+/// it.
+pub(crate) trait FileDocs: Send {
+    /// The next document (valid until the next call) and the offset after it; `None` at the end
+    /// of the file, and after an error.
+    fn next_doc(&mut self) -> Option<Result<(&RawDocument, u64), SourceError>>;
+}
+
+/// The documents of a file reader that makes an owned document each (mongoexport lines).
+pub(crate) struct OwnedFileDocs<I> {
+    docs: I,
+    current: Option<RawDocumentBuf>,
+}
+
+impl<I> OwnedFileDocs<I> {
+    pub(crate) fn new(docs: I) -> Self {
+        OwnedFileDocs {
+            docs,
+            current: None,
+        }
+    }
+}
+
+impl<I: Iterator<Item = Result<SourceDoc, SourceError>> + Send> FileDocs for OwnedFileDocs<I> {
+    fn next_doc(&mut self) -> Option<Result<(&RawDocument, u64), SourceError>> {
+        match self.docs.next()? {
+            Ok(SourceDoc { doc, next_position }) => {
+                let doc: &RawDocument = self.current.insert(doc);
+                Some(Ok((doc, next_position)))
+            }
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
+/// A file's documents that start before `end`, each with its position.
+struct FileRange {
+    docs: Box<dyn FileDocs>,
+    at: u64,
+    end: u64,
+}
+
+impl ReadDocs for FileRange {
+    fn next_doc(&mut self) -> Option<Result<(&RawDocument, Position), SourceError>> {
+        if self.at >= self.end {
+            return None;
+        }
+        match self.docs.next_doc()? {
+            Ok((doc, next)) => {
+                self.at = next;
+                Some(Ok((doc, Position::Offset { offset: next })))
+            }
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
 
 /// How many documents `collections()` reads from each file to estimate its count.
 const ESTIMATE_SAMPLE: u64 = 64;
@@ -167,9 +220,9 @@ impl CollectionFiles {
         let mut docs = (self.open_at)(path, 0).ok()?;
         let mut consumed = 0;
         for count in 0..ESTIMATE_SAMPLE {
-            match docs.next() {
+            match docs.next_doc() {
                 None => return Some(count),
-                Some(Ok(doc)) => consumed = doc.next_position,
+                Some(Ok((_, next))) => consumed = next,
                 Some(Err(_)) => return None,
             }
         }
@@ -220,23 +273,11 @@ impl CollectionFiles {
                 partition.index, r.start, r.end
             )));
         }
-        let end = range.map_or(u64::MAX, |r| r.end);
-        let mut at = offset;
-        let docs = (self.open_at)(path, offset)?;
-        Ok(Box::new(docs.map_while(move |item| {
-            if at >= end {
-                return None;
-            }
-            Some(item.map(|d| {
-                at = d.next_position;
-                Positioned {
-                    doc: d.doc,
-                    next: Position::Offset {
-                        offset: d.next_position,
-                    },
-                }
-            }))
-        })))
+        Ok(DocStream::new(FileRange {
+            docs: (self.open_at)(path, offset)?,
+            at: offset,
+            end: range.map_or(u64::MAX, |r| r.end),
+        }))
     }
 
     pub(crate) fn fetch(
@@ -445,8 +486,7 @@ mod tests {
         for (collection, partition, from, expected) in refusals {
             let err = source
                 .read(collection, &partition, &from)
-                .err()
-                .expect(expected)
+                .expect_err(expected)
                 .to_string();
             assert!(err.contains(expected), "{err} should contain {expected}");
         }
@@ -584,8 +624,7 @@ mod tests {
         };
         let err = source
             .read("big", second, &outside)
-            .err()
-            .expect("outside")
+            .expect_err("outside")
             .to_string();
         assert!(err.contains("partition 1 holds bytes"), "{err}");
 

@@ -4,7 +4,9 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::directory::{CollectionFiles, Layout};
+use super::directory::{CollectionFiles, FileDocs, Layout};
+use bson::RawDocument;
+
 use super::framing::{BsonStream, Frame};
 use super::metadata::{self, UniqueIndex};
 use super::{open_maybe_gz, ByteRange, SourceDoc, SourceError};
@@ -14,6 +16,8 @@ use super::{open_maybe_gz, ByteRange, SourceDoc, SourceError};
 pub struct BsonFileReader {
     stream: BsonStream,
     failed: bool,
+    /// The document [`FileDocs::next_doc`] handed out last.
+    current: Vec<u8>,
 }
 
 impl BsonFileReader {
@@ -21,6 +25,7 @@ impl BsonFileReader {
         Ok(BsonFileReader {
             stream: BsonStream::new(path, open_maybe_gz(path)?),
             failed: false,
+            current: Vec::new(),
         })
     }
 
@@ -38,6 +43,38 @@ impl BsonFileReader {
                 doc: self.stream.read_document(frame)?,
                 next_position: self.stream.offset(),
             })),
+        }
+    }
+}
+
+/// Each document read into the same buffer.
+impl FileDocs for BsonFileReader {
+    fn next_doc(&mut self) -> Option<Result<(&RawDocument, u64), SourceError>> {
+        if self.failed {
+            return None;
+        }
+        let read = self.stream.next_frame(false).and_then(|frame| match frame {
+            Frame::End => Ok(None),
+            Frame::Document { start, .. } => {
+                self.stream.read_document_into(frame, &mut self.current)?;
+                match RawDocument::from_bytes(&self.current) {
+                    Ok(_) => Ok(Some(self.stream.offset())),
+                    Err(e) => Err(self.stream.corrupt_at(start, e.to_string())),
+                }
+            }
+            Frame::Terminator => Err(self
+                .stream
+                .corrupt_at(self.stream.offset(), "expected a document")),
+        });
+        match read {
+            Ok(None) => None,
+            Ok(Some(next)) => RawDocument::from_bytes(&self.current)
+                .ok()
+                .map(|doc| Ok((doc, next))),
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
         }
     }
 }
@@ -132,10 +169,7 @@ fn split_file(path: &Path, max: usize) -> Result<Vec<ByteRange>, SourceError> {
         .collect())
 }
 
-fn open_file(
-    path: &Path,
-    offset: u64,
-) -> Result<Box<dyn Iterator<Item = Result<SourceDoc, SourceError>> + Send>, SourceError> {
+fn open_file(path: &Path, offset: u64) -> Result<Box<dyn FileDocs>, SourceError> {
     Ok(Box::new(BsonFileReader::open_at(path, offset)?))
 }
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use bson::{Bson, RawDocumentBuf};
 
-use super::directory::{CollectionFiles, Layout};
+use super::directory::{CollectionFiles, FileDocs, Layout, OwnedFileDocs};
 use super::{open_maybe_gz, SourceDoc, SourceError, MAX_DOCUMENT_SIZE};
 
 /// Reads the documents of one Extended JSON file in file order.
@@ -258,11 +258,10 @@ const LAYOUT: Layout = Layout {
     split: None,
 };
 
-fn open_file(
-    path: &Path,
-    offset: u64,
-) -> Result<Box<dyn Iterator<Item = Result<SourceDoc, SourceError>> + Send>, SourceError> {
-    Ok(Box::new(ExtJsonReader::open_at(path, offset)?))
+fn open_file(path: &Path, offset: u64) -> Result<Box<dyn FileDocs>, SourceError> {
+    Ok(Box::new(OwnedFileDocs::new(ExtJsonReader::open_at(
+        path, offset,
+    )?)))
 }
 
 /// mongoexport files, one collection each (`<collection>.json` or `.json.gz`), read whole in

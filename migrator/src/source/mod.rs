@@ -20,7 +20,7 @@ pub use mongo::MongoSource;
 
 use std::path::{Path, PathBuf};
 
-use bson::{Bson, RawDocumentBuf};
+use bson::{Bson, RawDocument, RawDocumentBuf};
 use serde::{Deserialize, Serialize};
 
 /// BSON's document size limit (16 MiB); a length prefix above it means a corrupt file.
@@ -158,8 +158,85 @@ pub struct ByteRange {
     pub end: u64,
 }
 
-/// A stream of documents of one partition.
-pub type DocStream = Box<dyn Iterator<Item = Result<Positioned, SourceError>> + Send>;
+/// The documents of one partition, each with the position right after it.
+///
+/// A reader with a buffer of its own hands each document out borrowed ([`DocStream::next_doc`]),
+/// with no allocation per document; a `DocStream` is also an iterator of owned [`Positioned`]
+/// documents, for callers that keep them.
+pub struct DocStream {
+    inner: Docs,
+}
+
+enum Docs {
+    Borrowed(Box<dyn ReadDocs>),
+    Owned {
+        docs: Box<dyn Iterator<Item = Result<Positioned, SourceError>> + Send>,
+        /// The document `next_doc` handed out last.
+        current: Option<RawDocumentBuf>,
+    },
+}
+
+/// A reader of documents into a buffer of its own (see [`DocStream`]).
+pub trait ReadDocs: Send {
+    /// The next document (valid until the next call) and where the partition resumes after it;
+    /// `None` at the end, and after an error.
+    fn next_doc(&mut self) -> Option<Result<(&RawDocument, Position), SourceError>>;
+}
+
+impl DocStream {
+    /// The documents of `reader`, borrowed one at a time.
+    pub fn new(reader: impl ReadDocs + 'static) -> Self {
+        DocStream {
+            inner: Docs::Borrowed(Box::new(reader)),
+        }
+    }
+
+    /// The documents of a reader that makes an owned document each.
+    pub fn owned(
+        docs: impl Iterator<Item = Result<Positioned, SourceError>> + Send + 'static,
+    ) -> Self {
+        DocStream {
+            inner: Docs::Owned {
+                docs: Box::new(docs),
+                current: None,
+            },
+        }
+    }
+
+    /// The next document, borrowed until the next call, and where the partition resumes after it.
+    pub fn next_doc(&mut self) -> Option<Result<(&RawDocument, Position), SourceError>> {
+        match &mut self.inner {
+            Docs::Borrowed(reader) => reader.next_doc(),
+            Docs::Owned { docs, current } => match docs.next()? {
+                Ok(Positioned { doc, next }) => {
+                    let doc: &RawDocument = current.insert(doc);
+                    Some(Ok((doc, next)))
+                }
+                Err(e) => Some(Err(e)),
+            },
+        }
+    }
+}
+
+impl std::fmt::Debug for DocStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DocStream").finish_non_exhaustive()
+    }
+}
+
+impl Iterator for DocStream {
+    type Item = Result<Positioned, SourceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.inner {
+            Docs::Owned { docs, .. } => docs.next(),
+            Docs::Borrowed(reader) => Some(reader.next_doc()?.map(|(doc, next)| Positioned {
+                doc: doc.to_owned(),
+                next,
+            })),
+        }
+    }
+}
 
 /// Where documents come from. Implementations are blocking: the pipeline reads each partition
 /// on its own thread.

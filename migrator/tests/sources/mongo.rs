@@ -137,8 +137,7 @@ fn mongo_refuses_file_positions_and_reports_unreachable_servers() {
     let mongo = db.source();
     let err = mongo
         .read("c", &Partition::whole(), &Position::Offset { offset: 10 })
-        .err()
-        .expect("offset");
+        .expect_err("offset");
     assert!(
         err.to_string()
             .contains("a live collection resumes after an `_id`"),

@@ -353,7 +353,7 @@ impl Source for ArchiveSource {
         };
         let reader =
             NamespaceReader::open(self.index()?, &found.db, &found.collection, range, resume)?;
-        Ok(Box::new(reader))
+        Ok(DocStream::owned(reader))
     }
 
     fn fetch(&self, collection: &str, ids: &[Bson]) -> Result<Vec<RawDocumentBuf>, SourceError> {

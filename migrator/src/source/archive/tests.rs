@@ -395,8 +395,7 @@ fn names_metadata_and_fetch() {
     for missing in ["users", "recent", "system.js"] {
         let err = both
             .read(missing, &Partition::whole(), &Position::Start)
-            .err()
-            .expect("missing");
+            .expect_err("missing");
         assert!(
             matches!(err, SourceError::MissingCollection { .. }),
             "{err}"
@@ -469,8 +468,7 @@ fn large_collections_are_read_in_runs_of_blocks_each_resumable() {
         };
         let err = source
             .read("a", &by_id, &Position::Start)
-            .err()
-            .expect("an _id range");
+            .expect_err("an _id range");
         assert!(err.to_string().contains("not by `_id` range"), "{err}");
     }
 }

@@ -287,7 +287,7 @@ impl Source for MongoSource {
         let max = self.bound("partition bound", &partition.max)?;
         // Whether to compare with `$expr` is decided when a query first needs a filter: a
         // collection read whole from the start needs none, and no edge lookups.
-        Ok(Box::new(IdOrderStream::new(
+        Ok(DocStream::owned(IdOrderStream::new(
             self.conn.clone(),
             self.conn.collection(collection),
             IdRange {
