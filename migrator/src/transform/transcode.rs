@@ -135,24 +135,25 @@ where
         Some(RawBsonRef::Array(array)) => array,
         Some(other) => return Err(wrong_type("array", &other).at_key(key)),
     };
-    let mut seen = Distinct::default();
-    for (index, element) in Elements::of_array(array).enumerate() {
-        let item = element
-            .and_then(|(_, value)| A::Item::from_bson(value))
-            .map_err(|e| e.at_index(index).at_key(key))?;
-        let target = target(item);
-        if !seen.first(&target) {
-            continue;
+    Distinct::with(|seen| {
+        for (index, element) in Elements::of_array(array).enumerate() {
+            let item = element
+                .and_then(|(_, value)| A::Item::from_bson(value))
+                .map_err(|e| e.at_index(index).at_key(key))?;
+            let target = target(item);
+            if !seen.first(&target) {
+                continue;
+            }
+            out.begin_row(table);
+            out.value(owner);
+            out.value(&target);
+            if with_position {
+                out.value(&position(index));
+            }
+            out.end_row();
         }
-        out.begin_row(table);
-        out.value(owner);
-        out.value(&target);
-        if with_position {
-            out.value(&position(index));
-        }
-        out.end_row();
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Writes the rows of a `child` field of type `A` straight from the document's array of
@@ -206,7 +207,25 @@ struct Distinct {
 /// Arrays longer than this keep their values in a hash set.
 const SHORT: usize = 32;
 
+thread_local! {
+    /// Each thread's [`Distinct`], emptied for every array: its memory is reused.
+    static SEEN: std::cell::RefCell<Distinct> = std::cell::RefCell::new(Distinct::default());
+}
+
 impl Distinct {
+    /// Runs `f` with an empty `Distinct` (the thread's own, if it is not in use).
+    fn with<R>(f: impl FnOnce(&mut Distinct) -> R) -> R {
+        SEEN.with(|seen| match seen.try_borrow_mut() {
+            Ok(mut seen) => {
+                seen.bytes.clear();
+                seen.ends.clear();
+                seen.many = None;
+                f(&mut seen)
+            }
+            Err(_) => f(&mut Distinct::default()),
+        })
+    }
+
     /// Whether `value` is seen for the first time (it is remembered).
     fn first(&mut self, value: &dyn PgValue) -> bool {
         let start = self.bytes.len();

@@ -72,18 +72,17 @@ pub(crate) fn write_value(value: RawBsonRef<'_>, out: &mut Vec<u8>) -> Result<()
 fn write_document(doc: &RawDocument, out: &mut Vec<u8>) -> Result<(), FieldError> {
     let start = out.len();
     out.push(b'{');
-    let mut keys: Vec<&[u8]> = Vec::new();
+    let mut keys = Keys::default();
     for element in Elements::of(doc) {
         let (key, value) = element?;
-        if keys.contains(&key) {
+        if !keys.insert(key) {
             // A repeated key: `bson` keeps the first key's place with the last value.
             out.truncate(start);
             return repeated_keys(doc, out);
         }
-        if !keys.is_empty() {
+        if keys.len > 1 {
             out.push(b',');
         }
-        keys.push(key);
         let key = std::str::from_utf8(key).map_err(|e| FieldError::invalid(e.to_string()))?;
         serialize(out, key)?;
         out.push(b':');
@@ -91,6 +90,30 @@ fn write_document(doc: &RawDocument, out: &mut Vec<u8>) -> Result<(), FieldError
     }
     out.push(b'}');
     Ok(())
+}
+
+/// The keys of one object so far: the first few on the stack, the rest on the heap.
+#[derive(Default)]
+struct Keys<'a> {
+    first: [&'a [u8]; 16],
+    more: Vec<&'a [u8]>,
+    len: usize,
+}
+
+impl<'a> Keys<'a> {
+    /// Adds `key`; `false` if it was there already.
+    fn insert(&mut self, key: &'a [u8]) -> bool {
+        let held = self.len.min(self.first.len());
+        if self.first[..held].contains(&key) || self.more.contains(&key) {
+            return false;
+        }
+        match self.first.get_mut(self.len) {
+            Some(slot) => *slot = key,
+            None => self.more.push(key),
+        }
+        self.len += 1;
+        true
+    }
 }
 
 fn write_str(s: &str, out: &mut Vec<u8>) -> Result<(), FieldError> {
