@@ -901,3 +901,87 @@ fn dry_run_writes_nothing() {
         .collect();
     assert!(files.is_empty(), "{files:?}");
 }
+
+/// Holds the load back when the last collection finishes, until the keys of the first one to
+/// finish exist (polled from a thread of its own, at most 20 s): they are built while the load
+/// goes on, not after it.
+struct HoldUntilEarlyKeys {
+    url: String,
+    finished: Mutex<Vec<String>>,
+    /// Whether the first collection's primary key was there before the load ended.
+    seen: AtomicBool,
+}
+
+impl Observer for HoldUntilEarlyKeys {
+    fn event(&self, event: &Event) {
+        let Event::CollectionFinished { collection } = event else {
+            return;
+        };
+        let mut finished = self.finished.lock().expect("finished");
+        finished.push(collection.clone());
+        if finished.len() < fixture::COLLECTIONS.len() {
+            return;
+        }
+        let first = finished[0].clone();
+        let url = self.url.clone();
+        let found = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+                while std::time::Instant::now() < deadline {
+                    let keyed: bool = sqlx::query_scalar(
+                        "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'p' \
+                         AND conrelid = to_regclass($1))",
+                    )
+                    .bind(format!("public.{first}"))
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("query");
+                    if keyed {
+                        return true;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                false
+            })
+        })
+        .join()
+        .expect("the polling thread");
+        self.seen.store(found, Ordering::SeqCst);
+    }
+}
+
+/// The keys (and indexes) of a collection are built as soon as its load is done, while the
+/// other collections load; the run then ends as an uninterrupted one does.
+#[test]
+fn keys_of_loaded_collections_are_built_while_the_others_load() {
+    let db = TestDb::create("early_keys");
+    let dir = dump(fixture::clean());
+    let observer = Arc::new(HoldUntilEarlyKeys {
+        url: db.url().to_string(),
+        finished: Mutex::new(Vec::new()),
+        seen: AtomicBool::new(false),
+    });
+    let source = Arc::new(DumpSource::open(dir.path()).expect("the dump opens"));
+    let report = db
+        .run_observed(
+            &schema(),
+            source,
+            config(&db, 5),
+            observer.clone(),
+            Arc::new(AtomicBool::new(false)),
+        )
+        .unwrap_or_else(|e| panic!("the run failed: {e}"));
+    assert_eq!(report.outcome, Outcome::Completed);
+    assert!(
+        observer.seen.load(Ordering::SeqCst),
+        "the first collection loaded had its primary key before the load ended"
+    );
+    assert_eq!(&db.table_hashes(), clean_hashes());
+    assert!(db.dead_letters().is_empty());
+}

@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod config;
 pub mod dry_run;
+mod early;
 pub mod reader;
 mod reload;
 pub mod run;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use sqlx::{Connection, PgConnection, Row};
 
 use super::config::{RunConfig, SchemaMode};
+use super::early::{EarlyKeys, EarlyWork};
 use super::reader::{BatchLimits, Reading};
 use super::reload::Reloaded;
 use super::tables::{self, Creation, TablesGate};
@@ -205,8 +206,22 @@ async fn run_locked(
                 Some(w) => w,
                 None => Workload::new(schema, shared.source.collections()?),
             };
+            // Keys and indexes of the collections loaded first are built while the others load.
+            let early =
+                (config.schema_mode == SchemaMode::Create && !config.skip_finish).then(|| {
+                    EarlyKeys::start(
+                        config.pg_url.clone(),
+                        config.target_schema.clone(),
+                        Arc::new(ddl.clone()),
+                        EarlyWork {
+                            keys: true,
+                            indexes: crate::references::all_actionable_enforced(schema),
+                        },
+                    )
+                });
+            let loading = load(schema, shared, state, control, workload, early.as_ref());
             let outcome = if create.is_empty() {
-                load(schema, shared, state, control, workload).await?
+                loading.await
             } else {
                 // The first tables and the stage that says they exist commit together, apart
                 // from the load: a run killed before that commit finds `new` and starts again.
@@ -218,11 +233,19 @@ async fn run_locked(
                     }
                     seconds
                 };
-                let (created, loaded) =
-                    tokio::join!(creating, load(schema, shared, state, control, workload));
-                shared.add_stage_seconds("setup", created?);
-                loaded?
+                let (created, loaded) = tokio::join!(creating, loading);
+                match created {
+                    Ok(seconds) => {
+                        shared.add_stage_seconds("setup", seconds);
+                        loaded
+                    }
+                    Err(e) => Err(e),
+                }
             };
+            if let Some(early) = early {
+                early.finish().await;
+            }
+            let outcome = outcome?;
             shared.time_stage("load", &mut mark);
             if outcome != Outcome::Completed {
                 return Ok(outcome);
@@ -499,6 +522,7 @@ async fn load(
     state: &StateStore,
     control: &mut PgConnection,
     workload: Workload,
+    early: Option<&EarlyKeys>,
 ) -> Result<Outcome, RunError> {
     let checkpoints = state.checkpoints(control).await?;
     let estimate = |m: usize| workload.estimate(schema, m);
@@ -598,6 +622,14 @@ async fn load(
                             *left -= 1;
                             if *left == 0 && !stopped() {
                                 pending.remove(&collection);
+                                if let (Some(early), Some(model)) = (
+                                    early,
+                                    schema.models().iter().find(|m| m.collection() == collection),
+                                ) {
+                                    early.loaded(
+                                        model.def().tables.iter().map(|t| t.name.clone()).collect(),
+                                    );
+                                }
                                 shared
                                     .observer
                                     .event(&Event::CollectionFinished { collection });

@@ -1,0 +1,126 @@
+//! [`EarlyKeys`]: the keys and indexes of the collections already loaded, built on a session of
+//! their own while the other collections load.
+//!
+//! A collection's tables take no more rows once all its partitions are done, so their primary
+//! keys, unique constraints and indexes can be built then instead of after the whole load: the
+//! build overlaps the rest of the load, which fills the time the load leaves the cores idle and
+//! hides the index builds' writes. Nothing here is needed for correctness: the constraints stage
+//! adds whatever is missing (it skips what exists), so a statement that fails (repeated values
+//! refuse keys, for example) is simply left to it, and so is everything when the run stops.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use sqlx::{Executor, PgConnection};
+use tokio::sync::mpsc;
+
+use crate::sink::constraints;
+use crate::sink::ddl::Ddl;
+use crate::sink::sql;
+use crate::state::{connect_as, CONTROL_APPLICATION};
+
+/// The session building keys and indexes during the load.
+#[derive(Debug)]
+pub struct EarlyKeys {
+    loaded: mpsc::UnboundedSender<Vec<String>>,
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// What to build for each loaded table.
+#[derive(Debug, Clone, Copy)]
+pub struct EarlyWork {
+    pub keys: bool,
+    pub indexes: bool,
+}
+
+impl EarlyKeys {
+    /// Starts the session (it connects at its first table).
+    pub fn start(url: String, target_schema: String, ddl: Arc<Ddl>, work: EarlyWork) -> Self {
+        let (loaded, mut tables) = mpsc::unbounded_channel::<Vec<String>>();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let task = tokio::spawn(async move {
+            let mut session: Option<(PgConnection, BTreeSet<String>)> = None;
+            while let Some(batch) = tables.recv().await {
+                for table in batch {
+                    if stopped.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    if session.is_none() {
+                        match open(&url, &target_schema).await {
+                            Some(s) => session = Some(s),
+                            None => return,
+                        }
+                    }
+                    if let Some((conn, existing)) = &mut session {
+                        build(conn, existing, &ddl, &table, work, &stopped).await;
+                    }
+                }
+            }
+        });
+        EarlyKeys { loaded, stop, task }
+    }
+
+    /// The tables of a collection whose load is complete.
+    pub fn loaded(&self, tables: Vec<String>) {
+        let _ = self.loaded.send(tables);
+    }
+
+    /// Starts nothing more and waits for the statement that runs, if any.
+    pub async fn finish(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        drop(self.loaded);
+        let _ = self.task.await;
+    }
+}
+
+/// A session for the builds, and the constraints that exist already (a resumed run).
+async fn open(url: &str, target_schema: &str) -> Option<(PgConnection, BTreeSet<String>)> {
+    let mut conn = connect_as(url, CONTROL_APPLICATION).await.ok()?;
+    conn.execute(sql::ASYNC_COMMIT).await.ok()?;
+    let existing = constraints::existing_names(&mut conn, target_schema)
+        .await
+        .ok()?;
+    Some((conn, existing))
+}
+
+/// Builds the keys, then the indexes, of `table`; a refusal stops the table's work.
+async fn build(
+    conn: &mut PgConnection,
+    existing: &BTreeSet<String>,
+    ddl: &Ddl,
+    table: &str,
+    work: EarlyWork,
+    stop: &AtomicBool,
+) {
+    if work.keys {
+        let keys = ddl
+            .keys
+            .iter()
+            .filter(|k| k.table == table && !k.exist_in(existing));
+        for keys in keys {
+            if let Err(e) = conn.execute(keys.statement.as_str()).await {
+                tracing::debug!(table, error = %e, "keys left to the constraints stage");
+                return;
+            }
+        }
+    }
+    if work.indexes {
+        let indexes = ddl
+            .indexes
+            .iter()
+            .zip(&ddl.index_tables)
+            .filter(|(_, t)| *t == table);
+        for (statement, _) in indexes {
+            if stop.load(Ordering::SeqCst) {
+                return;
+            }
+            if let Err(e) = conn.execute(sql::if_missing(statement).as_str()).await {
+                tracing::debug!(table, error = %e, "index left to the constraints stage");
+                return;
+            }
+        }
+    }
+}
