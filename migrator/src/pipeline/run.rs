@@ -268,6 +268,8 @@ async fn run_locked(
         // which is the usual case, and spares looking for dangling values a second time. Only
         // if one is refused are they all dropped and every reference resolved.
         let mut scope = crate::references::Scope::All;
+        // The references that get no foreign key, resolved meanwhile (see below).
+        let mut unenforced = None;
         if config.schema_mode == SchemaMode::Create {
             let enforced = crate::references::all_actionable_enforced(schema);
             let work = Work {
@@ -275,14 +277,32 @@ async fn run_locked(
                 foreign_keys: enforced,
                 indexes: enforced,
             };
-            let added = constraints::add(
+            let adding = constraints::add(
                 &config.pg_url,
                 &config.target_schema,
                 &ddl,
                 config.jobs,
                 work,
-            )
-            .await?;
+            );
+            // When every reference that can act gets a foreign key, the others only `keep`
+            // their values: looking for those dangling changes no row, so it runs while the
+            // constraints are added (should a constraint be refused, it is done again after).
+            let added = if enforced {
+                let resolving = crate::references::resolve(
+                    schema,
+                    shared.source.as_ref(),
+                    config,
+                    state,
+                    control,
+                    shared.dead_file.as_ref(),
+                    crate::references::Scope::Unenforced,
+                );
+                let (added, resolved) = tokio::join!(adding, resolving);
+                unenforced = Some(resolved);
+                added?
+            } else {
+                adding.await?
+            };
             match added {
                 Added::All if enforced => {
                     scope = crate::references::Scope::Unenforced;
@@ -303,16 +323,21 @@ async fn run_locked(
                 }
             }
         }
-        let resolved = crate::references::resolve(
-            schema,
-            shared.source.as_ref(),
-            config,
-            state,
-            control,
-            shared.dead_file.as_ref(),
-            scope,
-        )
-        .await?;
+        let resolved = match unenforced {
+            Some(resolved) if scope == crate::references::Scope::Unenforced => resolved?,
+            _ => {
+                crate::references::resolve(
+                    schema,
+                    shared.source.as_ref(),
+                    config,
+                    state,
+                    control,
+                    shared.dead_file.as_ref(),
+                    scope,
+                )
+                .await?
+            }
+        };
         // Created here, loaded by this invocation and nothing removed since: the rows written
         // are the rows there. (A resumed stage may follow an attempt that removed some.)
         if config.schema_mode == SchemaMode::Create && loaded_here && !resolved.rows_removed {
