@@ -6,9 +6,19 @@ use bson::RawDocument;
 
 use crate::error::DocumentError;
 use crate::model::{ModelDef, PgType, RefTarget};
+use crate::sink::copy::CopyEncoder;
 use crate::transform::{Migrate, RowSink};
 
 type TransformFn = fn(&str, &RawDocument, &mut dyn RowSink) -> Result<(), DocumentError>;
+type EncodeFn = fn(&str, &RawDocument, &mut CopyEncoder) -> Result<(), DocumentError>;
+
+fn transform_dyn<T: Migrate>(
+    collection: &str,
+    doc: &RawDocument,
+    mut out: &mut dyn RowSink,
+) -> Result<(), DocumentError> {
+    crate::transform::transform::<T, _>(collection, doc, &mut out)
+}
 type KeyFn = fn(&RawDocument) -> Option<String>;
 
 fn key_text<T: Migrate>(doc: &RawDocument) -> Option<String> {
@@ -20,6 +30,8 @@ fn key_text<T: Migrate>(doc: &RawDocument) -> Option<String> {
 pub struct ModelHandle {
     def: ModelDef,
     transform: TransformFn,
+    /// `transform` compiled for the COPY encoder: direct calls all the way down.
+    encode: EncodeFn,
     key: KeyFn,
 }
 
@@ -35,7 +47,8 @@ impl ModelHandle {
     pub fn of<T: Migrate>() -> Self {
         ModelHandle {
             def: T::model(),
-            transform: crate::transform::transform::<T>,
+            transform: transform_dyn::<T>,
+            encode: crate::transform::transform::<T, CopyEncoder>,
             key: key_text::<T>,
         }
     }
@@ -56,6 +69,11 @@ impl ModelHandle {
     /// Decodes `doc` and writes its rows to `out`; nothing is written when it fails.
     pub fn transform(&self, doc: &RawDocument, out: &mut dyn RowSink) -> Result<(), DocumentError> {
         (self.transform)(&self.def.collection, doc, out)
+    }
+
+    /// [`ModelHandle::transform`] into COPY payloads: what a load runs.
+    pub fn encode(&self, doc: &RawDocument, out: &mut CopyEncoder) -> Result<(), DocumentError> {
+        (self.encode)(&self.def.collection, doc, out)
     }
 }
 

@@ -105,7 +105,7 @@ pub fn rows<T: Migrate>(doc: &bson::Document) -> Transformed {
         panic!("`{}`: {difference}", model.collection);
     }
     let mut set = RowSet::new(&model);
-    match crate::transform::transform::<T>(&model.collection, &raw, &mut set) {
+    match crate::transform::transform::<T, _>(&model.collection, &raw, &mut set) {
         Ok(()) => Transformed::Rows(set.to_tables()),
         Err(e) => Transformed::Rejected {
             rejected: Rejection::from(&e),

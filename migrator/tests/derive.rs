@@ -187,7 +187,7 @@ fn decode<T: Migrate>(doc: &Document) -> Result<T, FieldError> {
 fn rows<T: Migrate>(doc: &Document) -> RowSet {
     let model = T::model();
     let mut set = RowSet::new(&model);
-    migrator::transform::transform::<T>(&model.collection, &raw(doc), &mut set)
+    migrator::transform::transform::<T, _>(&model.collection, &raw(doc), &mut set)
         .expect("the document transforms");
     set
 }
@@ -688,7 +688,7 @@ fn malformed_bson_is_an_invalid_value() {
 fn transform_names_collection_and_id() {
     let model = Order::model();
     let mut set = RowSet::new(&model);
-    let e = migrator::transform::transform::<Order>(
+    let e = migrator::transform::transform::<Order, _>(
         &model.collection,
         &raw(&with(doc! { "status": 3 })),
         &mut set,

@@ -95,9 +95,9 @@ fn collection_impl(s: &Struct<'_>, collection: &str, table: &str) -> TokenStream
                 #emit_body
             }
 
-            fn transcode(
+            fn transcode<__S: #p::RowSink>(
                 __doc: &#p::RawDocument,
-                __out: &mut dyn #p::RowSink,
+                __out: &mut __S,
             ) -> #p::Result<(), #p::FieldError> {
                 #transcode_body
             }
@@ -150,13 +150,13 @@ fn embedded_impl(s: &Struct<'_>) -> TokenStream {
                 #emit_body
             }
 
-            fn transcode_child(
+            fn transcode_child<__S: #p::RowSink>(
                 __doc: &#p::RawDocument,
                 __parent: &#p::Key,
                 __field: &'static str,
                 __position: i32,
                 __base: usize,
-                __out: &mut dyn #p::RowSink,
+                __out: &mut __S,
             ) -> #p::Result<(), #p::FieldError> {
                 #transcode_body
             }

@@ -138,7 +138,7 @@ fn nested(s: &Struct<'_>, slots: &[syn::Ident], base: &TokenStream) -> Vec<Token
                         Some(_) => (quote!(|__e: #elem| __e), quote!(.map(#p::ByRef))),
                     };
                     let from_array = quote! {
-                        #p::transcode_junction::<#ty, _>(
+                        #p::transcode_junction::<#ty, _, _>(
                             __out, #base + #table, &__key, #slot, #key, #convert, #position,
                         )?;
                     };
@@ -159,7 +159,7 @@ fn nested(s: &Struct<'_>, slots: &[syn::Ident], base: &TokenStream) -> Vec<Token
                 }
                 FieldKind::Child(c) => {
                     let from_array = quote! {
-                        #p::transcode_children::<#ty>(__out, #base + #table, &__key, #key, #slot)?;
+                        #p::transcode_children::<#ty, _>(__out, #base + #table, &__key, #key, #slot)?;
                     };
                     let default = c.default.as_ref().map(|d| {
                         let default = default_fn(d, ty);

@@ -151,7 +151,7 @@ pub fn encode(model: &ModelHandle, docs: &[&RawDocument]) -> (Payloads, Vec<u64>
     for doc in docs {
         // These documents transformed before; a failure now would be a bug, and it is skipped
         // here only because the rows would be missing from the payload, which the row counts show.
-        let _ = model.transform(doc, &mut encoder);
+        let _ = model.encode(doc, &mut encoder);
     }
     take_all(&mut encoder, tables)
 }

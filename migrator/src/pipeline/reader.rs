@@ -205,7 +205,7 @@ fn read_partition(
                 return;
             }
         };
-        match model.transform(doc, &mut cutter.encoder) {
+        match model.encode(doc, &mut cutter.encoder) {
             Ok(()) => cutter.keep(doc),
             Err(e) => cutter.dead.push(DeadLetter::from_transform(&e, doc)),
         }

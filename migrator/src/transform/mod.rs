@@ -26,6 +26,29 @@ pub trait RowSink {
     fn abandon_document(&mut self);
 }
 
+/// A sink borrowed (`&mut dyn RowSink` included) is a sink.
+impl<S: RowSink + ?Sized> RowSink for &mut S {
+    fn begin_row(&mut self, table: usize) {
+        (**self).begin_row(table);
+    }
+
+    fn value(&mut self, value: &dyn crate::value::PgValue) {
+        (**self).value(value);
+    }
+
+    fn end_row(&mut self) {
+        (**self).end_row();
+    }
+
+    fn begin_document(&mut self) {
+        (**self).begin_document();
+    }
+
+    fn abandon_document(&mut self) {
+        (**self).abandon_document();
+    }
+}
+
 /// A struct that maps one MongoDB collection to PostgreSQL tables. Implemented by
 /// `#[derive(Migrate)]`.
 pub trait Migrate: Sized + 'static {
@@ -51,8 +74,9 @@ pub trait Migrate: Sized + 'static {
     /// string arrays, documents and the arrays of junctions and children go from the document's
     /// bytes to the rows. The rows are those `decode` then `emit` write. On an error some rows
     /// may be written already and the error may name another field than `decode` would:
-    /// [`transform`] drops those rows and asks `decode`.
-    fn transcode(doc: &RawDocument, out: &mut dyn RowSink) -> Result<(), FieldError> {
+    /// [`transform`] drops those rows and asks `decode`. Generic over the sink, so that writing
+    /// to the COPY encoder compiles to direct calls.
+    fn transcode<S: RowSink>(doc: &RawDocument, out: &mut S) -> Result<(), FieldError> {
         Self::decode(doc)?.emit(out);
         Ok(())
     }
@@ -97,13 +121,13 @@ pub trait Embedded: Sized + 'static {
     );
 
     /// `decode` then `emit_child` in one pass over the subdocument (see [`Migrate::transcode`]).
-    fn transcode_child(
+    fn transcode_child<S: RowSink>(
         doc: &RawDocument,
         parent: &Key,
         field: &'static str,
         position: i32,
         base: usize,
-        out: &mut dyn RowSink,
+        out: &mut S,
     ) -> Result<(), FieldError> {
         Self::decode(doc)?.emit_child(parent, field, position, base, out);
         Ok(())
@@ -128,10 +152,10 @@ pub fn describe_id(doc: &RawDocument) -> String {
 /// Nothing is written to `out` when the document is rejected. A rejection is confirmed by
 /// [`Migrate::decode`], which reads the fields in declaration order, so the error names the first
 /// bad field; if `decode` accepts the document after all, its rows are written from it.
-pub fn transform<T: Migrate>(
+pub fn transform<T: Migrate, S: RowSink>(
     collection: &str,
     doc: &RawDocument,
-    out: &mut dyn RowSink,
+    out: &mut S,
 ) -> Result<(), DocumentError> {
     out.begin_document();
     if T::transcode(doc, out).is_ok() {

@@ -107,8 +107,8 @@ borrowed_view! {
 
 /// Writes the rows of a `junction` field of type `A` straight from the document's array: one per
 /// distinct target (`target` turns an element into the stored value), the first kept.
-pub fn transcode_junction<A, V>(
-    out: &mut dyn RowSink,
+pub fn transcode_junction<A, V, S: RowSink>(
+    out: &mut S,
     table: usize,
     owner: &Key,
     value: Option<RawBsonRef<'_>>,
@@ -158,8 +158,8 @@ where
 
 /// Writes the rows of a `child` field of type `A` straight from the document's array of
 /// subdocuments.
-pub fn transcode_children<A>(
-    out: &mut dyn RowSink,
+pub fn transcode_children<A, S: RowSink>(
+    out: &mut S,
     table: usize,
     parent: &Key,
     field: &'static str,
