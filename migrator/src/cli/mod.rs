@@ -80,7 +80,11 @@ where
             return ExitCode::from(exit::USAGE);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread for everything asynchronous: it only waits on PostgreSQL sessions (documents are
+    // read and transformed on threads of their own, blocking work runs on the blocking pool), and
+    // a single thread wakes far less often than a pool of workers stealing from each other (half
+    // the context switches of a load, 5% less client CPU, measured at scale 1).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
