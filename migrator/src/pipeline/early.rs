@@ -80,6 +80,7 @@ impl EarlyKeys {
 async fn open(url: &str, target_schema: &str) -> Option<(PgConnection, BTreeSet<String>)> {
     let mut conn = connect_as(url, CONTROL_APPLICATION).await.ok()?;
     conn.execute(sql::ASYNC_COMMIT).await.ok()?;
+    conn.execute(sql::SERIAL_BUILDS).await.ok()?;
     let existing = constraints::existing_names(&mut conn, target_schema)
         .await
         .ok()?;

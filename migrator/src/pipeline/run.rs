@@ -348,7 +348,11 @@ async fn run_locked(
         }
         shared.time_stage("references", &mut mark);
         stage = RunStage::Constraints;
-        state.set_stage(control, stage).await?;
+        // With every constraint added already, the next record is `done` (one commit fewer; a
+        // run stopped before it resumes in `references`, where everything is idempotent).
+        if !constraints_added {
+            state.set_stage(control, stage).await?;
+        }
         break;
     }
     if stage == RunStage::Constraints {

@@ -822,6 +822,10 @@ fn returning_text(column: Option<&str>) -> String {
 /// Writer sessions do not wait for the WAL flush of each commit (see `BatchWriter`).
 pub const ASYNC_COMMIT: &str = "SET synchronous_commit = off";
 
+/// Index builds of the session use no parallel workers: for builds that run while the load keeps
+/// every core busy, where workers only add their start and their coordination.
+pub const SERIAL_BUILDS: &str = "SET max_parallel_maintenance_workers = 0";
+
 /// One transaction does not wait for the WAL flush of its commit.
 pub const ASYNC_COMMIT_LOCAL: &str = "SET LOCAL synchronous_commit = off";
 
