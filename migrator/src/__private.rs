@@ -598,14 +598,25 @@ pub fn emit_junction<V: PgValue>(
         if !seen.insert(encoded) {
             continue;
         }
-        out.begin_row(table);
-        out.value(owner);
-        out.value(&target);
-        if with_position {
-            out.value(&position(index));
-        }
-        out.end_row();
+        junction_row(out, table, owner, &target, with_position.then_some(index));
     }
+}
+
+/// One junction row: the owner's key, the target, and the array position if the table keeps it.
+pub fn junction_row<S: RowSink + ?Sized, V: PgValue>(
+    out: &mut S,
+    table: usize,
+    owner: &Key,
+    target: &V,
+    index: Option<usize>,
+) {
+    out.begin_row(table);
+    out.value(owner);
+    out.value(target);
+    if let Some(index) = index {
+        out.value(&position(index));
+    }
+    out.end_row();
 }
 
 /// The child rows of the `child` field `field`, at table index `table`.

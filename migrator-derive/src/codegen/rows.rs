@@ -23,18 +23,27 @@ pub fn collection(s: &Struct<'_>) -> TokenStream {
 }
 
 pub fn embedded(s: &Struct<'_>) -> TokenStream {
-    let p = private();
     let values = values(s);
     let nested = nested(s, &quote!(__base));
+    let head = child_row_head();
+    quote! {
+        #head
+        #(#values)*
+        __out.end_row();
+        #(#nested)*
+    }
+}
+
+/// The start of a child row (an embedded document's): its derived key, the parent's key and the
+/// position, from `__parent`, `__field` and `__position`, into `__out`'s table `__base`.
+pub fn child_row_head() -> TokenStream {
+    let p = private();
     quote! {
         let __key = #p::Key::Uuid(#p::child_row_id(__parent, __field, __position));
         __out.begin_row(__base);
         __out.value(&__key);
         __out.value(__parent);
         __out.value(&__position);
-        #(#values)*
-        __out.end_row();
-        #(#nested)*
     }
 }
 

@@ -8,7 +8,7 @@ use quote::quote;
 
 use super::decode::{collect_slots, default_fn, read, slot_idents};
 use super::private;
-use super::rows::stored;
+use super::rows::{child_row_head, stored};
 use super::tables::offset;
 use crate::model::{Field, FieldKind, Reference, Storage, Struct, Value};
 
@@ -51,15 +51,12 @@ pub fn embedded(s: &Struct<'_>) -> TokenStream {
     let collect = collect_slots(s);
     let values = values(s, &slots);
     let nested = nested(s, &slots, &quote!(__base));
+    let head = child_row_head();
     quote! {
         #[allow(unused_imports)]
         use #p::views::*;
         #collect
-        let __key = #p::Key::Uuid(#p::child_row_id(__parent, __field, __position));
-        __out.begin_row(__base);
-        __out.value(&__key);
-        __out.value(__parent);
-        __out.value(&__position);
+        #head
         #(#values)*
         __out.end_row();
         #(#nested)*

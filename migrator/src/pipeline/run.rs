@@ -288,13 +288,11 @@ async fn run_locked(
             // their values: looking for those dangling changes no row, so it runs while the
             // constraints are added (should a constraint be refused, it is done again after).
             let added = if enforced {
-                let resolving = crate::references::resolve(
+                let resolving = resolve_references(
                     schema,
-                    shared.source.as_ref(),
-                    config,
+                    shared,
                     state,
                     control,
-                    shared.dead_file.as_ref(),
                     crate::references::Scope::Unenforced,
                 );
                 let (added, resolved) = tokio::join!(adding, resolving);
@@ -325,18 +323,7 @@ async fn run_locked(
         }
         let resolved = match unenforced {
             Some(resolved) if scope == crate::references::Scope::Unenforced => resolved?,
-            _ => {
-                crate::references::resolve(
-                    schema,
-                    shared.source.as_ref(),
-                    config,
-                    state,
-                    control,
-                    shared.dead_file.as_ref(),
-                    scope,
-                )
-                .await?
-            }
+            _ => resolve_references(schema, shared, state, control, scope).await?,
         };
         // Created here, loaded by this invocation and nothing removed since: the rows written
         // are the rows there. (A resumed stage may follow an attempt that removed some.)
@@ -385,6 +372,26 @@ async fn run_locked(
         shared.time_stage("constraints", &mut mark);
     }
     Ok(Outcome::Completed)
+}
+
+/// Resolves the dangling references of `scope` (see [`crate::references::resolve`]).
+async fn resolve_references(
+    schema: &Schema,
+    shared: &Shared,
+    state: &StateStore,
+    control: &mut PgConnection,
+    scope: crate::references::Scope,
+) -> Result<crate::references::Resolved, RunError> {
+    crate::references::resolve(
+        schema,
+        shared.source.as_ref(),
+        &shared.config,
+        state,
+        control,
+        shared.dead_file.as_ref(),
+        scope,
+    )
+    .await
 }
 
 /// Rewrites the dead-letter file (if any) from the state schema's table.

@@ -20,7 +20,7 @@ use std::marker::PhantomData;
 use bson::{Bson, Document, RawBsonRef};
 
 use super::{Elements, Embedded, RowSink};
-use crate::__private::{position, read, ArrayField};
+use crate::__private::{junction_row, position, read, ArrayField};
 use crate::error::FieldError;
 use crate::id::Key;
 use crate::value::view::{self, JsonRef, TextArrayRef, TextRef};
@@ -121,19 +121,8 @@ where
     A::Item: FromBson,
     V: PgValue,
 {
-    let array = match value {
-        None => {
-            return A::absent(FieldError::missing())
-                .map(drop)
-                .map_err(|e| e.at_key(key))
-        }
-        Some(RawBsonRef::Null) => {
-            return A::absent(FieldError::null())
-                .map(drop)
-                .map_err(|e| e.at_key(key))
-        }
-        Some(RawBsonRef::Array(array)) => array,
-        Some(other) => return Err(wrong_type("array", &other).at_key(key)),
+    let Some(array) = array_of::<A>(value, key)? else {
+        return Ok(());
     };
     Distinct::with(|seen| {
         for (index, element) in Elements::of_array(array).enumerate() {
@@ -144,13 +133,7 @@ where
             if !seen.first(&target) {
                 continue;
             }
-            out.begin_row(table);
-            out.value(owner);
-            out.value(&target);
-            if with_position {
-                out.value(&position(index));
-            }
-            out.end_row();
+            junction_row(out, table, owner, &target, with_position.then_some(index));
         }
         Ok(())
     })
@@ -169,19 +152,8 @@ where
     A: ArrayField,
     A::Item: Embedded,
 {
-    let array = match value {
-        None => {
-            return A::absent(FieldError::missing())
-                .map(drop)
-                .map_err(|e| e.at_key(field))
-        }
-        Some(RawBsonRef::Null) => {
-            return A::absent(FieldError::null())
-                .map(drop)
-                .map_err(|e| e.at_key(field))
-        }
-        Some(RawBsonRef::Array(array)) => array,
-        Some(other) => return Err(wrong_type("array", &other).at_key(field)),
+    let Some(array) = array_of::<A>(value, field)? else {
+        return Ok(());
     };
     for (index, element) in Elements::of_array(array).enumerate() {
         let written = element.and_then(|(_, value)| match value {
@@ -193,6 +165,21 @@ where
         written.map_err(|e| e.at_index(index).at_key(field))?;
     }
     Ok(())
+}
+
+/// The array of an array field, or `None` when it is absent or null and `A` allows that (an
+/// error names `key` otherwise, as it does a value of another type).
+fn array_of<'a, A: ArrayField>(
+    value: Option<RawBsonRef<'a>>,
+    key: &'static str,
+) -> Result<Option<&'a bson::RawArray>, FieldError> {
+    let absent = match value {
+        None => FieldError::missing(),
+        Some(RawBsonRef::Null) => FieldError::null(),
+        Some(RawBsonRef::Array(array)) => return Ok(Some(array)),
+        Some(other) => return Err(wrong_type("array", &other).at_key(key)),
+    };
+    A::absent(absent).map(|_| None).map_err(|e| e.at_key(key))
 }
 
 /// The encoded values seen so far in one array: a short array is searched in order, a long one
