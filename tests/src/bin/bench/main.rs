@@ -350,7 +350,7 @@ async fn bench(args: Args, command: String) -> anyhow::Result<()> {
     );
     println!("Generated WITHOUT injected faults, so every contender must produce identical tables: each result is checked (row counts, md5 of every table, foreign keys, indexes) against migrator's; a different one is INVALID.");
     println!(
-        "Medians of {} runs, each on a fresh database; {} sessions for migrator (--jobs) and the ceiling. migrator's time includes creating the tables, building the keys, resolving references and adding foreign keys and indexes; `validate` runs after it and is timed apart.",
+        "Medians of {} runs, each on a fresh database after a CHECKPOINT; {} sessions for migrator (--jobs) and the ceiling. migrator's time includes creating the tables, building the keys, resolving references and adding foreign keys and indexes; `validate` runs after it and is timed apart.",
         args.runs, args.jobs
     );
     println!(

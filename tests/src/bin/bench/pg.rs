@@ -42,7 +42,9 @@ impl Server {
         }
     }
 
-    /// Drops (if it exists) and creates database `name`; returns its URL.
+    /// Drops (if it exists) and creates database `name`, then has the server write every dirty
+    /// page out (`CHECKPOINT`), so that no run pays for flushing what the one before it wrote;
+    /// returns its URL.
     pub async fn fresh_database(&self, name: &str) -> anyhow::Result<String> {
         let mut conn = self.connect().await?;
         self.drop_in(&mut conn, name).await?;
@@ -50,6 +52,10 @@ impl Server {
             .execute(&mut conn)
             .await
             .with_context(|| format!("creating database {name}"))?;
+        sqlx::query("CHECKPOINT")
+            .execute(&mut conn)
+            .await
+            .context("CHECKPOINT before a run (the bench's user needs the pg_checkpoint role)")?;
         Ok(self.url_for(name))
     }
 
