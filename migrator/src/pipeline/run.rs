@@ -199,6 +199,8 @@ async fn run_locked(
     let mut constraints_added = false;
     // Collections loaded again because their keys were refused.
     let mut reloaded = Reloaded::default();
+    // The constraint sessions, opened while the load ends (see below).
+    let mut opened: Option<Result<constraints::Sessions, RunError>> = None;
     loop {
         if stage == RunStage::Loading {
             // A load again after refused keys lists the collections again.
@@ -242,8 +244,22 @@ async fn run_locked(
                     Err(e) => Err(e),
                 }
             };
-            if let Some(early) = early {
-                early.finish().await;
+            // The constraints stage's sessions connect while the early keys' last statement
+            // ends (the stage reads which constraints exist only after it).
+            let to_constraints = config.schema_mode == SchemaMode::Create && !config.skip_finish;
+            match early {
+                Some(early)
+                    if to_constraints
+                        && outcome.as_ref().is_ok_and(|o| *o == Outcome::Completed) =>
+                {
+                    let (_, sessions) = tokio::join!(
+                        early.finish(),
+                        constraints::open(&config.pg_url, config.jobs)
+                    );
+                    opened = Some(sessions);
+                }
+                Some(early) => early.finish().await,
+                None => {}
             }
             let outcome = outcome?;
             shared.time_stage("load", &mut mark);
@@ -277,13 +293,13 @@ async fn run_locked(
                 foreign_keys: enforced,
                 indexes: enforced,
             };
-            let adding = constraints::add(
-                &config.pg_url,
-                &config.target_schema,
-                &ddl,
-                config.jobs,
-                work,
-            );
+            let adding = async {
+                let sessions = match opened.take() {
+                    Some(sessions) => sessions?,
+                    None => constraints::open(&config.pg_url, config.jobs).await?,
+                };
+                constraints::add_on(sessions, &config.target_schema, &ddl, work).await
+            };
             // When every reference that can act gets a foreign key, the others only `keep`
             // their values: looking for those dangling changes no row, so it runs while the
             // constraints are added (should a constraint be refused, it is done again after).

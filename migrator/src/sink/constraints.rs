@@ -92,6 +92,34 @@ impl Item {
     }
 }
 
+/// Connections ready for [`add_on`], opened ahead (while a load ends, say).
+#[derive(Debug)]
+pub struct Sessions(Vec<PgConnection>);
+
+/// Opens `count` (at least one) sessions to `url` at once, none of them waiting for the WAL
+/// flush of its commits: hundreds of short statements, and the run's next stage commit waits for
+/// all of them (a resume adds whatever a crash lost).
+pub async fn open(url: &str, count: usize) -> Result<Sessions, RunError> {
+    let mut opening = tokio::task::JoinSet::new();
+    for _ in 0..count.max(1) {
+        let url = url.to_string();
+        opening.spawn(async move {
+            let mut conn = connect_as(&url, CONTROL_APPLICATION).await?;
+            conn.execute(sql::ASYNC_COMMIT)
+                .await
+                .map_err(RunError::db("setting up a constraint session"))?;
+            Ok::<_, RunError>(conn)
+        });
+    }
+    let mut sessions = Vec::with_capacity(count.max(1));
+    while let Some(opened) = opening.join_next().await {
+        let conn = opened
+            .map_err(|e| RunError::Internal(format!("opening a constraint session: {e}")))??;
+        sessions.push(conn);
+    }
+    Ok(Sessions(sessions))
+}
+
 /// Adds the keys and foreign keys that do not exist yet and/or every index (`IF NOT EXISTS`) of
 /// `ddl` over `sessions` connections to `url`. Idempotent, so a resumed run calls it again.
 pub async fn add(
@@ -101,11 +129,24 @@ pub async fn add(
     sessions: usize,
     work: Work,
 ) -> Result<Added, RunError> {
-    let mut control = connect_as(url, CONTROL_APPLICATION).await?;
-    let existing = existing_names(&mut control, target_schema).await?;
+    add_on(open(url, sessions).await?, target_schema, ddl, work).await
+}
+
+/// [`add`] over sessions opened before.
+pub async fn add_on(
+    sessions: Sessions,
+    target_schema: &str,
+    ddl: &Ddl,
+    work: Work,
+) -> Result<Added, RunError> {
+    let mut idle = sessions.0;
+    let Some(control) = idle.first_mut() else {
+        return Err(RunError::Internal("no constraint session".into()));
+    };
+    let existing = existing_names(control, target_schema).await?;
     let sizes: BTreeMap<String, i64> = sqlx::query_as(sql::TABLE_SIZES)
         .bind(target_schema)
-        .fetch_all(&mut control)
+        .fetch_all(&mut *control)
         .await
         .map_err(RunError::db("reading table sizes"))?
         .into_iter()
@@ -169,18 +210,7 @@ pub async fn add(
     }
     // Largest tables first; a table's keys, then its foreign keys, then its indexes.
     items.sort_by_key(|i| (std::cmp::Reverse(i.size), i.kind));
-    let sessions = sessions.max(1).min(items.len());
-    let mut idle = vec![control];
-    while idle.len() < sessions {
-        idle.push(connect_as(url, CONTROL_APPLICATION).await?);
-    }
-    // Hundreds of short statements: none waits for its WAL flush (the run's next stage commit
-    // waits for all of them, and a resume adds whatever a crash lost).
-    for conn in &mut idle {
-        conn.execute(sql::ASYNC_COMMIT)
-            .await
-            .map_err(RunError::db("setting up a constraint session"))?;
-    }
+    idle.truncate(items.len());
     run(items.into(), idle).await
 }
 
