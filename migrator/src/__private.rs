@@ -3,7 +3,6 @@
 //! Generated code names nothing outside this module, so the derive works whatever the user
 //! imports, and the helpers keep the expansion short and readable.
 
-use std::collections::HashSet;
 use std::fmt::Display;
 
 pub use std::any::TypeId;
@@ -591,15 +590,13 @@ pub fn emit_junction<V: PgValue>(
     targets: impl IntoIterator<Item = V>,
     with_position: bool,
 ) {
-    let mut seen = HashSet::new();
-    for (index, target) in targets.into_iter().enumerate() {
-        let mut encoded = Vec::new();
-        target.encode(&mut encoded);
-        if !seen.insert(encoded) {
-            continue;
+    crate::transform::transcode::Distinct::with(|seen| {
+        for (index, target) in targets.into_iter().enumerate() {
+            if seen.first(&target) {
+                junction_row(out, table, owner, &target, with_position.then_some(index));
+            }
         }
-        junction_row(out, table, owner, &target, with_position.then_some(index));
-    }
+    });
 }
 
 /// One junction row: the owner's key, the target, and the array position if the table keeps it.

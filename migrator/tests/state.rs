@@ -298,7 +298,7 @@ fn a_batch_read_again_gives_its_documents_or_says_the_source_changed() {
     wanted.docs_kept = false;
     wanted.documents_read = 3;
 
-    let again = reread(&source, &model, &wanted).expect("read again");
+    let again = reread(&source, &model, &wanted.span()).expect("read again");
     let ids: Vec<i32> = again
         .iter()
         .map(|d| d.get_i32("_id").expect("an int id"))
@@ -306,7 +306,7 @@ fn a_batch_read_again_gives_its_documents_or_says_the_source_changed() {
     assert_eq!(ids, [1, 3], "the documents that transform, in order");
 
     write(&[docs[0].clone(), docs[2].clone(), docs[3].clone()]);
-    let changed = reread(&source, &model, &wanted).expect_err("the file changed");
+    let changed = reread(&source, &model, &wanted.span()).expect_err("the file changed");
     assert!(
         changed.to_string().contains("the source changed"),
         "{changed}"

@@ -112,20 +112,44 @@ impl Documents {
     }
 }
 
+/// Where a batch's documents are in its partition: what reading them again needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Span {
+    pub collection: String,
+    pub partition: Partition,
+    pub start: Position,
+    pub end: Position,
+    /// Documents read from `start` to `end`, dead letters included.
+    pub documents: u64,
+}
+
+impl Batch {
+    /// Where its documents are (see [`reread`]).
+    pub fn span(&self) -> Span {
+        Span {
+            collection: self.collection.clone(),
+            partition: self.partition.clone(),
+            start: self.start.clone(),
+            end: self.end.clone(),
+            documents: self.documents_read,
+        }
+    }
+}
+
 /// The documents of a batch that kept none, read again from the source: those that transform
 /// (the others are its dead letters already). The source must give exactly the batch's
 /// documents again, from its start to its end.
 pub fn reread(
     source: &dyn Source,
     model: &ModelHandle,
-    batch: &Batch,
+    span: &Span,
 ) -> Result<Vec<RawDocumentBuf>, RunError> {
-    let stream = source.read(&batch.collection, &batch.partition, &batch.start)?;
-    let limit = usize::try_from(batch.documents_read).unwrap_or(usize::MAX);
+    let stream = source.read(&span.collection, &span.partition, &span.start)?;
+    let limit = usize::try_from(span.documents).unwrap_or(usize::MAX);
     let mut counter = RowCounter::new(model.def().tables.len());
     let mut docs = Vec::new();
     let mut read = 0u64;
-    let mut end = batch.start.clone();
+    let mut end = span.start.clone();
     for item in stream.take(limit) {
         let positioned = item?;
         read += 1;
@@ -134,11 +158,11 @@ pub fn reread(
             docs.push(positioned.doc);
         }
     }
-    if read != batch.documents_read || end != batch.end {
+    if read != span.documents || end != span.end {
         return Err(RunError::Internal(format!(
             "partition {} of `{}` read again from {:?} gave {read} documents up to {end:?}, not \
              the batch's {} up to {:?}: the source changed during the run",
-            batch.partition.index, batch.collection, batch.start, batch.documents_read, batch.end
+            span.partition.index, span.collection, span.start, span.documents, span.end
         )));
     }
     Ok(docs)

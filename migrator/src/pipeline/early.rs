@@ -18,7 +18,6 @@ use tokio::sync::mpsc;
 use crate::sink::constraints;
 use crate::sink::ddl::Ddl;
 use crate::sink::sql;
-use crate::state::{connect_as, CONTROL_APPLICATION};
 
 /// The session building keys and indexes during the load.
 #[derive(Debug)]
@@ -78,8 +77,7 @@ impl EarlyKeys {
 
 /// A session for the builds, and the constraints that exist already (a resumed run).
 async fn open(url: &str, target_schema: &str) -> Option<(PgConnection, BTreeSet<String>)> {
-    let mut conn = connect_as(url, CONTROL_APPLICATION).await.ok()?;
-    conn.execute(sql::ASYNC_COMMIT).await.ok()?;
+    let mut conn = constraints::session(url).await.ok()?;
     conn.execute(sql::SERIAL_BUILDS).await.ok()?;
     let existing = constraints::existing_names(&mut conn, target_schema)
         .await

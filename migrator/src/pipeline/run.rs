@@ -208,19 +208,20 @@ async fn run_locked(
                 Some(w) => w,
                 None => Workload::new(schema, shared.source.collections()?),
             };
+            // Whether a completed load goes on to the constraints (on tables this run created).
+            let to_constraints = config.schema_mode == SchemaMode::Create && !config.skip_finish;
             // Keys and indexes of the collections loaded first are built while the others load.
-            let early =
-                (config.schema_mode == SchemaMode::Create && !config.skip_finish).then(|| {
-                    EarlyKeys::start(
-                        config.pg_url.clone(),
-                        config.target_schema.clone(),
-                        Arc::new(ddl.clone()),
-                        EarlyWork {
-                            keys: true,
-                            indexes: crate::references::all_actionable_enforced(schema),
-                        },
-                    )
-                });
+            let early = to_constraints.then(|| {
+                EarlyKeys::start(
+                    config.pg_url.clone(),
+                    config.target_schema.clone(),
+                    Arc::new(ddl.clone()),
+                    EarlyWork {
+                        keys: true,
+                        indexes: crate::references::all_actionable_enforced(schema),
+                    },
+                )
+            });
             let loading = load(schema, shared, state, control, workload, early.as_ref());
             let outcome = if create.is_empty() {
                 loading.await
@@ -246,7 +247,6 @@ async fn run_locked(
             };
             // The constraints stage's sessions connect while the early keys' last statement
             // ends (the stage reads which constraints exist only after it).
-            let to_constraints = config.schema_mode == SchemaMode::Create && !config.skip_finish;
             match early {
                 Some(early)
                     if to_constraints

@@ -103,13 +103,7 @@ pub async fn open(url: &str, count: usize) -> Result<Sessions, RunError> {
     let mut opening = tokio::task::JoinSet::new();
     for _ in 0..count.max(1) {
         let url = url.to_string();
-        opening.spawn(async move {
-            let mut conn = connect_as(&url, CONTROL_APPLICATION).await?;
-            conn.execute(sql::ASYNC_COMMIT)
-                .await
-                .map_err(RunError::db("setting up a constraint session"))?;
-            Ok::<_, RunError>(conn)
-        });
+        opening.spawn(async move { session(&url).await });
     }
     let mut sessions = Vec::with_capacity(count.max(1));
     while let Some(opened) = opening.join_next().await {
@@ -118,6 +112,15 @@ pub async fn open(url: &str, count: usize) -> Result<Sessions, RunError> {
         sessions.push(conn);
     }
     Ok(Sessions(sessions))
+}
+
+/// One session for building keys and indexes: its commits do not wait for their WAL flush.
+pub async fn session(url: &str) -> Result<PgConnection, RunError> {
+    let mut conn = connect_as(url, CONTROL_APPLICATION).await?;
+    conn.execute(sql::ASYNC_COMMIT)
+        .await
+        .map_err(RunError::db("setting up a constraint session"))?;
+    Ok(conn)
 }
 
 /// Adds the keys and foreign keys that do not exist yet and/or every index (`IF NOT EXISTS`) of

@@ -13,7 +13,7 @@ use sqlx::{Connection, PgConnection};
 
 use super::sql::{self, Namespace};
 use crate::dead_letter::{sqlstate_class, DeadLetter, Stage};
-use crate::pipeline::batch::{encode, reread, Batch, Documents};
+use crate::pipeline::batch::{encode, reread, Batch};
 use crate::run_error::RunError;
 use crate::schema::ModelHandle;
 use crate::source::Source;
@@ -356,21 +356,8 @@ async fn read_again(
         ))));
     };
     let model = model.clone();
-    let wanted = Batch {
-        collection: batch.collection.clone(),
-        partition: batch.partition.clone(),
-        docs: Documents::default(),
-        docs_kept: false,
-        payloads: Vec::new(),
-        rows: Vec::new(),
-        dead_letters: Vec::new(),
-        documents_read: batch.documents_read,
-        start: batch.start.clone(),
-        end: batch.end.clone(),
-        done: batch.done,
-        seconds: 0.0,
-    };
-    tokio::task::spawn_blocking(move || reread(source.as_ref(), &model, &wanted))
+    let span = batch.span();
+    tokio::task::spawn_blocking(move || reread(source.as_ref(), &model, &span))
         .await
         .map_err(|e| Failure::Reread(RunError::Internal(format!("reading a batch again: {e}"))))?
         .map_err(Failure::Reread)

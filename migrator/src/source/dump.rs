@@ -36,6 +36,12 @@ impl BsonFileReader {
         Ok(reader)
     }
 
+    /// Ends the reading with `error`.
+    fn fail<T>(&mut self, error: SourceError) -> Option<Result<T, SourceError>> {
+        self.failed = true;
+        Some(Err(error))
+    }
+
     fn read_one(&mut self) -> Result<Option<SourceDoc>, SourceError> {
         match self.stream.next_frame(false)? {
             Frame::End => Ok(None),
@@ -53,27 +59,27 @@ impl FileDocs for BsonFileReader {
         if self.failed {
             return None;
         }
-        let read = self.stream.next_frame(false).and_then(|frame| match frame {
-            Frame::End => Ok(None),
-            Frame::Document { start, .. } => {
-                self.stream.read_document_into(frame, &mut self.current)?;
-                match RawDocument::from_bytes(&self.current) {
-                    Ok(_) => Ok(Some(self.stream.offset())),
-                    Err(e) => Err(self.stream.corrupt_at(start, e.to_string())),
+        let start = match self.stream.next_frame(false) {
+            Ok(Frame::End) => return None,
+            Ok(frame @ Frame::Document { start, .. }) => {
+                match self.stream.read_document_into(frame, &mut self.current) {
+                    Ok(()) => start,
+                    Err(e) => return self.fail(e),
                 }
             }
-            Frame::Terminator => Err(self
-                .stream
-                .corrupt_at(self.stream.offset(), "expected a document")),
-        });
-        match read {
-            Ok(None) => None,
-            Ok(Some(next)) => RawDocument::from_bytes(&self.current)
-                .ok()
-                .map(|doc| Ok((doc, next))),
+            Ok(Frame::Terminator) => {
+                let e = self
+                    .stream
+                    .corrupt_at(self.stream.offset(), "expected a document");
+                return self.fail(e);
+            }
+            Err(e) => return self.fail(e),
+        };
+        match RawDocument::from_bytes(&self.current) {
+            Ok(doc) => Some(Ok((doc, self.stream.offset()))),
             Err(e) => {
                 self.failed = true;
-                Some(Err(e))
+                Some(Err(self.stream.corrupt_at(start, e.to_string())))
             }
         }
     }

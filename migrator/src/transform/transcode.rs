@@ -182,10 +182,10 @@ fn array_of<'a, A: ArrayField>(
     A::absent(absent).map(|_| None).map_err(|e| e.at_key(key))
 }
 
-/// The encoded values seen so far in one array: a short array is searched in order, a long one
-/// through a hash set.
+/// The encoded values seen so far in one array (a junction keeps the first occurrence of each
+/// target): a short array is searched in order, a long one through a hash set.
 #[derive(Default)]
-struct Distinct {
+pub(crate) struct Distinct {
     bytes: Vec<u8>,
     ends: Vec<usize>,
     many: Option<std::collections::HashSet<Vec<u8>>>,
@@ -201,7 +201,7 @@ thread_local! {
 
 impl Distinct {
     /// Runs `f` with an empty `Distinct` (the thread's own, if it is not in use).
-    fn with<R>(f: impl FnOnce(&mut Distinct) -> R) -> R {
+    pub(crate) fn with<R>(f: impl FnOnce(&mut Distinct) -> R) -> R {
         SEEN.with(|seen| match seen.try_borrow_mut() {
             Ok(mut seen) => {
                 seen.bytes.clear();
@@ -214,7 +214,7 @@ impl Distinct {
     }
 
     /// Whether `value` is seen for the first time (it is remembered).
-    fn first(&mut self, value: &dyn PgValue) -> bool {
+    pub(crate) fn first(&mut self, value: &dyn PgValue) -> bool {
         let start = self.bytes.len();
         value.encode(&mut self.bytes);
         if let Some(many) = &mut self.many {
