@@ -83,6 +83,8 @@ pub(crate) struct CollectionFiles {
     files: BTreeMap<String, PathBuf>,
     open_at: OpenAt,
     split: Option<Split>,
+    /// The listing, made once (the CLI's progress estimate and the run both ask for it).
+    listed: std::sync::OnceLock<Vec<CollectionInfo>>,
 }
 
 /// Which file names hold a collection, and how a file name becomes a collection name.
@@ -182,6 +184,7 @@ impl CollectionFiles {
             files,
             open_at,
             split: layout.split,
+            listed: std::sync::OnceLock::new(),
         })
     }
 
@@ -206,14 +209,18 @@ impl CollectionFiles {
     /// Collections in name order, counted from a sample of their first documents: exact for
     /// small files, scaled by file size for large plain files, unknown for large `.gz` files.
     pub(crate) fn collections(&self) -> Vec<CollectionInfo> {
-        self.files
-            .iter()
-            .map(|(name, path)| CollectionInfo {
-                name: name.clone(),
-                estimated_documents: self.estimate(path),
-                bytes_on_disk: std::fs::metadata(path).ok().map(|m| m.len()),
+        self.listed
+            .get_or_init(|| {
+                self.files
+                    .iter()
+                    .map(|(name, path)| CollectionInfo {
+                        name: name.clone(),
+                        estimated_documents: self.estimate(path),
+                        bytes_on_disk: std::fs::metadata(path).ok().map(|m| m.len()),
+                    })
+                    .collect()
             })
-            .collect()
+            .clone()
     }
 
     fn estimate(&self, path: &Path) -> Option<u64> {

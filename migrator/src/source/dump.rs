@@ -1,87 +1,75 @@
 //! mongodump output: a database directory of `<collection>.bson` files (plain or `.bson.gz`),
 //! length-prefixed BSON documents back to back, each beside its `<collection>.metadata.json`.
 
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::directory::{CollectionFiles, FileDocs, Layout};
 use bson::RawDocument;
 
-use super::framing::{BsonStream, Frame};
+use super::blocks::BlockStream;
+use super::framing::{corrupt, resume_beyond};
 use super::metadata::{self, UniqueIndex};
 use super::{open_maybe_gz, ByteRange, SourceDoc, SourceError};
 
 /// Reads the documents of one `.bson` or `.bson.gz` file in file order.
 #[derive(Debug)]
 pub struct BsonFileReader {
-    stream: BsonStream,
+    stream: BlockStream,
     failed: bool,
-    /// The document [`FileDocs::next_doc`] handed out last.
-    current: Vec<u8>,
 }
 
 impl BsonFileReader {
     pub fn open(path: &Path) -> Result<Self, SourceError> {
+        Self::open_at(path, 0)
+    }
+
+    /// Opens the file at `position` (a value of [`SourceDoc::next_position`]): a plain file
+    /// seeks there, a compressed one is read up to it.
+    pub fn open_at(path: &Path, position: u64) -> Result<Self, SourceError> {
         Ok(BsonFileReader {
-            stream: BsonStream::new(path, open_maybe_gz(path)?),
+            stream: open_stream(path, position)?,
             failed: false,
-            current: Vec::new(),
         })
     }
 
-    /// Opens the file and skips to `position` (a value of [`SourceDoc::next_position`]).
-    pub fn open_at(path: &Path, position: u64) -> Result<Self, SourceError> {
-        let mut reader = Self::open(path)?;
-        reader.stream.skip_to(position)?;
-        Ok(reader)
-    }
-
-    /// Ends the reading with `error`.
-    fn fail<T>(&mut self, error: SourceError) -> Option<Result<T, SourceError>> {
-        self.failed = true;
-        Some(Err(error))
-    }
-
-    fn read_one(&mut self) -> Result<Option<SourceDoc>, SourceError> {
-        match self.stream.next_frame(false)? {
-            Frame::End => Ok(None),
-            frame => Ok(Some(SourceDoc {
-                doc: self.stream.read_document(frame)?,
-                next_position: self.stream.offset(),
-            })),
+    /// The next document, where the one after it starts; ends the reading at an error.
+    fn next_in_place(&mut self) -> Option<Result<(&RawDocument, u64), SourceError>> {
+        if self.failed {
+            return None;
+        }
+        match self.stream.next_document() {
+            Ok(Some((doc, start))) => Some(Ok((doc, start + doc.as_bytes().len() as u64))),
+            Ok(None) => None,
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
         }
     }
 }
 
-/// Each document read into the same buffer.
+/// The stream of a `.bson` file from byte `position`.
+fn open_stream(path: &Path, position: u64) -> Result<BlockStream, SourceError> {
+    if path.extension().is_some_and(|e| e == "gz") {
+        let mut stream = BlockStream::starting_at(path, open_maybe_gz(path)?, 0);
+        stream.skip_to(position)?;
+        return Ok(stream);
+    }
+    let io = |e| SourceError::io(path, e);
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    if position > len {
+        return Err(corrupt(path, len, resume_beyond(position, len)));
+    }
+    file.seek(SeekFrom::Start(position)).map_err(io)?;
+    Ok(BlockStream::starting_at(path, Box::new(file), position))
+}
+
+/// Each document read in place, in the reader's block.
 impl FileDocs for BsonFileReader {
     fn next_doc(&mut self) -> Option<Result<(&RawDocument, u64), SourceError>> {
-        if self.failed {
-            return None;
-        }
-        let start = match self.stream.next_frame(false) {
-            Ok(Frame::End) => return None,
-            Ok(frame @ Frame::Document { start, .. }) => {
-                match self.stream.read_document_into(frame, &mut self.current) {
-                    Ok(()) => start,
-                    Err(e) => return self.fail(e),
-                }
-            }
-            Ok(Frame::Terminator) => {
-                let e = self
-                    .stream
-                    .corrupt_at(self.stream.offset(), "expected a document");
-                return self.fail(e);
-            }
-            Err(e) => return self.fail(e),
-        };
-        match RawDocument::from_bytes(&self.current) {
-            Ok(doc) => Some(Ok((doc, self.stream.offset()))),
-            Err(e) => {
-                self.failed = true;
-                Some(Err(self.stream.corrupt_at(start, e.to_string())))
-            }
-        }
+        self.next_in_place()
     }
 }
 
@@ -89,14 +77,11 @@ impl Iterator for BsonFileReader {
     type Item = Result<SourceDoc, SourceError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
-            return None;
-        }
-        let item = self.read_one().transpose();
-        if matches!(item, Some(Err(_))) {
-            self.failed = true;
-        }
-        item
+        let item = self.next_in_place()?;
+        Some(item.map(|(doc, next_position)| SourceDoc {
+            doc: doc.to_owned(),
+            next_position,
+        }))
     }
 }
 
@@ -135,8 +120,9 @@ const LAYOUT: Layout = Layout {
 const MIN_PARTITION_BYTES: u64 = 64 * 1024;
 
 /// Splits a plain `.bson` file into at most `max` byte ranges of about equal size, each starting
-/// at a document (found by walking the length prefixes). A compressed file cannot be entered in
-/// the middle: it is read whole (an empty list).
+/// at a document (found by walking the length prefixes up to the last one needed: the last
+/// range ends at the end of the file, and its reader checks what follows). A compressed file
+/// cannot be entered in the middle: it is read whole.
 fn split_file(path: &Path, max: usize) -> Result<Vec<ByteRange>, SourceError> {
     if path.extension().is_some_and(|e| e == "gz") {
         return Ok(Vec::new());
@@ -150,24 +136,17 @@ fn split_file(path: &Path, max: usize) -> Result<Vec<ByteRange>, SourceError> {
     if wanted < 2 {
         return Ok(Vec::new());
     }
-    let file = std::fs::File::open(path).map_err(|e| SourceError::io(path, e))?;
-    let mut stream = BsonStream::new(
-        path,
-        Box::new(std::io::BufReader::with_capacity(256 * 1024, file)),
-    );
+    let mut stream = open_stream(path, 0)?;
     let mut starts = vec![0];
-    loop {
-        let frame = stream.next_frame(false)?;
-        let Frame::Document { start, .. } = frame else {
+    while (starts.len() as u64) < wanted {
+        let Some((_, start)) = stream.next_document()? else {
             break;
         };
-        let next_target = len * starts.len() as u64 / wanted;
-        if start >= next_target && start > 0 && (starts.len() as u64) < wanted {
+        if start > 0 && start >= len * starts.len() as u64 / wanted {
             starts.push(start);
         }
-        stream.skip_document(frame)?;
     }
-    let ends = starts.iter().skip(1).copied().chain([stream.offset()]);
+    let ends = starts.iter().skip(1).copied().chain([len]);
     Ok(starts
         .iter()
         .zip(ends)
@@ -301,6 +280,67 @@ mod tests {
             .expect("read");
         assert_eq!(resumed.len(), 1);
         assert_eq!(resumed[0].doc.get_i32("_id").expect("_id"), 2);
+    }
+
+    #[test]
+    fn a_plain_file_seeks_and_a_compressed_one_reads_up_to_a_position() {
+        let first = doc_bytes(bson::doc! {"_id": 1});
+        let bytes = [first.clone(), doc_bytes(bson::doc! {"_id": 2, "x": "y"})].concat();
+        let plain = tempfile::Builder::new()
+            .suffix(".bson")
+            .tempfile()
+            .expect("temp file");
+        std::fs::write(plain.path(), &bytes).expect("write");
+        let gz = tempfile::Builder::new()
+            .suffix(".bson.gz")
+            .tempfile()
+            .expect("temp file");
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(&bytes).expect("compress");
+        std::fs::write(gz.path(), encoder.finish().expect("compress")).expect("write");
+        for path in [plain.path(), gz.path()] {
+            let resumed: Vec<SourceDoc> = BsonFileReader::open_at(path, first.len() as u64)
+                .expect("open")
+                .collect::<Result<_, _>>()
+                .expect("read");
+            assert_eq!(resumed.len(), 1, "{}", path.display());
+            assert_eq!(resumed[0].doc.get_i32("_id").expect("_id"), 2);
+            assert_eq!(resumed[0].next_position, bytes.len() as u64);
+            let past = bytes.len() as u64 + 10;
+            let err = BsonFileReader::open_at(path, past).expect_err("past the end");
+            let expected = format!(
+                "cannot resume at byte {past}: the file has only {} bytes",
+                bytes.len()
+            );
+            assert!(err.to_string().contains(&expected), "{err}");
+            assert!(
+                err.to_string().contains(&path.display().to_string()),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn splits_start_at_documents_and_cover_the_file() {
+        let docs: Vec<Vec<u8>> = (0..3000)
+            .map(|i: i32| doc_bytes(bson::doc! {"_id": i, "pad": "p".repeat(40 + i as usize % 70)}))
+            .collect();
+        let bytes = docs.concat();
+        let f = write_file(&bytes);
+        let mut starts = vec![0u64];
+        for d in &docs {
+            starts.push(starts[starts.len() - 1] + d.len() as u64);
+        }
+        for max in [2, 3] {
+            let ranges = split_file(f.path(), max).expect("split");
+            assert_eq!(ranges.len(), max);
+            assert_eq!(ranges[0].start, 0);
+            assert_eq!(ranges[max - 1].end, bytes.len() as u64);
+            for pair in ranges.windows(2) {
+                assert_eq!(pair[0].end, pair[1].start);
+                assert!(starts.contains(&pair[1].start), "{:?}", pair[1]);
+            }
+        }
     }
 
     #[test]

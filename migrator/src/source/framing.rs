@@ -62,43 +62,24 @@ impl BsonStream {
     }
 
     pub(crate) fn corrupt_at(&self, offset: u64, reason: impl Into<String>) -> SourceError {
-        SourceError::Corrupt {
-            file: self.file.clone(),
-            offset,
-            reason: reason.into(),
-        }
+        corrupt(&self.file, offset, reason)
     }
 
-    /// An I/O error; a decompressor's complaint about its input is corruption at `offset`.
     fn read_error(&self, offset: u64, error: std::io::Error) -> SourceError {
-        match error.kind() {
-            ErrorKind::InvalidData | ErrorKind::InvalidInput => {
-                self.corrupt_at(offset, format!("cannot decompress: {error}"))
-            }
-            _ => SourceError::io(&self.file, error),
-        }
+        read_error(&self.file, offset, error)
     }
 
     /// Consumes bytes up to `position`, failing if the stream is shorter.
     pub(crate) fn skip_to(&mut self, position: u64) -> Result<(), SourceError> {
         let Some(wanted) = position.checked_sub(self.offset) else {
-            return Err(self.corrupt_at(
-                self.offset,
-                format!("cannot resume at byte {position}: already past it"),
-            ));
+            return Err(self.corrupt_at(self.offset, resume_past(position)));
         };
         let start = self.offset;
         let skipped = std::io::copy(&mut (&mut self.reader).take(wanted), &mut std::io::sink())
             .map_err(|e| self.read_error(start, e))?;
         self.offset += skipped;
         if skipped != wanted {
-            return Err(self.corrupt_at(
-                self.offset,
-                format!(
-                    "cannot resume at byte {position}: the file has only {} bytes",
-                    self.offset
-                ),
-            ));
+            return Err(self.corrupt_at(self.offset, resume_beyond(position, self.offset)));
         }
         Ok(())
     }
@@ -128,27 +109,14 @@ impl BsonStream {
         match self.fill(&mut prefix)? {
             0 => return Ok(Frame::End),
             4 => {}
-            got => {
-                return Err(self.corrupt_at(
-                    start,
-                    format!("file ends inside a length prefix ({got} of 4 bytes)"),
-                ))
-            }
+            got => return Err(self.corrupt_at(start, short_prefix(got))),
         }
-        let len = i32::from_le_bytes(prefix);
-        if terminators && len == -1 {
+        if terminators && i32::from_le_bytes(prefix) == -1 {
             return Ok(Frame::Terminator);
         }
-        match usize::try_from(len) {
-            Ok(len) if (5..=MAX_DOCUMENT_SIZE).contains(&len) => {
-                Ok(Frame::Document { start, len, prefix })
-            }
-            _ => Err(self.corrupt_at(
-                start,
-                format!(
-                    "bad length prefix {len} (a BSON document is 5 to {MAX_DOCUMENT_SIZE} bytes)"
-                ),
-            )),
+        match document_len(prefix) {
+            Ok(len) => Ok(Frame::Document { start, len, prefix }),
+            Err(reason) => Err(self.corrupt_at(start, reason)),
         }
     }
 
@@ -185,28 +153,58 @@ impl BsonStream {
             .map_err(|e| self.read_error(start, e))?;
         self.offset += got as u64;
         if got as u64 != rest {
-            return Err(
-                self.corrupt_at(start, format!("file ends inside a document of {len} bytes"))
-            );
+            return Err(self.corrupt_at(start, short_document(len)));
         }
         Ok(())
     }
+}
 
-    /// Skips the document announced by `frame` without looking inside.
-    pub(crate) fn skip_document(&mut self, frame: Frame) -> Result<(), SourceError> {
-        let Frame::Document { start, len, .. } = frame else {
-            return Err(self.corrupt_at(self.offset, "expected a document"));
-        };
-        let end = start + len as u64;
-        let rest = end - self.offset;
-        let skipped = std::io::copy(&mut (&mut self.reader).take(rest), &mut std::io::sink())
-            .map_err(|e| self.read_error(start, e))?;
-        self.offset += skipped;
-        if skipped != rest {
-            return Err(
-                self.corrupt_at(start, format!("file ends inside a document of {len} bytes"))
-            );
-        }
-        Ok(())
+/// `file` is corrupt at byte `offset`.
+pub(crate) fn corrupt(file: &Path, offset: u64, reason: impl Into<String>) -> SourceError {
+    SourceError::Corrupt {
+        file: file.to_path_buf(),
+        offset,
+        reason: reason.into(),
     }
+}
+
+/// An I/O error; a decompressor's complaint about its input is corruption at `offset`.
+pub(crate) fn read_error(file: &Path, offset: u64, error: std::io::Error) -> SourceError {
+    match error.kind() {
+        ErrorKind::InvalidData | ErrorKind::InvalidInput => {
+            corrupt(file, offset, format!("cannot decompress: {error}"))
+        }
+        _ => SourceError::io(file, error),
+    }
+}
+
+/// The length a document's prefix announces, if it is one a BSON document can have.
+pub(crate) fn document_len(prefix: [u8; 4]) -> Result<usize, String> {
+    let len = i32::from_le_bytes(prefix);
+    match usize::try_from(len) {
+        Ok(len) if (5..=MAX_DOCUMENT_SIZE).contains(&len) => Ok(len),
+        _ => Err(format!(
+            "bad length prefix {len} (a BSON document is 5 to {MAX_DOCUMENT_SIZE} bytes)"
+        )),
+    }
+}
+
+/// The stream ended `got` bytes into a length prefix.
+pub(crate) fn short_prefix(got: usize) -> String {
+    format!("file ends inside a length prefix ({got} of 4 bytes)")
+}
+
+/// The stream ended inside a document of `len` bytes.
+pub(crate) fn short_document(len: usize) -> String {
+    format!("file ends inside a document of {len} bytes")
+}
+
+/// A resume position before where the stream stands.
+pub(crate) fn resume_past(position: u64) -> String {
+    format!("cannot resume at byte {position}: already past it")
+}
+
+/// A resume position beyond the end of a stream of `len` bytes.
+pub(crate) fn resume_beyond(position: u64, len: u64) -> String {
+    format!("cannot resume at byte {position}: the file has only {len} bytes")
 }

@@ -4,6 +4,7 @@
 //! can resume from a checkpoint, and every error names the file and where in it things went wrong.
 
 pub mod archive;
+mod blocks;
 mod directory;
 pub mod dump;
 pub mod ejson;
