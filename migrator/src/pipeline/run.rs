@@ -137,8 +137,11 @@ async fn run_locked(
     // Before anything is written: a source without a collection the models need.
     let infos = shared.source.collections()?;
     check_collections(schema, shared.source.as_ref(), &infos)?;
+    let mut workload = Workload::new(schema, infos);
+    // The first collection's partitions are asked for while the state and the tables are set
+    // up (on a resume that planned it already, the answer goes unused).
+    workload.prefetch_first(schema, shared);
     let mut stage = state.begin(control, &fingerprint).await?;
-    let workload = Workload::new(schema, infos);
     // New tables are created while the load reads its first batches (each collection's writers
     // wait for its own tables).
     let mut create = Creation::default();
@@ -516,6 +519,28 @@ struct Workload {
     /// Indexes into `schema.models()`, largest first.
     order: Vec<usize>,
     total: u64,
+    /// The first collection's partitions, asked for ahead of the load.
+    prefetched: Option<Prefetch>,
+}
+
+/// A collection's partitions being asked from the source (on a blocking thread), and readers
+/// started on the first of them.
+struct Prefetch {
+    model: usize,
+    planned: tokio::task::JoinHandle<(Result<Vec<Partition>, RunError>, Readings)>,
+}
+
+/// Readers started ahead of their tasks, by partition index.
+type Readings = Vec<(u32, Reading)>;
+
+/// Asks the source for the partitions of `model`'s collection (run it on a blocking thread).
+fn plan(
+    shared: &Shared,
+    model: ModelHandle,
+    max: usize,
+) -> impl FnOnce() -> Result<Vec<Partition>, RunError> + Send + 'static {
+    let source = Arc::clone(&shared.source);
+    move || Ok(source.partitions(model.collection(), max)?)
 }
 
 impl Workload {
@@ -542,6 +567,7 @@ impl Workload {
             by_size,
             order: Vec::new(),
             total: 0,
+            prefetched: None,
         };
         // Largest first (a stable sort keeps the plan's order among equals), so the long
         // partitions start early and the short ones fill the gaps at the end.
@@ -550,6 +576,37 @@ impl Workload {
         workload.order = order;
         workload.total = workload.weights.values().sum();
         workload
+    }
+
+    /// The most partitions model `m`'s collection is split into.
+    fn max_partitions(&self, schema: &Schema, config: &RunConfig, m: usize) -> usize {
+        config.partitions_for(self.weight(schema, m), self.total, self.by_size)
+    }
+
+    /// Starts asking for the partitions of the collection the load takes first, and reading
+    /// the first `jobs` of them: the source is only read, so this needs no state, and the
+    /// first batches are ready by the time the state and the tables are. (A resume that planned
+    /// the collection before drops these readers unused.)
+    fn prefetch_first(&mut self, schema: &Schema, shared: &Arc<Shared>) {
+        let Some(&m) = self.order.first() else { return };
+        let max = self.max_partitions(schema, &shared.config, m);
+        let model = schema.models()[m].clone();
+        let planning = plan(shared, model.clone(), max);
+        let shared = Arc::clone(shared);
+        let planned = tokio::task::spawn_blocking(move || {
+            let planned = planning();
+            let first = planned.as_deref().unwrap_or_default();
+            let readings = first
+                .iter()
+                .take(shared.config.jobs.max(1))
+                .map_while(|p| {
+                    let reading = start_reading(&shared, &model, p, Position::Start).ok()?;
+                    Some((p.index, reading))
+                })
+                .collect();
+            (planned, readings)
+        });
+        self.prefetched = Some(Prefetch { model: m, planned });
     }
 
     fn weight(&self, schema: &Schema, m: usize) -> u64 {
@@ -573,13 +630,12 @@ async fn load(
     shared: &Arc<Shared>,
     state: &StateStore,
     control: &mut PgConnection,
-    workload: Workload,
+    mut workload: Workload,
     early: Option<&EarlyKeys>,
 ) -> Result<Outcome, RunError> {
     let checkpoints = state.checkpoints(control).await?;
+    let mut prefetched = workload.prefetched.take();
     let estimate = |m: usize| workload.estimate(schema, m);
-    let weight = |m: usize| workload.weight(schema, m);
-    let total = workload.total;
     let mut to_plan: VecDeque<usize> = workload.order.iter().copied().collect();
     let mut queue: VecDeque<Task> = VecDeque::new();
     let mut pending: BTreeMap<String, usize> = BTreeMap::new();
@@ -600,13 +656,22 @@ async fn load(
                 .filter(|c| c.collection == model.collection())
                 .collect();
             if mine.is_empty() {
-                let source = Arc::clone(&shared.source);
-                let config = &shared.config;
-                let max = config.partitions_for(weight(m), total, workload.by_size);
-                planner.spawn_blocking(move || {
-                    let planned = source.partitions(model.collection(), max);
-                    (model, planned)
-                });
+                match prefetched.take() {
+                    Some(ahead) if ahead.model == m => {
+                        planner.spawn(async move {
+                            let (planned, readings) = ahead.planned.await.unwrap_or_else(|e| {
+                                let failed = format!("planning partitions failed: {e}");
+                                (Err(RunError::Internal(failed)), Vec::new())
+                            });
+                            (model, planned, readings)
+                        });
+                    }
+                    _ => {
+                        let max = workload.max_partitions(schema, &shared.config, m);
+                        let planning = plan(shared, model.clone(), max);
+                        planner.spawn_blocking(move || (model, planning(), Vec::new()));
+                    }
+                }
                 continue;
             }
             let partitions = mine.iter().map(|c| c.partition.clone()).collect();
@@ -696,15 +761,15 @@ async fn load(
             }
             Some(planned) = planner.join_next(), if !planner.is_empty() => {
                 let recorded = match planned {
-                    Ok((model, Ok(partitions))) => state
+                    Ok((model, Ok(partitions), readings)) => state
                         .plan_partitions(control, model.collection(), &partitions)
                         .await
-                        .map(|()| (model, partitions)),
-                    Ok((_, Err(e))) => Err(e.into()),
+                        .map(|()| (model, partitions, readings)),
+                    Ok((_, Err(e), _)) => Err(e),
                     Err(e) => Err(RunError::Internal(format!("planning partitions failed: {e}"))),
                 };
                 match recorded {
-                    Ok((model, partitions)) => {
+                    Ok((model, partitions, readings)) => {
                         let m = schema
                             .models()
                             .iter()
@@ -720,6 +785,15 @@ async fn load(
                             &mut queue,
                             &mut pending,
                         );
+                        for (index, reading) in readings {
+                            let task = queue.iter_mut().find(|t| {
+                                t.model.collection() == model.collection()
+                                    && t.partition.index == index
+                            });
+                            if let Some(task) = task {
+                                task.reading.get_or_insert(reading);
+                            }
+                        }
                     }
                     Err(e) => {
                         shared.stop.store(true, Ordering::SeqCst);
