@@ -10,12 +10,12 @@
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use sqlx::{Executor, PgConnection};
 use tokio::sync::mpsc;
 
-use crate::sink::constraints;
+use crate::sink::constraints::{self, Busy};
 use crate::sink::ddl::Ddl;
 use crate::sink::sql;
 
@@ -24,7 +24,11 @@ use crate::sink::sql;
 pub struct EarlyKeys {
     loaded: mpsc::UnboundedSender<Vec<String>>,
     stop: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<()>,
+    /// The table being built now; a table starts only under this lock, and only if `stop` is
+    /// not set, so [`EarlyKeys::stop`] knows the last one.
+    current: Arc<Mutex<Option<String>>>,
+    /// Ends with the names of the keys the session added.
+    task: tokio::task::JoinHandle<BTreeSet<String>>,
 }
 
 /// What to build for each loaded table.
@@ -40,26 +44,39 @@ impl EarlyKeys {
         let (loaded, mut tables) = mpsc::unbounded_channel::<Vec<String>>();
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = Arc::clone(&stop);
+        let current = Arc::new(Mutex::new(None));
+        let building = Arc::clone(&current);
         let task = tokio::spawn(async move {
             let mut session: Option<(PgConnection, BTreeSet<String>)> = None;
+            let mut added = BTreeSet::new();
             while let Some(batch) = tables.recv().await {
                 for table in batch {
-                    if stopped.load(Ordering::SeqCst) {
-                        return;
+                    if !start_table(&building, &stopped, &table) {
+                        return added;
                     }
                     if session.is_none() {
                         match open(&url, &target_schema).await {
                             Some(s) => session = Some(s),
-                            None => return,
+                            None => return added,
                         }
                     }
                     if let Some((conn, existing)) = &mut session {
-                        build(conn, existing, &ddl, &table, work, &stopped).await;
+                        let built = build(conn, existing, &ddl, &table, work, &stopped).await;
+                        added.extend(built);
+                    }
+                    if let Ok(mut current) = building.lock() {
+                        *current = None;
                     }
                 }
             }
+            added
         });
-        EarlyKeys { loaded, stop, task }
+        EarlyKeys {
+            loaded,
+            stop,
+            current,
+            task,
+        }
     }
 
     /// The tables of a collection whose load is complete.
@@ -73,6 +90,39 @@ impl EarlyKeys {
         drop(self.loaded);
         let _ = self.task.await;
     }
+
+    /// Starts nothing more, without waiting: the table whose statement may still run, for the
+    /// constraints stage to leave to this session until it ends (`None`: no table is being
+    /// built, and the session starts none).
+    pub fn stop(self) -> Option<Busy> {
+        let table = match self.current.lock() {
+            Ok(mut current) => {
+                self.stop.store(true, Ordering::SeqCst);
+                current.take()
+            }
+            Err(_) => None,
+        };
+        drop(self.loaded);
+        match table {
+            Some(table) => Some(Busy {
+                table,
+                done: self.task,
+            }),
+            None => None,
+        }
+    }
+}
+
+/// Records `table` as the one being built, unless the session was stopped.
+fn start_table(current: &Mutex<Option<String>>, stop: &AtomicBool, table: &str) -> bool {
+    let Ok(mut current) = current.lock() else {
+        return false;
+    };
+    if stop.load(Ordering::SeqCst) {
+        return false;
+    }
+    *current = Some(table.to_string());
+    true
 }
 
 /// A session for the builds, and the constraints that exist already (a resumed run).
@@ -85,7 +135,8 @@ async fn open(url: &str, target_schema: &str) -> Option<(PgConnection, BTreeSet<
     Some((conn, existing))
 }
 
-/// Builds the keys, then the indexes, of `table`; a refusal stops the table's work.
+/// Builds the keys, then the indexes, of `table`; a refusal stops the table's work. Returns the
+/// names of the keys it added.
 async fn build(
     conn: &mut PgConnection,
     existing: &BTreeSet<String>,
@@ -93,17 +144,22 @@ async fn build(
     table: &str,
     work: EarlyWork,
     stop: &AtomicBool,
-) {
+) -> Vec<String> {
+    let mut added = Vec::new();
     if work.keys {
         let keys = ddl
             .keys
             .iter()
             .filter(|k| k.table == table && !k.exist_in(existing));
         for keys in keys {
+            if stop.load(Ordering::SeqCst) {
+                return added;
+            }
             if let Err(e) = conn.execute(keys.statement.as_str()).await {
                 tracing::debug!(table, error = %e, "keys left to the constraints stage");
-                return;
+                return added;
             }
+            added.extend(keys.names.iter().cloned());
         }
     }
     if work.indexes {
@@ -114,12 +170,13 @@ async fn build(
             .filter(|(_, t)| *t == table);
         for (statement, _) in indexes {
             if stop.load(Ordering::SeqCst) {
-                return;
+                return added;
             }
             if let Err(e) = conn.execute(sql::if_missing(statement).as_str()).await {
                 tracing::debug!(table, error = %e, "index left to the constraints stage");
-                return;
+                return added;
             }
         }
     }
+    added
 }

@@ -202,8 +202,10 @@ async fn run_locked(
     let mut constraints_added = false;
     // Collections loaded again because their keys were refused.
     let mut reloaded = Reloaded::default();
-    // The constraint sessions, opened while the load ends (see below).
+    // The constraint sessions, opened while the load ends, and the table the early keys'
+    // session may still be building (see below).
     let mut opened: Option<Result<constraints::Sessions, RunError>> = None;
+    let mut busy: Option<constraints::Busy> = None;
     loop {
         if stage == RunStage::Loading {
             // A load again after refused keys lists the collections again.
@@ -225,7 +227,16 @@ async fn run_locked(
                     },
                 )
             });
-            let loading = load(schema, shared, state, control, workload, early.as_ref());
+            let mut writers = Vec::new();
+            let loading = load(
+                schema,
+                shared,
+                state,
+                control,
+                workload,
+                early.as_ref(),
+                &mut writers,
+            );
             let outcome = if create.is_empty() {
                 loading.await
             } else {
@@ -248,18 +259,16 @@ async fn run_locked(
                     Err(e) => Err(e),
                 }
             };
-            // The constraints stage's sessions connect while the early keys' last statement
-            // ends (the stage reads which constraints exist only after it).
+            // The early keys' last statement runs on while the constraints stage's sessions
+            // connect and start: the stage leaves that statement's table to it until it ends.
             match early {
                 Some(early)
                     if to_constraints
                         && outcome.as_ref().is_ok_and(|o| *o == Outcome::Completed) =>
                 {
-                    let (_, sessions) = tokio::join!(
-                        early.finish(),
-                        constraints::open(&config.pg_url, config.jobs)
-                    );
-                    opened = Some(sessions);
+                    busy = early.stop();
+                    let sessions = constraints::open_reusing(&config.pg_url, config.jobs, writers);
+                    opened = Some(sessions.await);
                 }
                 Some(early) => early.finish().await,
                 None => {}
@@ -301,7 +310,7 @@ async fn run_locked(
                     Some(sessions) => sessions?,
                     None => constraints::open(&config.pg_url, config.jobs).await?,
                 };
-                constraints::add_on(sessions, &config.target_schema, &ddl, work).await
+                constraints::add_on(sessions, &config.target_schema, &ddl, work, busy.take()).await
             };
             // When every reference that can act gets a foreign key, the others only `keep`
             // their values: looking for those dangling changes no row, so it runs while the
@@ -625,6 +634,7 @@ impl Workload {
 /// A collection's partitions are asked from the source (on a blocking thread) while earlier
 /// ones load, and recorded before any of them starts: a resume finds the partitions that had
 /// not started, and cannot ask the source again (a live collection's `_id` ranges move).
+/// The writers' connections are left in `spare` (for the constraints stage).
 async fn load(
     schema: &Schema,
     shared: &Arc<Shared>,
@@ -632,6 +642,7 @@ async fn load(
     control: &mut PgConnection,
     mut workload: Workload,
     early: Option<&EarlyKeys>,
+    spare: &mut Vec<PgConnection>,
 ) -> Result<Outcome, RunError> {
     let checkpoints = state.checkpoints(control).await?;
     let mut prefetched = workload.prefetched.take();
@@ -804,6 +815,7 @@ async fn load(
             else => break,
         }
     }
+    spare.append(&mut writers);
     if let Some(e) = first_error {
         return Err(e);
     }

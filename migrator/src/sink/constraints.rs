@@ -79,9 +79,16 @@ struct Item {
     /// A table whose keys must exist first (the one a foreign key references).
     after_keys_of: Option<String>,
     size: i64,
+    /// The constraints a `Keys` item adds.
+    names: Vec<String>,
 }
 
 impl Item {
+    /// Whether it locks `table`.
+    fn touches(&self, table: &str) -> bool {
+        self.exclusive.iter().any(|t| t == table) || self.shared.as_deref() == Some(table)
+    }
+
     fn conflicts(&self, other: &Item) -> bool {
         let theirs: BTreeSet<&String> = other.exclusive.iter().chain(&other.shared).collect();
         self.exclusive.iter().any(|t| theirs.contains(t))
@@ -90,6 +97,15 @@ impl Item {
                 .as_ref()
                 .is_some_and(|t| other.exclusive.contains(t))
     }
+}
+
+/// A table another session is still building keys or indexes of (the load's early keys): its
+/// statements here wait until that session is done, and do not add again the keys it added.
+#[derive(Debug)]
+pub struct Busy {
+    pub table: String,
+    /// Ends with the names of the keys that session added.
+    pub done: tokio::task::JoinHandle<BTreeSet<String>>,
 }
 
 /// Connections ready for [`add_on`], opened ahead (while a load ends, say).
@@ -114,6 +130,28 @@ pub async fn open(url: &str, count: usize) -> Result<Sessions, RunError> {
     Ok(Sessions(sessions))
 }
 
+/// [`open`], starting with `reused` connections that were set up the same way (the load's
+/// writers, whose commits do not wait for their WAL flush either): no session to start, and
+/// their caches already hold the tables. One that fails to answer is replaced.
+pub async fn open_reusing(
+    url: &str,
+    count: usize,
+    reused: Vec<PgConnection>,
+) -> Result<Sessions, RunError> {
+    let mut sessions = Vec::with_capacity(count.max(1));
+    let rename = sql::set_application_name(CONTROL_APPLICATION);
+    for mut conn in reused.into_iter().take(count.max(1)) {
+        if conn.execute(rename.as_str()).await.is_ok() {
+            sessions.push(conn);
+        }
+    }
+    let missing = count.max(1) - sessions.len();
+    if missing > 0 {
+        sessions.extend(open(url, missing).await?.0);
+    }
+    Ok(Sessions(sessions))
+}
+
 /// One session for building keys and indexes: its commits do not wait for their WAL flush.
 pub async fn session(url: &str) -> Result<PgConnection, RunError> {
     let mut conn = connect_as(url, CONTROL_APPLICATION).await?;
@@ -132,29 +170,37 @@ pub async fn add(
     sessions: usize,
     work: Work,
 ) -> Result<Added, RunError> {
-    add_on(open(url, sessions).await?, target_schema, ddl, work).await
+    add_on(open(url, sessions).await?, target_schema, ddl, work, None).await
 }
 
-/// [`add`] over sessions opened before.
+/// [`add`] over sessions opened before, next to a session still `busy` with one table, if any.
 pub async fn add_on(
     sessions: Sessions,
     target_schema: &str,
     ddl: &Ddl,
     work: Work,
+    busy: Option<Busy>,
 ) -> Result<Added, RunError> {
     let mut idle = sessions.0;
     let Some(control) = idle.first_mut() else {
         return Err(RunError::Internal("no constraint session".into()));
     };
     let existing = existing_names(control, target_schema).await?;
+    let busy_table = busy.as_ref().map_or("", |b| b.table.as_str());
     let sizes: BTreeMap<String, i64> = sqlx::query_as(sql::TABLE_SIZES)
         .bind(target_schema)
+        .bind(busy_table)
         .fetch_all(&mut *control)
         .await
         .map_err(RunError::db("reading table sizes"))?
         .into_iter()
         .collect();
-    let size = |table: &str| sizes.get(table).copied().unwrap_or(0);
+    // The busy table was just loaded, and its statements wait: they go first once it is free.
+    let size = |table: &str| match sizes.get(table) {
+        Some(size) => *size,
+        None if table == busy_table => i64::MAX,
+        None => 0,
+    };
     let mut items = Vec::new();
     if work.keys {
         for keys in &ddl.keys {
@@ -173,6 +219,7 @@ pub async fn add_on(
                 shared: None,
                 after_keys_of: None,
                 size: size(&keys.table),
+                names: keys.names.clone(),
             });
         }
     }
@@ -192,6 +239,7 @@ pub async fn add_on(
                 shared: None,
                 after_keys_of: Some(target.clone()),
                 size: size(table),
+                names: Vec::new(),
             });
         }
     }
@@ -205,16 +253,20 @@ pub async fn add_on(
                 shared: Some(table.clone()),
                 after_keys_of: None,
                 size: size(table),
+                names: Vec::new(),
             });
         }
     }
     if items.is_empty() {
+        if let Some(busy) = busy {
+            let _ = busy.done.await;
+        }
         return Ok(Added::All);
     }
     // Largest tables first; a table's keys, then its foreign keys, then its indexes.
     items.sort_by_key(|i| (std::cmp::Reverse(i.size), i.kind));
     idle.truncate(items.len());
-    run(items.into(), idle).await
+    run(items.into(), idle, busy).await
 }
 
 /// The names of every constraint in `target_schema`.
@@ -281,6 +333,27 @@ impl Progress {
         }
     }
 
+    /// Takes in that another session is done with `table`, having added the keys `added`:
+    /// those are not added again.
+    fn built_elsewhere(
+        &mut self,
+        table: &str,
+        added: &BTreeSet<String>,
+        pending: &mut VecDeque<Item>,
+    ) {
+        let before = pending.len();
+        pending.retain(|i| {
+            !(i.kind == Kind::Keys && i.touches(table) && i.names.iter().all(|n| added.contains(n)))
+        });
+        if pending.len() < before
+            && !pending
+                .iter()
+                .any(|i| i.kind == Kind::Keys && i.touches(table))
+        {
+            self.unkeyed.remove(table);
+        }
+    }
+
     /// Drops from `pending` what is of no use any more: everything but keys once keys are
     /// refused (the tables are loaded again), the foreign keys once one is refused (they will be
     /// dropped).
@@ -293,7 +366,19 @@ impl Progress {
     }
 }
 
-async fn run(mut pending: VecDeque<Item>, mut idle: Vec<PgConnection>) -> Result<Added, RunError> {
+/// What the scheduler waits for next.
+enum Next<T> {
+    /// The busy session ended, having added these keys.
+    Busy(BTreeSet<String>),
+    /// A statement ended (`None`: none is running).
+    Statement(Option<T>),
+}
+
+async fn run(
+    mut pending: VecDeque<Item>,
+    mut idle: Vec<PgConnection>,
+    mut busy: Option<Busy>,
+) -> Result<Added, RunError> {
     let mut progress = Progress {
         unkeyed: pending
             .iter()
@@ -308,7 +393,11 @@ async fn run(mut pending: VecDeque<Item>, mut idle: Vec<PgConnection>) -> Result
     loop {
         progress.prune(&mut pending);
         while progress.failure.is_none() && !idle.is_empty() {
-            let Some(pos) = pending.iter().position(|i| progress.ready(i, &running)) else {
+            let free = |i: &Item| busy.as_ref().is_none_or(|b| !i.touches(&b.table));
+            let Some(pos) = pending
+                .iter()
+                .position(|i| free(i) && progress.ready(i, &running))
+            else {
                 break;
             };
             let (Some(item), Some(mut conn)) = (pending.remove(pos), idle.pop()) else {
@@ -324,8 +413,22 @@ async fn run(mut pending: VecDeque<Item>, mut idle: Vec<PgConnection>) -> Result
                 (id, conn, result)
             });
         }
-        let Some(done) = tasks.join_next().await else {
-            break;
+        let next = match busy.as_mut() {
+            Some(b) => tokio::select! {
+                added = &mut b.done => Next::Busy(added.unwrap_or_default()),
+                done = tasks.join_next(), if !tasks.is_empty() => Next::Statement(done),
+            },
+            None => Next::Statement(tasks.join_next().await),
+        };
+        let done = match next {
+            Next::Busy(added) => {
+                if let Some(b) = busy.take() {
+                    progress.built_elsewhere(&b.table, &added, &mut pending);
+                }
+                continue;
+            }
+            Next::Statement(Some(done)) => done,
+            Next::Statement(None) => break,
         };
         let (id, conn, result) = match done {
             Ok(d) => d,
@@ -403,6 +506,7 @@ mod tests {
             shared: None,
             after_keys_of: Some(target.into()),
             size: 0,
+            names: Vec::new(),
         }
     }
 
@@ -415,6 +519,7 @@ mod tests {
             shared: Some(table.into()),
             after_keys_of: None,
             size: 0,
+            names: Vec::new(),
         }
     }
 
@@ -427,6 +532,7 @@ mod tests {
             shared: None,
             after_keys_of: None,
             size: 0,
+            names: vec![format!("{table}_pkey")],
         }
     }
 
@@ -485,5 +591,30 @@ mod tests {
         assert!(progress.ready(&fk("b", "a"), &running));
         let busy = BTreeMap::from([(0, keys("b"))]);
         assert!(!progress.ready(&fk("b", "a"), &busy), "b is locked");
+    }
+
+    #[test]
+    fn keys_another_session_added_are_not_added_again() {
+        let mut progress = Progress {
+            unkeyed: ["a".to_string(), "b".to_string()].into(),
+            ..Progress::default()
+        };
+        let mut pending: VecDeque<Item> = [keys("a"), index("a"), fk("c", "a"), keys("b")].into();
+        let running = BTreeMap::new();
+        assert!(!progress.ready(&fk("c", "a"), &running));
+        // The other session added b's keys, not a's: a's stay to be added.
+        progress.built_elsewhere("a", &["b_pkey".to_string()].into(), &mut pending);
+        assert_eq!(pending.len(), 4);
+        assert!(progress.unkeyed.contains("a"));
+        progress.built_elsewhere("a", &["a_pkey".to_string()].into(), &mut pending);
+        assert_eq!(pending.len(), 3, "a's keys exist");
+        assert!(pending
+            .iter()
+            .all(|i| !(i.kind == Kind::Keys && i.touches("a"))));
+        assert!(
+            progress.ready(&fk("c", "a"), &running),
+            "its foreign keys may start"
+        );
+        assert!(progress.unkeyed.contains("b"));
     }
 }

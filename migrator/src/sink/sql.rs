@@ -437,9 +437,10 @@ pub const CONSTRAINT_EXISTS: &str =
 pub const CONSTRAINT_NAMES: &str =
     "SELECT conname::text FROM pg_constraint WHERE connamespace = to_regnamespace($1)";
 
-/// Every table of a schema with its size in bytes; `$1`: schema.
+/// Every table of a schema with its size in bytes but one; `$1`: schema, `$2`: the table left
+/// out (reading a size waits for any lock that excludes readers, held by the table's builds).
 pub const TABLE_SIZES: &str = "SELECT relname::text, pg_relation_size(oid) FROM pg_class \
-     WHERE relnamespace = to_regnamespace($1) AND relkind = 'r'";
+     WHERE relnamespace = to_regnamespace($1) AND relkind = 'r' AND relname <> $2";
 
 /// The table of a constraint, as (schema, table); `$1`: constraint name, `$2`: schema.
 pub const CONSTRAINT_TABLE: &str = "SELECT n.nspname::text, c.relname::text FROM pg_constraint k \
@@ -821,6 +822,11 @@ fn returning_text(column: Option<&str>) -> String {
 
 /// Writer sessions do not wait for the WAL flush of each commit (see `BatchWriter`).
 pub const ASYNC_COMMIT: &str = "SET synchronous_commit = off";
+
+/// Renames a session (`application_name`, shown in `pg_stat_activity`).
+pub fn set_application_name(name: &str) -> String {
+    format!("SET application_name = {}", quote_literal(name))
+}
 
 /// Index builds of the session use no parallel workers: for builds that run while the load keeps
 /// every core busy, where workers only add their start and their coordination.
