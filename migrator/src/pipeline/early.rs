@@ -103,13 +103,8 @@ impl EarlyKeys {
             Err(_) => None,
         };
         drop(self.loaded);
-        match table {
-            Some(table) => Some(Busy {
-                table,
-                done: self.task,
-            }),
-            None => None,
-        }
+        let done = self.task;
+        table.map(|table| Busy { table, done })
     }
 }
 

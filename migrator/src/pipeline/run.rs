@@ -542,6 +542,11 @@ struct Prefetch {
 /// Readers started ahead of their tasks, by partition index.
 type Readings = Vec<(u32, Reading)>;
 
+/// A planning task that did not finish.
+fn planning_failed(e: tokio::task::JoinError) -> RunError {
+    RunError::Internal(format!("planning partitions failed: {e}"))
+}
+
 /// Asks the source for the partitions of `model`'s collection (run it on a blocking thread).
 fn plan(
     shared: &Shared,
@@ -670,10 +675,10 @@ async fn load(
                 match prefetched.take() {
                     Some(ahead) if ahead.model == m => {
                         planner.spawn(async move {
-                            let (planned, readings) = ahead.planned.await.unwrap_or_else(|e| {
-                                let failed = format!("planning partitions failed: {e}");
-                                (Err(RunError::Internal(failed)), Vec::new())
-                            });
+                            let (planned, readings) = ahead
+                                .planned
+                                .await
+                                .unwrap_or_else(|e| (Err(planning_failed(e)), Vec::new()));
                             (model, planned, readings)
                         });
                     }
@@ -777,7 +782,7 @@ async fn load(
                         .await
                         .map(|()| (model, partitions, readings)),
                     Ok((_, Err(e), _)) => Err(e),
-                    Err(e) => Err(RunError::Internal(format!("planning partitions failed: {e}"))),
+                    Err(e) => Err(planning_failed(e)),
                 };
                 match recorded {
                     Ok((model, partitions, readings)) => {

@@ -341,15 +341,9 @@ impl Progress {
         added: &BTreeSet<String>,
         pending: &mut VecDeque<Item>,
     ) {
-        let before = pending.len();
-        pending.retain(|i| {
-            !(i.kind == Kind::Keys && i.touches(table) && i.names.iter().all(|n| added.contains(n)))
-        });
-        if pending.len() < before
-            && !pending
-                .iter()
-                .any(|i| i.kind == Kind::Keys && i.touches(table))
-        {
+        let keys_of_table = |i: &Item| i.kind == Kind::Keys && i.touches(table);
+        pending.retain(|i| !(keys_of_table(i) && i.names.iter().all(|n| added.contains(n))));
+        if !pending.iter().any(keys_of_table) {
             self.unkeyed.remove(table);
         }
     }
