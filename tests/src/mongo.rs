@@ -88,6 +88,14 @@ impl MongoDb {
         }
     }
 
+    /// Runs an admin command (a failpoint, say) on the server.
+    pub fn admin(&self, command: bson::Document) {
+        let admin = self.client.database("admin");
+        self.runtime
+            .block_on(async { admin.run_command(command.clone()).await })
+            .unwrap_or_else(|e| panic!("admin command {command} failed: {e}"));
+    }
+
     pub fn source(&self) -> MongoSource {
         MongoSource::connect(&self.uri, &self.name)
             .unwrap_or_else(|e| panic!("cannot reach the Mongo-wire server at {}: {e}", self.uri))

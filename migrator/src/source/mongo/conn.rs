@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use bson::RawDocumentBuf;
+use mongodb::error::ErrorKind;
 use mongodb::{Collection, Database};
 
 use crate::source::SourceError;
@@ -31,6 +32,53 @@ pub(super) struct Conn {
     pub(super) _runtime: Arc<OwnedRuntime>,
 }
 
+/// A driver future running on the runtime, its answer not yet taken.
+#[derive(Debug)]
+pub(super) struct Pending<T>(std::sync::mpsc::Receiver<mongodb::error::Result<T>>);
+
+/// A driver error in one line: a command the server refused as its code, name and message
+/// (the driver's own text adds the raw reply in hex).
+fn describe(e: &mongodb::error::Error) -> String {
+    match e.kind.as_ref() {
+        ErrorKind::Command(c) => format!(
+            "the server refused the command: error {} ({}): {}",
+            c.code, c.code_name, c.message
+        ),
+        _ => e.to_string(),
+    }
+}
+
+/// Starts `fut` on the runtime behind `handle` without waiting for it.
+pub(super) fn spawn_on<T, F>(handle: &tokio::runtime::Handle, fut: F) -> Pending<T>
+where
+    T: Send + 'static,
+    F: Future<Output = mongodb::error::Result<T>> + Send + 'static,
+{
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    handle.spawn(async move {
+        // The receiver goes away only if its caller no longer wants the answer: the answer
+        // (a cursor, say) is then dropped here, on the runtime.
+        let _ = tx.send(fut.await);
+    });
+    Pending(rx)
+}
+
+impl<T> Pending<T> {
+    /// Waits for the answer on this thread; `name` names the source in the error.
+    pub(super) fn wait(self, name: &str) -> Result<T, SourceError> {
+        let server = |reason: String| SourceError::Server {
+            source_name: name.to_string(),
+            reason,
+        };
+        match self.0.recv() {
+            Ok(result) => result.map_err(|e| server(describe(&e))),
+            Err(_) => Err(server(
+                "the driver's runtime stopped before answering".into(),
+            )),
+        }
+    }
+}
+
 /// Runs `fut` on the runtime behind `handle` and waits for it on this thread.
 pub(super) fn run_on<T, F>(
     handle: &tokio::runtime::Handle,
@@ -41,21 +89,7 @@ where
     T: Send + 'static,
     F: Future<Output = mongodb::error::Result<T>> + Send + 'static,
 {
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    handle.spawn(async move {
-        // The receiver only goes away if the caller is gone too.
-        let _ = tx.send(fut.await);
-    });
-    let server = |reason: String| SourceError::Server {
-        source_name: name.to_string(),
-        reason,
-    };
-    match rx.recv() {
-        Ok(result) => result.map_err(|e| server(e.to_string())),
-        Err(_) => Err(server(
-            "the driver's runtime stopped before answering".into(),
-        )),
-    }
+    spawn_on(handle, fut).wait(name)
 }
 
 impl Conn {
@@ -65,6 +99,15 @@ impl Conn {
         F: Future<Output = mongodb::error::Result<T>> + Send + 'static,
     {
         run_on(&self.handle, &self.name, fut)
+    }
+
+    /// Starts `fut` without waiting: [`Pending::wait`] takes its answer.
+    pub(super) fn spawn<T, F>(&self, fut: F) -> Pending<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = mongodb::error::Result<T>> + Send + 'static,
+    {
+        spawn_on(&self.handle, fut)
     }
 
     pub(super) fn collection(&self, name: &str) -> Collection<RawDocumentBuf> {

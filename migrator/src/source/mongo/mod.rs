@@ -15,7 +15,7 @@
 mod conn;
 mod stream;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bson::{doc, Bson, Document, RawDocumentBuf};
 use mongodb::options::ClientOptions;
@@ -98,8 +98,13 @@ impl MongoSource {
     }
 
     /// Fails with [`SourceError::MissingCollection`] unless the collection exists (the server
-    /// would happily read an absent collection as empty).
+    /// would happily read an absent collection as empty). A collection this source has listed
+    /// is taken as there without asking again: every partition and read would otherwise cost a
+    /// round trip.
     fn require(&self, collection: &str) -> Result<(), SourceError> {
+        if self.listed_info(collection).is_some() {
+            return Ok(());
+        }
         let db = self.conn.db.clone();
         let filter = doc! {"name": collection};
         let names = self
@@ -113,6 +118,16 @@ impl MongoSource {
                 source_name: self.conn.name.clone(),
             })
         }
+    }
+
+    /// The collection as [`Source::collections`] listed it, if it has been listed.
+    fn listed_info(&self, collection: &str) -> Option<CollectionInfo> {
+        let listed = self.listed.lock().unwrap_or_else(PoisonError::into_inner);
+        listed
+            .as_ref()?
+            .iter()
+            .find(|c| c.name == collection)
+            .cloned()
     }
 
     fn bound(
@@ -144,8 +159,10 @@ impl Source for MongoSource {
     /// Collections (not views, not `system.*`) in name order, with the server's estimated counts
     /// (listed once; later calls answer the same).
     fn collections(&self) -> Result<Vec<CollectionInfo>, SourceError> {
-        if let Some(listed) = self.listed.lock().ok().and_then(|l| l.clone()) {
-            return Ok(listed);
+        // Held while listing: a second caller waits for this listing instead of counting again.
+        let mut listed = self.listed.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(listed) = listed.as_ref() {
+            return Ok(listed.clone());
         }
         let db = self.conn.db.clone();
         let mut infos = self.conn.run(async move {
@@ -178,9 +195,7 @@ impl Source for MongoSource {
             Ok(infos)
         })?;
         infos.sort_by(|a, b| a.name.cmp(&b.name));
-        if let Ok(mut listed) = self.listed.lock() {
-            *listed = Some(infos.clone());
-        }
+        *listed = Some(infos.clone());
         Ok(infos)
     }
 
@@ -194,10 +209,16 @@ impl Source for MongoSource {
             return Ok(vec![Partition::whole()]);
         }
         let coll = self.conn.collection(collection);
-        let count = self.conn.run({
-            let coll = coll.clone();
-            async move { coll.estimated_document_count().await }
-        })?;
+        let listed = self
+            .listed_info(collection)
+            .and_then(|c| c.estimated_documents);
+        let count = match listed {
+            Some(count) => count,
+            None => self.conn.run({
+                let coll = coll.clone();
+                async move { coll.estimated_document_count().await }
+            })?,
+        };
         let wanted = (max as u64).min(count / MIN_PARTITION_DOCUMENTS);
         if wanted <= 1 {
             return Ok(vec![Partition::whole()]);

@@ -6,7 +6,7 @@ use bson::spec::ElementType;
 use bson::{doc, Bson, Document, RawDocumentBuf};
 use mongodb::{Collection, Cursor};
 
-use super::conn::Conn;
+use super::conn::{Conn, Pending};
 use crate::source::{Position, Positioned, SourceError};
 
 /// BSON's comparison order groups some types: all numbers compare as numbers, strings with
@@ -109,12 +109,35 @@ impl IdRange {
     }
 }
 
+/// A batch and the cursor to read the next one from (`None` once the query is done).
+type Batch = (Option<Cursor<RawDocumentBuf>>, Vec<RawDocumentBuf>);
+
+/// Up to `n` documents from `cursor`.
+async fn read_batch(mut cursor: Cursor<RawDocumentBuf>, n: u32) -> mongodb::error::Result<Batch> {
+    let mut docs = Vec::with_capacity(n as usize);
+    while docs.len() < n as usize && cursor.advance().await? {
+        docs.push(cursor.current().to_owned());
+    }
+    let more = docs.len() == n as usize;
+    Ok((more.then_some(cursor), docs))
+}
+
+/// The batch being read ahead, and whether it comes from a new query (whose failure is final)
+/// or from an open cursor (whose failure is retried once by a new query).
+#[derive(Debug)]
+struct Ahead {
+    batch: Pending<Batch>,
+    fresh: bool,
+}
+
 /// One partition read in `_id` order through one cursor, `batch_size` documents at a time.
 ///
-/// A cursor that goes away (the server times out an idle one while the pipeline is stalled, or
-/// a connection drops) is replaced by the same query from the last `_id` handed out, which is
-/// also what a resume asks. One cursor rather than one `find` per batch: a server without an
-/// efficient `_id` range scan then reads each partition once instead of once per batch.
+/// The next batch is asked for as soon as one arrives, so the server reads it while this one is
+/// handed out. A cursor that goes away (the server times out an idle one while the pipeline is
+/// stalled, or a connection drops) is replaced by the same query from the last `_id` handed
+/// out, which is also what a resume asks. One cursor rather than one `find` per batch: a server
+/// without an efficient `_id` range scan then reads each partition once instead of once per
+/// batch.
 #[derive(Debug)]
 pub(super) struct IdOrderStream {
     conn: Conn,
@@ -124,7 +147,7 @@ pub(super) struct IdOrderStream {
     after: Option<Bson>,
     batch_size: u32,
     buffer: VecDeque<RawDocumentBuf>,
-    cursor: Option<Cursor<RawDocumentBuf>>,
+    ahead: Option<Ahead>,
     exhausted: bool,
     /// Whether `range.expr` was worked out (from the collection's edges, on first need).
     expr_known: bool,
@@ -146,7 +169,7 @@ impl IdOrderStream {
             after,
             batch_size,
             buffer: VecDeque::new(),
-            cursor: None,
+            ahead: None,
             exhausted: false,
             expr_known: false,
         }
@@ -185,55 +208,47 @@ impl IdOrderStream {
         Ok(())
     }
 
-    fn next_batch(&mut self) -> Result<(), SourceError> {
-        let cursor = self.cursor.take();
-        let open = cursor.is_some();
-        match self.fetch(cursor) {
-            // An open cursor failed: ask again from the last `_id` handed out, once.
-            Err(_) if open => self.fetch(None),
-            result => result,
-        }
-    }
-
-    /// Fills the buffer from `cursor`, or from a new query if `None`.
-    fn fetch(&mut self, cursor: Option<Cursor<RawDocumentBuf>>) -> Result<(), SourceError> {
-        let fresh = cursor.is_none();
-        if fresh {
-            self.decide_expr()?;
-        }
+    /// Starts the query from the last `_id` handed out; its first batch is read ahead.
+    fn query(&mut self) -> Result<Ahead, SourceError> {
+        self.decide_expr()?;
         let filter = self.range.filter(self.after.as_ref());
         let coll = self.coll.clone();
         let n = self.batch_size;
-        let result = self.conn.run(async move {
-            let mut cursor = match cursor {
-                Some(c) => c,
-                None => {
-                    coll.find(filter)
-                        .sort(doc! {"_id": 1})
-                        .batch_size(n)
-                        .await?
-                }
-            };
-            let mut docs = Vec::with_capacity(n as usize);
-            while docs.len() < n as usize && cursor.advance().await? {
-                docs.push(cursor.current().to_owned());
-            }
-            let more = docs.len() == n as usize;
-            Ok((more.then_some(cursor), docs))
+        let batch = self.conn.spawn(async move {
+            let cursor = coll
+                .find(filter)
+                .sort(doc! {"_id": 1})
+                .batch_size(n)
+                .await?;
+            read_batch(cursor, n).await
         });
-        match result {
-            Ok((cursor, docs)) => {
-                self.exhausted = cursor.is_none();
-                self.cursor = cursor;
-                self.buffer = docs.into();
-                Ok(())
+        Ok(Ahead { batch, fresh: true })
+    }
+
+    /// Waits for the batch read ahead (starting the query if none is) and reads the next one
+    /// ahead. A failed open cursor is replaced by a new query, once.
+    fn next_batch(&mut self) -> Result<(), SourceError> {
+        let ahead = match self.ahead.take() {
+            Some(ahead) => ahead,
+            None => self.query()?,
+        };
+        let (cursor, docs) = match ahead.batch.wait(&self.conn.name) {
+            Ok(batch) => batch,
+            Err(_) if !ahead.fresh => self.query()?.batch.wait(&self.conn.name)?,
+            Err(e) => return Err(e),
+        };
+        self.buffer = docs.into();
+        match cursor {
+            Some(cursor) => {
+                let n = self.batch_size;
+                self.ahead = Some(Ahead {
+                    batch: self.conn.spawn(read_batch(cursor, n)),
+                    fresh: false,
+                });
             }
-            Err(e) => {
-                // A new query that fails is final; a failed open cursor is retried.
-                self.exhausted = fresh;
-                Err(e)
-            }
+            None => self.exhausted = true,
         }
+        Ok(())
     }
 
     fn positioned(&mut self, doc: RawDocumentBuf) -> Result<Positioned, SourceError> {
@@ -252,16 +267,6 @@ impl IdOrderStream {
         let next = Position::after_id(&id);
         self.after = Some(id);
         Ok(Positioned { doc, next })
-    }
-}
-
-impl Drop for IdOrderStream {
-    /// The driver kills an unfinished cursor from its runtime: drop it there.
-    fn drop(&mut self) {
-        if let Some(cursor) = self.cursor.take() {
-            let _runtime = self.conn.handle.enter();
-            drop(cursor);
-        }
     }
 }
 
