@@ -4,6 +4,8 @@
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Event {
+    /// The source's collections were listed: the documents they hold in total, if it knows.
+    Listed { estimated_documents: Option<u64> },
     /// A collection starts (or resumes) loading.
     CollectionStarted {
         collection: String,
@@ -28,6 +30,19 @@ pub enum Event {
     Stage { name: String },
     /// A note worth showing (a retry, a resolved reference policy).
     Note { message: String },
+}
+
+impl Event {
+    /// [`Event::Listed`] for these collections (the sum of the estimates known).
+    pub fn listed(collections: &[crate::source::CollectionInfo]) -> Event {
+        let known: Vec<u64> = collections
+            .iter()
+            .filter_map(|c| c.estimated_documents)
+            .collect();
+        Event::Listed {
+            estimated_documents: (!known.is_empty()).then(|| known.iter().sum()),
+        }
+    }
 }
 
 /// Receives events; must be cheap (called from the run loop).

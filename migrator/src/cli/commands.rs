@@ -114,11 +114,7 @@ async fn migrate(
 ) -> anyhow::Result<u8> {
     let source_args = merge_source(&args.source, file);
     let source = super::source::open(&source_args)?;
-    let estimate: Option<u64> = source
-        .collections()
-        .ok()
-        .map(|cs| cs.iter().filter_map(|c| c.estimated_documents).sum());
-    let display = Arc::new(Display::new(estimate));
+    let display = Arc::new(Display::new());
     if args.dry_run {
         let source = Arc::clone(&source);
         let schema_for_task = schema.clone();

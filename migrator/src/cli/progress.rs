@@ -32,10 +32,11 @@ impl std::fmt::Debug for Display {
 const LINE_EVERY: Duration = Duration::from_secs(5);
 
 impl Display {
-    pub fn new(total_estimate: Option<u64>) -> Self {
+    /// The overall bar's length is set when the run has listed the source's collections.
+    pub fn new() -> Self {
         let bars = std::io::stderr().is_terminal().then(|| {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(8));
-            let overall = multi.add(ProgressBar::new(total_estimate.unwrap_or(0)));
+            let overall = multi.add(ProgressBar::new(0));
             overall.set_style(style("overall"));
             (multi, overall)
         });
@@ -100,6 +101,13 @@ fn style(prefix: &str) -> ProgressStyle {
 impl Observer for Display {
     fn event(&self, event: &Event) {
         match event {
+            Event::Listed {
+                estimated_documents,
+            } => {
+                if let (Some((_, overall)), Some(n)) = (&self.bars, estimated_documents) {
+                    overall.set_length(*n);
+                }
+            }
             Event::CollectionStarted {
                 collection,
                 estimated,

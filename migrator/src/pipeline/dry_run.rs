@@ -21,6 +21,8 @@ pub fn dry_run(
     let started = Instant::now();
     let mut collections = BTreeMap::new();
     let mut letters: Vec<DeadLetter> = Vec::new();
+    let listed = source.collections()?;
+    observer.event(&Event::listed(&listed));
     for m in LoadPlan::new(schema).order() {
         let model = &schema.models()[m];
         let collection = model.collection();
@@ -30,7 +32,10 @@ pub fn dry_run(
         observer.event(&Event::CollectionStarted {
             collection: collection.to_string(),
             partitions: 1,
-            estimated: None,
+            estimated: listed
+                .iter()
+                .find(|c| c.name == collection)
+                .and_then(|c| c.estimated_documents),
             already_done: 0,
         });
         for partition in source.partitions(collection, 1)? {

@@ -76,6 +76,12 @@ pub async fn run(
 ) -> Result<RunReport, RunError> {
     let started = Instant::now();
     let state = StateStore::new(config.state_schema.clone());
+    // The source lists its collections (a live one counts their documents) while the control
+    // session connects and takes the lock.
+    let listing = {
+        let source = Arc::clone(&source);
+        tokio::task::spawn_blocking(move || source.collections())
+    };
     let mut control = connect(&config.pg_url).await?;
     state.lock(&mut control).await?;
     // Idle buffers kept: two batches per job (a job holds up to three, its read-ahead two).
@@ -97,7 +103,7 @@ pub async fn run(
         tables: TablesGate::pending(),
         buffers: BufferPool::new(idle_buffers),
     });
-    let result = run_locked(schema, &shared, &state, &mut control).await;
+    let result = run_locked(schema, &shared, &state, &mut control, listing).await;
     // The file was appended to as batches committed; the table is the exact record (a kill
     // between a commit and its append, or a resumed stage, can leave the file off by a few).
     let exported = export_dead_letters(&shared, &state, &mut control).await;
@@ -120,6 +126,7 @@ async fn run_locked(
     shared: &Arc<Shared>,
     state: &StateStore,
     control: &mut PgConnection,
+    listing: tokio::task::JoinHandle<Result<Vec<CollectionInfo>, SourceError>>,
 ) -> Result<Outcome, RunError> {
     let config = &shared.config;
     let mut mark = Instant::now();
@@ -135,7 +142,10 @@ async fn run_locked(
         schema_mode: config.schema_mode.as_str().to_string(),
     };
     // Before anything is written: a source without a collection the models need.
-    let infos = shared.source.collections()?;
+    let infos = listing
+        .await
+        .map_err(|e| RunError::Internal(format!("listing the collections failed: {e}")))??;
+    shared.observer.event(&Event::listed(&infos));
     check_collections(schema, shared.source.as_ref(), &infos)?;
     let mut workload = Workload::new(schema, infos);
     // The first collection's partitions are asked for while the state and the tables are set
