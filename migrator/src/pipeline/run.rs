@@ -22,7 +22,7 @@ use crate::schema::{ModelHandle, Schema};
 use crate::sink::constraints::{self, Added, Work};
 use crate::sink::ddl::{self, Ddl};
 use crate::sink::pool::BufferPool;
-use crate::sink::postgres::{BatchWriter, WriterConfig};
+use crate::sink::postgres::{open_session, BatchWriter, WriterConfig};
 use crate::sink::sql;
 use crate::source::{CollectionInfo, Partition, Position, Source, SourceError};
 use crate::state::{connect, stable_hash, Fingerprint, RunStage, StateStore};
@@ -82,6 +82,8 @@ pub async fn run(
         let source = Arc::clone(&source);
         tokio::task::spawn_blocking(move || source.collections())
     };
+    // The writers' sessions connect meanwhile too: the first batches need them at once.
+    let sessions = open_writer_sessions(&config);
     let mut control = connect(&config.pg_url).await?;
     state.lock(&mut control).await?;
     // Idle buffers kept: two batches per job (a job holds up to three, its read-ahead two).
@@ -103,7 +105,7 @@ pub async fn run(
         tables: TablesGate::pending(),
         buffers: BufferPool::new(idle_buffers),
     });
-    let result = run_locked(schema, &shared, &state, &mut control, listing).await;
+    let result = run_locked(schema, &shared, &state, &mut control, listing, sessions).await;
     // The file was appended to as batches committed; the table is the exact record (a kill
     // between a commit and its append, or a resumed stage, can leave the file off by a few).
     let exported = export_dead_letters(&shared, &state, &mut control).await;
@@ -127,7 +129,9 @@ async fn run_locked(
     state: &StateStore,
     control: &mut PgConnection,
     listing: tokio::task::JoinHandle<Result<Vec<CollectionInfo>, SourceError>>,
+    sessions: tokio::task::JoinHandle<Vec<PgConnection>>,
 ) -> Result<Outcome, RunError> {
+    let mut sessions = Some(sessions);
     let config = &shared.config;
     let mut mark = Instant::now();
     let ddl = Ddl::new(schema, Some(&config.target_schema));
@@ -151,31 +155,36 @@ async fn run_locked(
     // The first collection's partitions are asked for while the state and the tables are set
     // up (on a resume that planned it already, the answer goes unused).
     workload.prefetch_first(schema, shared);
-    let mut stage = state.begin(control, &fingerprint).await?;
-    // New tables are created while the load reads its first batches (each collection's writers
-    // wait for its own tables).
-    let mut create = Creation::default();
+    // New tables are created on a session of their own while the load reads its first
+    // batches (each collection's writers wait for its own tables). In a target without a run,
+    // that starts while the state is set up: the creation's first commit, which records the
+    // `loading` stage, waits for the run to be recorded.
     let names: Vec<String> = schema
         .models()
         .iter()
         .flat_map(|m| m.def().tables.iter().map(|t| t.name.clone()))
         .collect();
+    let mut creating = None;
+    let mut state_ready = None;
+    if config.schema_mode == SchemaMode::Create && state.current(control).await?.is_none() {
+        let create = new_tables(control, schema, config, &ddl, &workload.order, &names).await?;
+        let (ready, waiting) = tokio::sync::oneshot::channel();
+        creating = Some(start_creating(shared, state, create, Some(waiting)));
+        state_ready = Some(ready);
+    }
+    let mut stage = state.begin(control, &fingerprint).await?;
+    if let Some(ready) = state_ready {
+        // The creation task is gone only if it failed: the load then hears why.
+        let _ = ready.send(());
+    }
     if stage == RunStage::New {
         match config.schema_mode {
             SchemaMode::Create => {
-                let in_the_way = tables::existing(control, &config.target_schema, &names).await?;
-                if !in_the_way.is_empty() {
-                    return Err(RunError::TablesInTheWay {
-                        schema: config.target_schema.clone(),
-                        tables: in_the_way,
-                    });
+                if creating.is_none() {
+                    let create =
+                        new_tables(control, schema, config, &ddl, &workload.order, &names).await?;
+                    creating = Some(start_creating(shared, state, create, None));
                 }
-                create = Creation::missing(schema, &config.target_schema, &workload.order, &[]);
-                create
-                    .prelude
-                    .push(sql::create_schema(&config.target_schema));
-                create.prelude.extend(ddl.types.iter().cloned());
-                create.set_loading = true;
             }
             SchemaMode::Existing => {
                 // The check and the stage that follows from it commit together.
@@ -198,9 +207,12 @@ async fn run_locked(
     } else if stage == RunStage::Loading && config.schema_mode == SchemaMode::Create {
         // A run stopped while its tables were being created: the rest are created now.
         let existing = tables::existing(control, &config.target_schema, &names).await?;
-        create = Creation::missing(schema, &config.target_schema, &workload.order, &existing);
+        let create = Creation::missing(schema, &config.target_schema, &workload.order, &existing);
+        if !create.is_empty() {
+            creating = Some(start_creating(shared, state, create, None));
+        }
     }
-    if create.is_empty() {
+    if creating.is_none() {
         shared.tables.open();
     }
     shared.time_stage("setup", &mut mark);
@@ -237,7 +249,11 @@ async fn run_locked(
                     },
                 )
             });
-            let mut writers = Vec::new();
+            // The sessions opened at the start serve the first load's writers.
+            let mut writers = match sessions.take() {
+                Some(opened) => opened.await.unwrap_or_default(),
+                None => Vec::new(),
+            };
             let loading = load(
                 schema,
                 shared,
@@ -247,26 +263,20 @@ async fn run_locked(
                 early.as_ref(),
                 &mut writers,
             );
-            let outcome = if create.is_empty() {
-                loading.await
-            } else {
-                // The first tables and the stage that says they exist commit together, apart
-                // from the load: a run killed before that commit finds `new` and starts again.
-                let create = std::mem::take(&mut create);
-                let creating = async {
-                    let seconds = tables::create(config, state, &create, &shared.tables).await;
-                    if seconds.is_err() {
-                        shared.stop.store(true, Ordering::SeqCst);
+            let outcome = match creating.take() {
+                None => loading.await,
+                Some(creating) => {
+                    let (created, loaded) = tokio::join!(creating, loading);
+                    let created = created.map_err(|e| {
+                        RunError::Internal(format!("creating the tables failed: {e}"))
+                    });
+                    match created {
+                        Ok(Ok(seconds)) => {
+                            shared.add_stage_seconds("setup", seconds);
+                            loaded
+                        }
+                        Ok(Err(e)) | Err(e) => Err(e),
                     }
-                    seconds
-                };
-                let (created, loaded) = tokio::join!(creating, loading);
-                match created {
-                    Ok(seconds) => {
-                        shared.add_stage_seconds("setup", seconds);
-                        loaded
-                    }
-                    Err(e) => Err(e),
                 }
             };
             // The early keys' last statement runs on while the constraints stage's sessions
@@ -549,6 +559,78 @@ struct Prefetch {
     planned: tokio::task::JoinHandle<(Result<Vec<Partition>, RunError>, Readings)>,
 }
 
+/// Opens `jobs` writer sessions in the background; one that fails is left out (a writer without
+/// a session opens its own, with retries).
+fn open_writer_sessions(config: &RunConfig) -> tokio::task::JoinHandle<Vec<PgConnection>> {
+    let url = config.pg_url.clone();
+    let replica_role = config.schema_mode == SchemaMode::Existing;
+    let jobs = config.jobs.max(1);
+    tokio::spawn(async move {
+        let mut opening = tokio::task::JoinSet::new();
+        for _ in 0..jobs {
+            let url = url.clone();
+            opening.spawn(async move { open_session(&url, replica_role).await });
+        }
+        let mut sessions = Vec::new();
+        while let Some(opened) = opening.join_next().await {
+            sessions.extend(opened.ok().and_then(Result::ok));
+        }
+        sessions
+    })
+}
+
+/// The tables of a new run: after checking that none of them is in the way, all of them with
+/// the target schema and the enum types, the first commit recording the `loading` stage.
+async fn new_tables(
+    control: &mut PgConnection,
+    schema: &Schema,
+    config: &RunConfig,
+    ddl: &Ddl,
+    order: &[usize],
+    names: &[String],
+) -> Result<Creation, RunError> {
+    let in_the_way = tables::existing(control, &config.target_schema, names).await?;
+    if !in_the_way.is_empty() {
+        return Err(RunError::TablesInTheWay {
+            schema: config.target_schema.clone(),
+            tables: in_the_way,
+        });
+    }
+    let mut create = Creation::missing(schema, &config.target_schema, order, &[]);
+    create
+        .prelude
+        .push(sql::create_schema(&config.target_schema));
+    create.prelude.extend(ddl.types.iter().cloned());
+    create.set_loading = true;
+    Ok(create)
+}
+
+/// Creates `creation`'s tables on a task of its own (see [`tables::create`]); a failure stops
+/// the load, which is waiting for them.
+fn start_creating(
+    shared: &Arc<Shared>,
+    state: &StateStore,
+    creation: Creation,
+    state_ready: Option<tokio::sync::oneshot::Receiver<()>>,
+) -> tokio::task::JoinHandle<Result<f64, RunError>> {
+    let shared = Arc::clone(shared);
+    let state = state.clone();
+    tokio::spawn(async move {
+        let seconds = tables::create(
+            &shared.config,
+            &state,
+            &creation,
+            &shared.tables,
+            state_ready,
+        )
+        .await;
+        if seconds.is_err() {
+            shared.stop.store(true, Ordering::SeqCst);
+        }
+        seconds
+    })
+}
+
 /// Readers started ahead of their tasks, by partition index.
 type Readings = Vec<(u32, Reading)>;
 
@@ -649,7 +731,8 @@ impl Workload {
 /// A collection's partitions are asked from the source (on a blocking thread) while earlier
 /// ones load, and recorded before any of them starts: a resume finds the partitions that had
 /// not started, and cannot ask the source again (a live collection's `_id` ranges move).
-/// The writers' connections are left in `spare` (for the constraints stage).
+/// The writers take their connections from `spare` first, and leave them there (for the
+/// constraints stage).
 async fn load(
     schema: &Schema,
     shared: &Arc<Shared>,
@@ -667,8 +750,8 @@ async fn load(
     let mut pending: BTreeMap<String, usize> = BTreeMap::new();
     let mut planner = tokio::task::JoinSet::new();
     let mut running = tokio::task::JoinSet::new();
-    // Writer connections of finished partitions, for the next ones.
-    let mut writers: Vec<PgConnection> = Vec::new();
+    // Writer connections opened ahead or given back by finished partitions, for the next ones.
+    let mut writers: Vec<PgConnection> = std::mem::take(spare);
     let mut first_error: Option<RunError> = None;
     let stopped = || shared.stop.load(Ordering::SeqCst);
     loop {

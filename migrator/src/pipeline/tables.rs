@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use sqlx::{Connection, PgConnection};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 use super::config::RunConfig;
 use crate::run_error::RunError;
@@ -136,11 +136,14 @@ pub async fn existing(
 
 /// Runs `creation` on a connection of its own, one transaction per collection, opening `gate`
 /// for each collection as its tables commit (or marking it failed). Returns how long it took.
+/// With `state_ready`, the first transaction commits only once it is told the run is recorded
+/// (the stage it sets is the run's).
 pub async fn create(
     config: &RunConfig,
     state: &StateStore,
     creation: &Creation,
     gate: &TablesGate,
+    state_ready: Option<oneshot::Receiver<()>>,
 ) -> Result<f64, RunError> {
     let started = Instant::now();
     let result = async {
@@ -157,6 +160,7 @@ pub async fn create(
         } else {
             creation.chunks.iter().collect()
         };
+        let mut state_ready = state_ready;
         for (i, chunk) in chunks.into_iter().enumerate() {
             let mut tx = conn
                 .begin()
@@ -168,6 +172,11 @@ pub async fn create(
             }
             statements.extend(chunk.statements.iter().cloned());
             ddl::execute_all(&mut tx, "create the tables", &statements).await?;
+            if let Some(ready) = state_ready.take() {
+                ready.await.map_err(|_| {
+                    RunError::Internal("the run state was not set up: no tables created".into())
+                })?;
+            }
             if i == 0 && creation.set_loading {
                 state.set_stage(&mut tx, RunStage::Loading).await?;
             }

@@ -87,6 +87,27 @@ pub struct WriterConfig {
     pub first_backoff: Duration,
 }
 
+/// A writer's session: a connection with the writers' settings, for [`BatchWriter::with_connection`].
+pub async fn open_session(url: &str, replica_role: bool) -> Result<PgConnection, sqlx::Error> {
+    let mut conn = connect_as(url, WRITER_APPLICATION)
+        .await
+        .map_err(|e| match e {
+            RunError::Database { source, .. } => source,
+            other => sqlx::Error::Protocol(other.to_string()),
+        })?;
+    // A batch and its checkpoint commit together, and a checkpoint only moves from where its
+    // batch started: a commit the server loses in a crash loses both, the next batch finds the
+    // checkpoint behind it and stops the run, and the resume loads the lost batch again. Exactly
+    // once holds without waiting for each commit's WAL flush.
+    sqlx::query(sql::ASYNC_COMMIT).execute(&mut conn).await?;
+    if replica_role {
+        sqlx::query(sql::SET_REPLICA_ROLE)
+            .execute(&mut conn)
+            .await?;
+    }
+    Ok(conn)
+}
+
 /// One connection writing batches of one model.
 pub struct BatchWriter {
     config: WriterConfig,
@@ -152,23 +173,7 @@ impl BatchWriter {
 
     async fn connection(&mut self) -> Result<&mut PgConnection, sqlx::Error> {
         if self.conn.is_none() {
-            let mut conn = connect_as(&self.config.url, WRITER_APPLICATION)
-                .await
-                .map_err(|e| match e {
-                    RunError::Database { source, .. } => source,
-                    other => sqlx::Error::Protocol(other.to_string()),
-                })?;
-            // A batch and its checkpoint commit together, and a checkpoint only moves from where
-            // its batch started: a commit the server loses in a crash loses both, the next batch
-            // finds the checkpoint behind it and stops the run, and the resume loads the lost
-            // batch again. Exactly once holds without waiting for each commit's WAL flush.
-            sqlx::query(sql::ASYNC_COMMIT).execute(&mut conn).await?;
-            if self.config.replica_role {
-                sqlx::query(sql::SET_REPLICA_ROLE)
-                    .execute(&mut conn)
-                    .await?;
-            }
-            self.conn = Some(conn);
+            self.conn = Some(open_session(&self.config.url, self.config.replica_role).await?);
         }
         match self.conn.as_mut() {
             Some(c) => Ok(c),
