@@ -580,7 +580,8 @@ fn open_writer_sessions(config: &RunConfig) -> tokio::task::JoinHandle<Vec<PgCon
 }
 
 /// The tables of a new run: after checking that none of them is in the way, all of them with
-/// the target schema and the enum types, the first commit recording the `loading` stage.
+/// the target schema and the enum types, the first commit recording the `loading` stage (a run
+/// killed before that commit finds `new` and starts again).
 async fn new_tables(
     control: &mut PgConnection,
     schema: &Schema,
