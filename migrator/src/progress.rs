@@ -35,12 +35,11 @@ pub enum Event {
 impl Event {
     /// [`Event::Listed`] for these collections (the sum of the estimates known).
     pub fn listed(collections: &[crate::source::CollectionInfo]) -> Event {
-        let known: Vec<u64> = collections
-            .iter()
-            .filter_map(|c| c.estimated_documents)
-            .collect();
         Event::Listed {
-            estimated_documents: (!known.is_empty()).then(|| known.iter().sum()),
+            estimated_documents: collections
+                .iter()
+                .filter_map(|c| c.estimated_documents)
+                .reduce(|a, b| a + b),
         }
     }
 }

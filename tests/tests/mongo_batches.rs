@@ -61,12 +61,13 @@ fn batches_come_in_id_order_and_a_lost_cursor_is_asked_again() {
     off(&mongo);
     assert_eq!(read.expect("read past a lost cursor"), all);
 
-    // A `find` that fails is final, and says which source failed.
+    // A `find` that fails is final, and names the source and the collection.
     fail(&mongo, "find", 1);
     let read = ids(&mongo, 6, &Position::Start);
     off(&mongo);
     let error = read.expect_err("a failed find fails the read").to_string();
     assert!(error.contains(mongo.name()), "{error}");
+    assert!(error.contains("reading `numbers`"), "{error}");
     assert!(error.contains("error 43 (CursorNotFound)"), "{error}");
     assert!(
         !error.contains("RawDocumentBuf"),

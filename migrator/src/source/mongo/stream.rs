@@ -232,9 +232,12 @@ impl IdOrderStream {
             Some(ahead) => ahead,
             None => self.query()?,
         };
-        let (cursor, docs) = match ahead.batch.wait(&self.conn.name) {
+        let (cursor, docs) = match self.wait(ahead.batch) {
             Ok(batch) => batch,
-            Err(_) if !ahead.fresh => self.query()?.batch.wait(&self.conn.name)?,
+            Err(_) if !ahead.fresh => {
+                let again = self.query()?;
+                self.wait(again.batch)?
+            }
             Err(e) => return Err(e),
         };
         self.buffer = docs.into();
@@ -249,6 +252,20 @@ impl IdOrderStream {
             None => self.exhausted = true,
         }
         Ok(())
+    }
+
+    /// The batch, or the error naming the collection it was read from.
+    fn wait(&self, batch: Pending<Batch>) -> Result<Batch, SourceError> {
+        batch.wait(&self.conn.name).map_err(|e| match e {
+            SourceError::Server {
+                source_name,
+                reason,
+            } => SourceError::Server {
+                source_name,
+                reason: format!("reading `{}`: {reason}", self.coll.name()),
+            },
+            other => other,
+        })
     }
 
     fn positioned(&mut self, doc: RawDocumentBuf) -> Result<Positioned, SourceError> {
