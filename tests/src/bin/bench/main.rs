@@ -334,7 +334,7 @@ async fn bench(args: Args, command: String) -> anyhow::Result<()> {
         }
     }
 
-    let targets = report::targets(&summaries, &memory);
+    let targets = report::targets(&summaries, &results, &memory);
     let machine = machine(&version);
     let table = report::table(&summaries);
     println!();

@@ -109,6 +109,26 @@ pub struct Target {
     pub wanted: String,
     pub measured: Option<f64>,
     pub met: Option<bool>,
+    /// For a ratio of two contenders: the ratio of each round's two runs (run i of one against
+    /// run i of the other, which ran next to each other), in run order. The machine's speed
+    /// drifts, so this spread says how far one median can be trusted.
+    pub by_run: Vec<f64>,
+}
+
+/// The ratio `a / b` of each round where both ran and produced migrator's tables.
+fn ratios_by_run(runs: &[RunResult], a: Contender, b: Contender) -> Vec<f64> {
+    let wall = |c: Contender, run: usize| {
+        runs.iter()
+            .find(|r| r.contender == c && r.run == run && r.differences.is_empty())
+            .map(|r| r.cost.wall_seconds)
+    };
+    let mut rounds: Vec<usize> = runs.iter().map(|r| r.run).collect();
+    rounds.sort_unstable();
+    rounds.dedup();
+    rounds
+        .into_iter()
+        .filter_map(|run| Some(wall(a, run)? / wall(b, run)?))
+        .collect()
 }
 
 /// The median wall time of `contender`, if it ran and produced migrator's tables.
@@ -119,10 +139,12 @@ fn valid_wall(summaries: &[Summary], contender: Contender) -> Option<f64> {
         .map(|s| s.wall_seconds)
 }
 
-pub fn targets(summaries: &[Summary], memory: &[MemoryPoint]) -> Vec<Target> {
+pub fn targets(summaries: &[Summary], runs: &[RunResult], memory: &[MemoryPoint]) -> Vec<Target> {
     let get = |c: Contender| valid_wall(summaries, c);
-    let ratio = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a / b);
-    let migrator = get(Contender::Migrator);
+    let ratio = |a: Contender, b: Contender| {
+        let median = get(a).zip(get(b)).map(|(a, b)| a / b);
+        (median, ratios_by_run(runs, a, b))
+    };
     let mut rss: Vec<f64> = summaries
         .iter()
         .filter(|s| {
@@ -135,48 +157,54 @@ pub fn targets(summaries: &[Summary], memory: &[MemoryPoint]) -> Vec<Target> {
         .collect();
     rss.extend(memory.iter().map(|m| m.peak_rss_mb));
     let peak = rss.into_iter().reduce(f64::max);
-    let at_most = |name: &str, wanted: &str, limit: f64, measured: Option<f64>| Target {
-        name: name.into(),
-        wanted: wanted.into(),
-        measured,
-        met: measured.map(|m| m <= limit),
-    };
-    let at_least = |name: &str, wanted: &str, limit: f64, measured: Option<f64>| Target {
-        name: name.into(),
-        wanted: wanted.into(),
-        measured,
-        met: measured.map(|m| m >= limit),
-    };
+    let at_most =
+        |name: &str, wanted: &str, limit: f64, (measured, by_run): (Option<f64>, _)| Target {
+            name: name.into(),
+            wanted: wanted.into(),
+            measured,
+            met: measured.map(|m| m <= limit),
+            by_run,
+        };
+    let at_least =
+        |name: &str, wanted: &str, limit: f64, (measured, by_run): (Option<f64>, _)| Target {
+            name: name.into(),
+            wanted: wanted.into(),
+            measured,
+            met: measured.map(|m| m >= limit),
+            by_run,
+        };
+    use Contender::{Ceiling, Migrator, MigratorMongo, Node, Python};
     vec![
         at_most(
             "migrator (dump) time / ceiling time",
             "<= 1.15",
             1.15,
-            ratio(migrator, get(Contender::Ceiling)),
+            ratio(Migrator, Ceiling),
         ),
         at_least(
             "Python COPY baseline time / migrator time",
             ">= 4",
             4.0,
-            ratio(get(Contender::Python), migrator),
+            ratio(Python, Migrator),
         ),
         at_least(
             "Node INSERT baseline time / migrator time",
             ">= 5",
             5.0,
-            ratio(get(Contender::Node), migrator),
+            ratio(Node, Migrator),
         ),
         at_most(
             "migrator (Mongo-wire) time / migrator (dump) time",
             "<= 1.3",
             1.3,
-            ratio(get(Contender::MigratorMongo), migrator),
+            ratio(MigratorMongo, Migrator),
         ),
         Target {
             name: "migrator peak RSS, every scale (MB)".into(),
             wanted: "< 250".into(),
             measured: peak,
             met: peak.map(|p| p < 250.0),
+            by_run: Vec::new(),
         },
     ]
 }
@@ -235,9 +263,18 @@ pub fn targets_text(targets: &[Target]) -> String {
             Some(false) => "MISSED",
             None => "not measured",
         };
+        let spread = match (
+            t.by_run.iter().copied().reduce(f64::min),
+            t.by_run.iter().copied().reduce(f64::max),
+        ) {
+            (Some(lo), Some(hi)) if t.by_run.len() > 1 => {
+                format!(" (run by run {lo:.2} to {hi:.2})")
+            }
+            _ => String::new(),
+        };
         let _ = writeln!(
             out,
-            "- {}: {measured} (target {}): {verdict}",
+            "- {}: {measured}{spread} (target {}): {verdict}",
             t.name, t.wanted
         );
     }
@@ -307,3 +344,57 @@ pub fn cpu_floor_text(summaries: &[Summary], cores: usize) -> String {
 
 /// The ceiling's phase that creates its tables, outside its timed wall.
 pub const CEILING_TABLES: &str = "tables, not timed";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::Cost;
+
+    fn run(contender: Contender, run: usize, wall: f64, valid: bool) -> RunResult {
+        RunResult {
+            contender,
+            run,
+            cost: Cost {
+                wall_seconds: wall,
+                ..Cost::default()
+            },
+            phases: BTreeMap::new(),
+            differences: if valid {
+                Vec::new()
+            } else {
+                vec!["rows differ".into()]
+            },
+        }
+    }
+
+    #[test]
+    fn ratios_pair_each_round_and_leave_out_invalid_runs() {
+        let runs = [
+            run(Contender::Migrator, 1, 1.0, true),
+            run(Contender::Ceiling, 1, 0.8, true),
+            run(Contender::Migrator, 2, 1.2, true),
+            run(Contender::Ceiling, 2, 1.0, false),
+            run(Contender::Migrator, 3, 0.9, true),
+            run(Contender::Ceiling, 3, 1.0, true),
+        ];
+        let by_run = ratios_by_run(&runs, Contender::Migrator, Contender::Ceiling);
+        assert_eq!(by_run.len(), 2, "round 2's ceiling is invalid: {by_run:?}");
+        assert!((by_run[0] - 1.25).abs() < 1e-9, "{by_run:?}");
+        assert!((by_run[1] - 0.9).abs() < 1e-9, "{by_run:?}");
+
+        let summaries: Vec<Summary> = [Contender::Migrator, Contender::Ceiling]
+            .into_iter()
+            .filter_map(|c| summarize(c, &runs, 100, 200))
+            .collect();
+        let targets = targets(&summaries, &runs, &[]);
+        let dump = &targets[0];
+        assert_eq!(dump.by_run, by_run);
+        let text = targets_text(&targets);
+        assert!(
+            text.contains("run by run 0.90 to 1.25"),
+            "the spread is printed: {text}"
+        );
+        // A ratio with no runs of one side is not measured and prints no spread.
+        assert!(targets[1].by_run.is_empty() && targets[1].measured.is_none());
+    }
+}
