@@ -266,16 +266,16 @@ async fn run_locked(
             let outcome = match creating.take() {
                 None => loading.await,
                 Some(creating) => {
-                    let (created, loaded) = tokio::join!(creating, loading);
-                    let created = created.map_err(|e| {
-                        RunError::Internal(format!("creating the tables failed: {e}"))
-                    });
-                    match created {
-                        Ok(Ok(seconds)) => {
+                    // A failure is this stage's outcome: the early keys still finish below.
+                    match tokio::join!(creating, loading) {
+                        (Ok(Ok(seconds)), loaded) => {
                             shared.add_stage_seconds("setup", seconds);
                             loaded
                         }
-                        Ok(Err(e)) | Err(e) => Err(e),
+                        (Ok(Err(e)), _) => Err(e),
+                        (Err(e), _) => Err(RunError::Internal(format!(
+                            "creating the tables failed: {e}"
+                        ))),
                     }
                 }
             };

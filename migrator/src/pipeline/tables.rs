@@ -143,7 +143,7 @@ pub async fn create(
     state: &StateStore,
     creation: &Creation,
     gate: &TablesGate,
-    state_ready: Option<oneshot::Receiver<()>>,
+    mut state_ready: Option<oneshot::Receiver<()>>,
 ) -> Result<f64, RunError> {
     let started = Instant::now();
     let result = async {
@@ -160,7 +160,6 @@ pub async fn create(
         } else {
             creation.chunks.iter().collect()
         };
-        let mut state_ready = state_ready;
         for (i, chunk) in chunks.into_iter().enumerate() {
             let mut tx = conn
                 .begin()

@@ -56,8 +56,9 @@ where
 {
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     handle.spawn(async move {
-        // The receiver goes away only if its caller no longer wants the answer: the answer
-        // (a cursor, say) is then dropped here, on the runtime.
+        // The receiver goes away only if its caller no longer wants the answer, which is then
+        // dropped wherever it is. A cursor may drop on any thread: the driver hands the
+        // killing of an unfinished one to a task of its own.
         let _ = tx.send(fut.await);
     });
     Pending(rx)
