@@ -94,8 +94,24 @@ where
             return ExitCode::from(exit::FAILED);
         }
     };
-    let code = runtime.block_on(commands::dispatch(cli, file, schema));
+    let code = run_to_end(runtime, commands::dispatch(cli, file, schema));
     ExitCode::from(code)
+}
+
+/// Runs the command's future to its end, then leaves behind whatever it gave up on.
+///
+/// Work still on the blocking pool once the command has returned is work nobody waits for: a
+/// live source still counting its collections when PostgreSQL could not be reached, say.
+/// Dropping the runtime would wait for it (minutes, on a large deployment whose server counts
+/// by reading) before the process could exit; every write a command makes is awaited, so
+/// nothing left there writes.
+fn run_to_end<T>(
+    runtime: tokio::runtime::Runtime,
+    command: impl std::future::Future<Output = T>,
+) -> T {
+    let out = runtime.block_on(command);
+    runtime.shutdown_background();
+    out
 }
 
 fn init_tracing(verbose: u8) {
@@ -120,5 +136,40 @@ pub(crate) fn write_stdout(text: &str) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{mpsc, Arc};
+    use std::time::Duration;
+
+    use super::run_to_end;
+
+    #[test]
+    fn a_command_returns_without_waiting_for_work_it_gave_up_on() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for the test");
+        let (release, released) = mpsc::channel::<()>();
+        let finished = Arc::new(AtomicBool::new(false));
+        let done = Arc::clone(&finished);
+        let answer = run_to_end(runtime, async move {
+            // Like a listing still counting when the command fails: nobody awaits it. It ends
+            // only when the test lets it (or after a minute, which the test would then see).
+            drop(tokio::task::spawn_blocking(move || {
+                let _ = released.recv_timeout(Duration::from_secs(60));
+                done.store(true, Ordering::SeqCst);
+            }));
+            7
+        });
+        assert_eq!(answer, 7);
+        assert!(
+            !finished.load(Ordering::SeqCst),
+            "the command waited for the abandoned task"
+        );
+        let _ = release.send(());
     }
 }
