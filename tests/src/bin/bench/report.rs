@@ -299,20 +299,27 @@ pub fn phases_text(summaries: &[Summary]) -> String {
 
 /// Where the time goes: the CPU each contender uses on this machine, and the shortest wall time
 /// that much CPU allows on `cores` cores shared by everything (the client, PostgreSQL and the
-/// rest), next to the ceiling's time.
+/// rest), next to the ceiling's time, and for migrator's other sources next to the dump run's
+/// (the live target's floor).
 pub fn cpu_floor_text(summaries: &[Summary], cores: usize) -> String {
     let mut out = String::new();
     let cores = cores.max(1) as f64;
     let ceiling = valid_wall(summaries, Contender::Ceiling);
+    let dump = valid_wall(summaries, Contender::Migrator);
     for s in summaries {
         let cpu = s.client_cpu_seconds
             + s.server_cpu_seconds
             + s.source_cpu_seconds
             + s.other_cpu_seconds;
         let floor = cpu / cores;
-        let versus = ceiling.map_or_else(String::new, |c| {
+        let mut versus = ceiling.map_or_else(String::new, |c| {
             format!(", {:.2}x the ceiling's time", floor / c)
         });
+        if let (Contender::MigratorMongo | Contender::MigratorArchive, Some(d)) =
+            (s.contender, dump)
+        {
+            versus.push_str(&format!(", {:.2}x the dump run's", floor / d));
+        }
         let _ = writeln!(
             out,
             "- {}: {cpu:.2} CPU s (client {:.2}, PostgreSQL {:.2}, Mongo {:.2}, other {:.2}); on {cores} cores no faster than {floor:.2} s{versus}; measured {:.2} s",
@@ -396,5 +403,39 @@ mod tests {
         );
         // A ratio with no runs of one side is not measured and prints no spread.
         assert!(targets[1].by_run.is_empty() && targets[1].measured.is_none());
+    }
+
+    #[test]
+    fn the_live_floor_is_set_against_the_dump_run() {
+        let runs = [
+            run(Contender::Migrator, 1, 1.0, true),
+            run(Contender::Ceiling, 1, 0.8, true),
+            run(Contender::MigratorMongo, 1, 1.5, true),
+        ];
+        let mut summaries: Vec<Summary> = [
+            Contender::Migrator,
+            Contender::Ceiling,
+            Contender::MigratorMongo,
+        ]
+        .into_iter()
+        .filter_map(|c| summarize(c, &runs, 100, 200))
+        .collect();
+        // 2.5 CPU seconds on 2 cores: no faster than 1.25 s.
+        summaries[2].server_cpu_seconds = 2.0;
+        summaries[2].source_cpu_seconds = 0.5;
+        let text = cpu_floor_text(&summaries, 2);
+        let live = text
+            .lines()
+            .find(|l| l.contains(Contender::MigratorMongo.label()))
+            .unwrap_or_default();
+        assert!(
+            live.contains("no faster than 1.25 s, 1.56x the ceiling's time, 1.25x the dump run's"),
+            "{text}"
+        );
+        let dump = text
+            .lines()
+            .find(|l| l.starts_with(&format!("- {}:", Contender::Migrator.label())))
+            .unwrap_or_default();
+        assert!(!dump.contains("the dump run's"), "{text}");
     }
 }
