@@ -374,6 +374,14 @@ mod tests {
         }
     }
 
+    /// The summaries of `contenders` over `runs` (of 100 documents and 200 rows).
+    fn summaries(runs: &[RunResult], contenders: &[Contender]) -> Vec<Summary> {
+        contenders
+            .iter()
+            .filter_map(|&c| summarize(c, runs, 100, 200))
+            .collect()
+    }
+
     #[test]
     fn ratios_pair_each_round_and_leave_out_invalid_runs() {
         let runs = [
@@ -389,10 +397,7 @@ mod tests {
         assert!((by_run[0] - 1.25).abs() < 1e-9, "{by_run:?}");
         assert!((by_run[1] - 0.9).abs() < 1e-9, "{by_run:?}");
 
-        let summaries: Vec<Summary> = [Contender::Migrator, Contender::Ceiling]
-            .into_iter()
-            .filter_map(|c| summarize(c, &runs, 100, 200))
-            .collect();
+        let summaries = summaries(&runs, &[Contender::Migrator, Contender::Ceiling]);
         let targets = targets(&summaries, &runs, &[]);
         let dump = &targets[0];
         assert_eq!(dump.by_run, by_run);
@@ -412,14 +417,14 @@ mod tests {
             run(Contender::Ceiling, 1, 0.8, true),
             run(Contender::MigratorMongo, 1, 1.5, true),
         ];
-        let mut summaries: Vec<Summary> = [
-            Contender::Migrator,
-            Contender::Ceiling,
-            Contender::MigratorMongo,
-        ]
-        .into_iter()
-        .filter_map(|c| summarize(c, &runs, 100, 200))
-        .collect();
+        let mut summaries = summaries(
+            &runs,
+            &[
+                Contender::Migrator,
+                Contender::Ceiling,
+                Contender::MigratorMongo,
+            ],
+        );
         // 2.5 CPU seconds on 2 cores: no faster than 1.25 s.
         summaries[2].server_cpu_seconds = 2.0;
         summaries[2].source_cpu_seconds = 0.5;
