@@ -157,55 +157,49 @@ pub fn targets(summaries: &[Summary], runs: &[RunResult], memory: &[MemoryPoint]
         .collect();
     rss.extend(memory.iter().map(|m| m.peak_rss_mb));
     let peak = rss.into_iter().reduce(f64::max);
-    let at_most =
-        |name: &str, wanted: &str, limit: f64, (measured, by_run): (Option<f64>, _)| Target {
-            name: name.into(),
-            wanted: wanted.into(),
-            measured,
-            met: measured.map(|m| m <= limit),
-            by_run,
-        };
-    let at_least =
-        |name: &str, wanted: &str, limit: f64, (measured, by_run): (Option<f64>, _)| Target {
-            name: name.into(),
-            wanted: wanted.into(),
-            measured,
-            met: measured.map(|m| m >= limit),
-            by_run,
-        };
+    // `met` tells whether a measured value meets the target `wanted` states.
+    let target = |name: &str,
+                  wanted: &str,
+                  met: &dyn Fn(f64) -> bool,
+                  (measured, by_run): (Option<f64>, Vec<f64>)| Target {
+        name: name.into(),
+        wanted: wanted.into(),
+        measured,
+        met: measured.map(met),
+        by_run,
+    };
     use Contender::{Ceiling, Migrator, MigratorMongo, Node, Python};
     vec![
-        at_most(
+        target(
             "migrator (dump) time / ceiling time",
             "<= 1.15",
-            1.15,
+            &|m| m <= 1.15,
             ratio(Migrator, Ceiling),
         ),
-        at_least(
+        target(
             "Python COPY baseline time / migrator time",
             ">= 4",
-            4.0,
+            &|m| m >= 4.0,
             ratio(Python, Migrator),
         ),
-        at_least(
+        target(
             "Node INSERT baseline time / migrator time",
             ">= 5",
-            5.0,
+            &|m| m >= 5.0,
             ratio(Node, Migrator),
         ),
-        at_most(
+        target(
             "migrator (Mongo-wire) time / migrator (dump) time",
             "<= 1.3",
-            1.3,
+            &|m| m <= 1.3,
             ratio(MigratorMongo, Migrator),
         ),
-        Target {
-            name: "migrator peak RSS, every scale (MB)".into(),
-            wanted: "< 250".into(),
-            measured: peak,
-            met: peak.map(|p| p < 250.0),
-            by_run: Vec::new(),
-        },
+        target(
+            "migrator peak RSS, every scale (MB)",
+            "< 250",
+            &|m| m < 250.0,
+            (peak, Vec::new()),
+        ),
     ]
 }
 
