@@ -2,7 +2,7 @@
 //! scripts users write instead, on the same data, the same machine, the same tables.
 //!
 //! ```text
-//! cargo run --release -p migrator-e2e --bin bench -- --scale 1 --runs 3 --memory-factor 10,30
+//! cargo run --profile bench-release -p migrator-e2e --bin bench -- --scale 1 --runs 3 --memory-factor 10,30
 //! ```
 //!
 //! It generates the example application's data without injected faults (so every contender must
@@ -108,6 +108,15 @@ async fn bench(args: Args, command: String) -> anyhow::Result<()> {
         c.dedup();
         c
     };
+    let profile =
+        setup::build_profile(&std::env::current_exe().context("finding the bench binary")?);
+    eprintln!("migrator runs as this binary, built with the `{profile}` cargo profile");
+    if profile != setup::PROFILE {
+        eprintln!(
+            "warning: the published figures come from `--profile {}` (fat LTO, one codegen unit); this build's differ",
+            setup::PROFILE
+        );
+    }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let logs = args.out.join("logs");
@@ -354,7 +363,7 @@ async fn bench(args: Args, command: String) -> anyhow::Result<()> {
         args.runs, args.jobs
     );
     println!(
-        "Machine: {}",
+        "Machine: {}. Built with the `{profile}` cargo profile.",
         machine["summary"].as_str().unwrap_or_default()
     );
     println!();
@@ -387,6 +396,7 @@ async fn bench(args: Args, command: String) -> anyhow::Result<()> {
     let results_path = args.out.join("results.json");
     let json = json!({
         "command": command,
+        "profile": profile,
         "machine": machine,
         "scale": args.scale,
         "seed": args.seed,

@@ -67,6 +67,25 @@ pub fn write_mapping(path: &Path) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
+/// The cargo profile the published figures come from: release with fat LTO and one codegen unit
+/// (the workspace's `Cargo.toml`). migrator runs as this very binary, so it is the profile this
+/// binary was built with that counts.
+pub const PROFILE: &str = "bench-release";
+
+/// The cargo profile a binary at `exe` was built with, read from the directory cargo put it in
+/// (`target/<profile>/bench`; the `dev` profile's directory is `debug`).
+pub fn build_profile(exe: &Path) -> String {
+    match exe
+        .parent()
+        .and_then(Path::file_name)
+        .and_then(|d| d.to_str())
+    {
+        Some("debug") => "dev".into(),
+        Some(dir) => dir.into(),
+        None => "unknown".into(),
+    }
+}
+
 /// The repository's root (the workspace this binary was built from).
 pub fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -324,4 +343,26 @@ pub async fn load_mongo(server: &MongoServer, database: &str, data: &Data) -> an
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_profile_is_read_from_the_binary_s_directory() {
+        let cases = [
+            ("/w/target/bench-release/bench", "bench-release"),
+            ("/w/target/release/bench", "release"),
+            ("/w/target/debug/bench", "dev"),
+            (
+                "/w/target/x86_64-unknown-linux-gnu/bench-release/bench",
+                "bench-release",
+            ),
+            ("bench", "unknown"),
+        ];
+        for (exe, profile) in cases {
+            assert_eq!(build_profile(Path::new(exe)), profile, "{exe}");
+        }
+    }
 }
