@@ -110,7 +110,7 @@ pub fn fields<'a, const N: usize>(
                 next = i + 1;
             }
             None if unknown == UnknownFields::Reject && !skipped.contains(&key) => {
-                return Err(unknown_field(key));
+                return Err(unknown_field(key, value));
             }
             None => {}
         }
@@ -141,8 +141,12 @@ fn same_key(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The error for a key the model does not declare, under `unknown_fields = "reject"`.
-pub fn unknown_field(key: &[u8]) -> FieldError {
-    FieldError::new(FieldErrorKind::UnknownField).at_key(String::from_utf8_lossy(key).into_owned())
+pub fn unknown_field(key: &[u8], value: RawBsonRef<'_>) -> FieldError {
+    FieldError::new(FieldErrorKind::UnknownField {
+        found: crate::value::bson_type_name(&value),
+        value: crate::value::excerpt(value),
+    })
+    .at_key(String::from_utf8_lossy(key).into_owned())
 }
 
 /// Reads a field: present values through [`FromBson::from_bson`], absent ones through
@@ -166,10 +170,19 @@ pub fn read_with<'a, T, E: Display>(
     missing: impl FnOnce() -> Result<T, FieldError>,
 ) -> Result<T, FieldError> {
     match value {
-        Some(v) => convert(v).map_err(FieldError::custom),
+        Some(v) => convert(v).map_err(|e| with_value(e, v)),
         None => missing(),
     }
     .map_err(|e| e.at_key(key))
+}
+
+/// A `with` conversion's error, followed by the value it was given: `bad date (found string "x")`.
+fn with_value(error: impl Display, value: RawBsonRef<'_>) -> FieldError {
+    FieldError::custom(format!(
+        "{error} (found {} {})",
+        crate::value::bson_type_name(&value),
+        crate::value::excerpt(value)
+    ))
 }
 
 /// An absent key with no default: the missing-field error.

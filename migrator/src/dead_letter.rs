@@ -205,7 +205,8 @@ mod tests {
         let err = DocumentError {
             collection: "items".into(),
             id: "7".into(),
-            error: crate::error::FieldError::wrong_type("double", "string").at_key("price"),
+            error: crate::error::FieldError::wrong_type("double", "string", "\"12.5\"")
+                .at_key("price"),
         };
         let letter = DeadLetter::from_transform(&err, &doc);
         assert_eq!(letter.field, "price");

@@ -21,7 +21,10 @@ pub enum FieldErrorKind {
     /// The BSON type is not one the Rust type accepts.
     WrongType {
         expected: &'static str,
-        found: &'static str,
+        /// The BSON type found and the value, as cut relaxed Extended JSON
+        /// (`string "abc"`, see [`crate::value::excerpt`]); one box keeps errors (and the
+        /// `Result`s of the happy path) as small as they were.
+        found: Box<str>,
     },
     /// The value has the right type but cannot be represented without loss.
     OutOfRange { value: String, reason: String },
@@ -31,7 +34,11 @@ pub enum FieldErrorKind {
         expected: &'static [&'static str],
     },
     /// A key the model does not declare, under the `reject` policy for unknown fields.
-    UnknownField,
+    UnknownField {
+        /// The BSON type of its value and the value, as [`FieldErrorKind::WrongType`] shows them.
+        found: &'static str,
+        value: String,
+    },
     /// A value that is malformed for its type (for example an ObjectId hex string of the wrong length).
     Invalid(String),
     /// An error returned by a user's `with = path` conversion.
@@ -47,7 +54,7 @@ impl FieldErrorKind {
             FieldErrorKind::WrongType { .. } => "wrong_type",
             FieldErrorKind::OutOfRange { .. } => "out_of_range",
             FieldErrorKind::NotInEnum { .. } => "not_in_enum",
-            FieldErrorKind::UnknownField => "unknown_field",
+            FieldErrorKind::UnknownField { .. } => "unknown_field",
             FieldErrorKind::Invalid(_) => "invalid",
             FieldErrorKind::Custom(_) => "custom",
         }
@@ -75,7 +82,12 @@ impl fmt::Display for FieldErrorKind {
                 }
                 Ok(())
             }
-            FieldErrorKind::UnknownField => f.write_str("field is not declared by the model"),
+            FieldErrorKind::UnknownField { found, value } => {
+                write!(
+                    f,
+                    "field is not declared by the model (found {found} {value})"
+                )
+            }
             FieldErrorKind::Invalid(msg) => f.write_str(msg),
             FieldErrorKind::Custom(msg) => f.write_str(msg),
         }
@@ -108,7 +120,14 @@ impl FieldError {
         Self::new(FieldErrorKind::Null)
     }
 
-    pub fn wrong_type(expected: &'static str, found: &'static str) -> Self {
+    /// A value of the wrong BSON type: `found` is its type name, `value` the value as the
+    /// error shows it (empty: the type alone).
+    pub fn wrong_type(expected: &'static str, found: &str, value: &str) -> Self {
+        let found = if value.is_empty() {
+            found.into()
+        } else {
+            format!("{found} {value}").into_boxed_str()
+        };
         Self::new(FieldErrorKind::WrongType { expected, found })
     }
 
@@ -212,7 +231,7 @@ mod tests {
 
     #[test]
     fn path_is_built_outwards() {
-        let err = FieldError::wrong_type("double", "string")
+        let err = FieldError::wrong_type("double", "string", "\"12.5\"")
             .at_key("price")
             .at_index(3)
             .at_key("items");
@@ -220,7 +239,7 @@ mod tests {
         assert_eq!(err.path_pattern(), "items[].price");
         assert_eq!(
             err.to_string(),
-            "field `items[3].price`: expected double, found string"
+            "field `items[3].price`: expected double, found string \"12.5\""
         );
     }
 

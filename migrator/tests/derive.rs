@@ -584,7 +584,7 @@ fn decode_errors_name_the_path_to_the_value() {
             (
                 "items[3].price",
                 "wrong_type",
-                "expected int32, int64 or double, found string",
+                "expected int32, int64 or double, found string \"free\"",
             ),
         ),
         (
@@ -594,7 +594,7 @@ fn decode_errors_name_the_path_to_the_value() {
             (
                 "items[0].reviews[1].rating",
                 "wrong_type",
-                "expected int32, int64 or double, found string",
+                "expected int32, int64 or double, found string \"x\"",
             ),
         ),
         (
@@ -604,20 +604,28 @@ fn decode_errors_name_the_path_to_the_value() {
             (
                 "items[0].reviews[0].extra",
                 "unknown_field",
-                "field is not declared by the model",
+                "field is not declared by the model (found int32 1)",
             ),
         ),
         (
             with(doc! { "items": [ 5 ] }),
-            ("items[0]", "wrong_type", "expected object, found int32"),
+            ("items[0]", "wrong_type", "expected object, found int32 5"),
         ),
         (
             with(doc! { "items": "none" }),
-            ("items", "wrong_type", "expected array, found string"),
+            (
+                "items",
+                "wrong_type",
+                "expected array, found string \"none\"",
+            ),
         ),
         (
             with(doc! { "tags": [oid(1), "nope"] }),
-            ("tags[1]", "wrong_type", "expected objectId, found string"),
+            (
+                "tags[1]",
+                "wrong_type",
+                "expected objectId, found string \"nope\"",
+            ),
         ),
         (
             with(doc! { "status": "LOST" }),
@@ -629,7 +637,7 @@ fn decode_errors_name_the_path_to_the_value() {
         ),
         (
             with(doc! { "total": "12" }),
-            ("total", "custom", "`12` has no cents"),
+            ("total", "custom", "`12` has no cents (found string \"12\")"),
         ),
         (
             with(doc! { "customerId": null }),
@@ -664,7 +672,7 @@ fn rejected_unknown_fields_name_the_key() {
         (
             "email".into(),
             "unknown_field".into(),
-            "field is not declared by the model".into()
+            "field is not declared by the model (found string \"b\")".into()
         )
     );
     // Skipped fields' keys are declared: accepted and ignored.
@@ -724,7 +732,7 @@ fn enums_read_labels_and_describe_their_type() {
     );
     let e = Role::from_bson(migrator::bson::RawBson::Int32(1).as_raw_bson_ref())
         .expect_err("not a string");
-    assert_eq!(e.to_string(), "expected string, found int32");
+    assert_eq!(e.to_string(), "expected string, found int32 1");
     assert_eq!(
         Role::column_type(),
         (

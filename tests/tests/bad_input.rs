@@ -388,8 +388,11 @@ fn wrong_types_become_dead_letters_with_field_path_and_reason() {
             letter("products", "4", "transform", "price", "wrong_type"),
         ]
     );
+    // The offending value is shown beside the expected type.
     let reason = message_of(&db, "orders", "8");
-    assert!(reason.contains("string"), "{reason}");
+    assert!(reason.contains("found string \"many\""), "{reason}");
+    let reason = message_of(&db, "products", "4");
+    assert!(reason.contains("found bool true"), "{reason}");
     let reason = message_of(&db, "orders", "11");
     assert!(
         reason.contains("`lost`") && reason.contains("pending"),

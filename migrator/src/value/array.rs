@@ -129,11 +129,11 @@ mod tests {
         for (input, message) in [
             (
                 bson!([1, "two", 3]),
-                "field `[1]`: expected int32, int64 or double, found string",
+                "field `[1]`: expected int32, int64 or double, found string \"two\"",
             ),
             (bson!([1, null]), "field `[1]`: required field is null"),
-            (Bson::Int32(1), "expected array, found int32"),
-            (bson!({"0": 1}), "expected array, found object"),
+            (Bson::Int32(1), "expected array, found int32 1"),
+            (bson!({"0": 1}), "expected array, found object {\"0\":1}"),
         ] {
             assert_eq!(rejection::<Vec<i32>>(input), message);
         }

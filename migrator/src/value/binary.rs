@@ -113,7 +113,7 @@ mod tests {
         }
         assert_eq!(
             rejection::<Binary>(Bson::String("ab".into())),
-            "expected binData, found string"
+            "expected binData, found string \"ab\""
         );
     }
 
@@ -152,7 +152,7 @@ mod tests {
             ),
             (
                 Bson::String(SAMPLE.into()),
-                "expected binData UUID, found string",
+                "expected binData UUID, found string \"0123456789abcdef0123456789abcdef\"",
             ),
             (Bson::Null, "required field is null"),
         ] {

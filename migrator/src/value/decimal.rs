@@ -198,11 +198,11 @@ mod tests {
         for (input, message) in [
             (
                 Bson::String("1.5".into()),
-                "expected decimal128, int32, int64 or double, found string",
+                "expected decimal128, int32, int64 or double, found string \"1.5\"",
             ),
             (
                 Bson::Boolean(false),
-                "expected decimal128, int32, int64 or double, found bool",
+                "expected decimal128, int32, int64 or double, found bool false",
             ),
             (Bson::Null, "required field is null"),
         ] {

@@ -116,7 +116,10 @@ fn check_document_text(doc: &RawDocument) -> Result<(), FieldError> {
 
 fn check_str(s: &str) -> Result<(), FieldError> {
     if s.contains('\0') {
-        Err(FieldError::invalid(NUL_IN_JSON))
+        Err(FieldError::invalid(format!(
+            "{NUL_IN_JSON}: {}",
+            super::excerpt_str(s)
+        )))
     } else {
         Ok(())
     }

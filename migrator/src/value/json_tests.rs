@@ -66,8 +66,11 @@ fn documents_are_relaxed_extended_json() {
 #[test]
 fn documents_reject_other_types() {
     for (input, message) in [
-        (bson!([1]), "expected object, found array"),
-        (Bson::String("{}".into()), "expected object, found string"),
+        (bson!([1]), "expected object, found array [1]"),
+        (
+            Bson::String("{}".into()),
+            "expected object, found string \"{}\"",
+        ),
         (Bson::Null, "required field is null"),
     ] {
         assert_eq!(rejection::<Document>(input), message);
@@ -77,21 +80,30 @@ fn documents_reject_other_types() {
 #[test]
 fn nul_characters_are_rejected_with_their_path() {
     let nul = "string contains a NUL character (\\u0000), which PostgreSQL jsonb cannot store";
-    for (input, path) in [
-        (bson!({"a": {"b": ["ok", "x\0y"]}}), "a.b[1]"),
-        (bson!({"s": Bson::Symbol("\0".into())}), "s"),
-        (bson!({"c": Bson::JavaScriptCode("f(\0)".into())}), "c"),
+    for (input, path, value) in [
+        (
+            bson!({"a": {"b": ["ok", "x\0y"]}}),
+            "a.b[1]",
+            r#""x\u0000y""#,
+        ),
+        (bson!({"s": Bson::Symbol("\0".into())}), "s", r#""\u0000""#),
+        (
+            bson!({"c": Bson::JavaScriptCode("f(\0)".into())}),
+            "c",
+            r#""f(\u0000)""#,
+        ),
     ] {
-        assert_eq!(
-            rejection::<Document>(input.clone()),
-            format!("field `{path}`: {nul}")
-        );
-        assert_eq!(rejection::<Bson>(input), format!("field `{path}`: {nul}"));
+        let expected = format!("field `{path}`: {nul}: {value}");
+        assert_eq!(rejection::<Document>(input.clone()), expected);
+        assert_eq!(rejection::<Bson>(input), expected);
     }
-    assert_eq!(rejection::<Bson>(Bson::String("\0".into())), nul);
+    assert_eq!(
+        rejection::<Bson>(Bson::String("\0".into())),
+        format!(r#"{nul}: "\u0000""#)
+    );
     assert_eq!(
         rejection::<BTreeMap<String, Bson>>(bson!({"k": ["\0"]})),
-        format!("field `k[0]`: {nul}")
+        format!(r#"field `k[0]`: {nul}: "\u0000""#)
     );
 }
 
@@ -122,11 +134,11 @@ fn maps_read_typed_values() {
     assert_eq!(jsonb_text(&map), r#"{"a":1,"b":2}"#);
     assert_eq!(
         rejection::<BTreeMap<String, i64>>(bson!({"a": 1, "b": "x"})),
-        "field `b`: expected int32, int64 or double, found string"
+        "field `b`: expected int32, int64 or double, found string \"x\""
     );
     assert_eq!(
         rejection::<HashMap<String, String>>(bson!([])),
-        "expected object, found array"
+        "expected object, found array []"
     );
     let hash =
         decode::<HashMap<String, Option<Vec<String>>>>(bson!({"z": ["q"], "m": null, "a": []}))

@@ -30,6 +30,7 @@ mod array;
 mod binary;
 mod cell;
 mod decimal;
+mod excerpt;
 #[cfg(test)]
 mod fixtures;
 mod json;
@@ -45,6 +46,7 @@ pub mod view;
 mod wire;
 
 pub use cell::Cell;
+pub use excerpt::{excerpt, excerpt_str, EXCERPT_CHARS};
 pub use json::ToJson;
 pub use object_id::{ObjectIdText, ObjectIdTextColumn};
 pub use serialized::{decode_serde, SerdeJson};
@@ -114,10 +116,11 @@ pub fn bson_type_name(value: &RawBsonRef<'_>) -> &'static str {
     }
 }
 
-/// The error for a value of the wrong BSON type (`null` gives the "required field is null" error).
+/// The error for a value of the wrong BSON type (`null` gives the "required field is null" error),
+/// showing the value: `expected int32, found string "abc"`.
 pub fn wrong_type(expected: &'static str, found: &RawBsonRef<'_>) -> FieldError {
     match found {
         RawBsonRef::Null => FieldError::null(),
-        other => FieldError::wrong_type(expected, bson_type_name(other)),
+        other => FieldError::wrong_type(expected, bson_type_name(other), &excerpt(*other)),
     }
 }

@@ -211,7 +211,7 @@ mod tests {
         );
         assert_eq!(
             rejection::<ObjectId>(Bson::String(HEX.into())),
-            "expected objectId, found string"
+            "expected objectId, found string \"5a9427648b0beebeb69579e7\""
         );
         assert_eq!(rejection::<ObjectId>(Bson::Null), "required field is null");
     }

@@ -118,7 +118,11 @@ impl<'a> Keys<'a> {
 
 fn write_str(s: &str, out: &mut Vec<u8>) -> Result<(), FieldError> {
     if s.as_bytes().contains(&0) {
-        return Err(FieldError::invalid(super::json::NUL_IN_JSON));
+        return Err(FieldError::invalid(format!(
+            "{}: {}",
+            super::json::NUL_IN_JSON,
+            super::excerpt_str(s)
+        )));
     }
     serialize(out, s)
 }

@@ -14,7 +14,10 @@ pub(crate) const NUL_IN_TEXT: &str =
 /// Checks that `s` can be stored as PostgreSQL text.
 pub(crate) fn check_text(s: &str) -> Result<(), FieldError> {
     if s.contains('\0') {
-        Err(FieldError::invalid(NUL_IN_TEXT))
+        Err(FieldError::invalid(format!(
+            "{NUL_IN_TEXT}: {}",
+            super::excerpt_str(s)
+        )))
     } else {
         Ok(())
     }
@@ -139,12 +142,12 @@ mod tests {
     #[test]
     fn strings_reject_other_types_and_nul() {
         for (input, message) in [
-            (Bson::Int32(1), "expected string, found int32"),
-            (Bson::Document(doc! {}), "expected string, found object"),
+            (Bson::Int32(1), "expected string, found int32 1"),
+            (Bson::Document(doc! {}), "expected string, found object {}"),
             (Bson::Null, "required field is null"),
             (
                 Bson::String("a\0b".into()),
-                "string contains a NUL character (\\u0000), which PostgreSQL text cannot store",
+                "string contains a NUL character (\\u0000), which PostgreSQL text cannot store: \"a\\u0000b\"",
             ),
         ] {
             assert_eq!(rejection::<String>(input), message);
@@ -172,11 +175,11 @@ mod tests {
         assert!(!decode::<bool>(Bson::Boolean(false)).expect("false"));
         assert_eq!(
             rejection::<bool>(Bson::Int32(1)),
-            "expected bool, found int32"
+            "expected bool, found int32 1"
         );
         assert_eq!(
             rejection::<bool>(Bson::String("true".into())),
-            "expected bool, found string"
+            "expected bool, found string \"true\""
         );
         assert_eq!(field(&true), [0, 0, 0, 1, 1]);
         assert_eq!(field(&false), [0, 0, 0, 1, 0]);
@@ -197,7 +200,7 @@ mod tests {
         );
         assert_eq!(
             rejection::<Option<String>>(Bson::Int64(3)),
-            "expected string, found int64"
+            "expected string, found int64 3"
         );
     }
 

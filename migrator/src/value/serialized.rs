@@ -128,7 +128,7 @@ mod tests {
         let nul = read::<BTreeMap<String, String>>(bson!({"a": "\0"})).expect_err("NUL");
         assert_eq!(
             nul.to_string(),
-            "field `a`: string contains a NUL character (\\u0000), which PostgreSQL jsonb cannot store"
+            "field `a`: string contains a NUL character (\\u0000), which PostgreSQL jsonb cannot store: \"\\u0000\""
         );
     }
 

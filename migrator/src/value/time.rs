@@ -138,11 +138,11 @@ mod tests {
         }
         assert_eq!(
             rejection::<DateTime>(Bson::Int64(0)),
-            "expected date, found int64"
+            "expected date, found int64 0"
         );
         assert_eq!(
             rejection::<DateTime>(Bson::String("2020-01-01".into())),
-            "expected date, found string"
+            "expected date, found string \"2020-01-01\""
         );
     }
 
