@@ -458,3 +458,39 @@ async fn validate_follows_skipped_child_rows_and_nested_children() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sample_is_as_many_documents_as_asked_when_there_are_that_many() {
+    with_database("validate_sample_size", |url| async move {
+        let dump = tempfile::tempdir().expect("temp dir");
+        // 102 authors, one rejected (a name of the wrong type): 101 in the target.
+        let mut authors: Vec<Document> = (1..=101)
+            .map(|i| doc! {"_id": i, "name": format!("author {i}")})
+            .collect();
+        authors.insert(50, doc! {"_id": 1000, "name": 5});
+        write_collection(dump.path(), "authors", &authors);
+        let schema = migrator::schema![Author].expect("the test schema is consistent");
+        let source = migrate(&url, &schema, dump.path()).await;
+        let mut conn = PgConnection::connect(&url).await.expect("connect");
+        for (asked, compared) in [(100, 100), (101, 101), (500, 101), (1, 1)] {
+            let report = validate(
+                &schema,
+                source.as_ref(),
+                &mut conn,
+                TARGET,
+                &StateStore::new(STATE),
+                asked,
+            )
+            .await
+            .expect("validation runs");
+            assert!(report.passed(), "{report}");
+            let authors = &report.collections[0];
+            assert_eq!(
+                (authors.dead_letters, authors.sampled_documents),
+                (1, compared),
+                "--sample {asked}"
+            );
+        }
+    })
+    .await;
+}

@@ -65,14 +65,14 @@ pub async fn validate(
     };
     let mut collections = Vec::with_capacity(schema.models().len());
     for model in schema.models() {
-        let loaded: i64 = checkpoints
+        let read: i64 = checkpoints
             .iter()
             .filter(|c| c.collection == model.collection())
-            .map(|c| c.documents - c.dead_letters)
+            .map(|c| c.documents)
             .sum();
         let span = tracing::info_span!("validate", collection = model.collection());
         let result = validator
-            .collection(conn, model, u64::try_from(loaded).unwrap_or(0))
+            .collection(conn, model, u64::try_from(read).unwrap_or(0))
             .instrument(span)
             .await?;
         collections.push(result);
@@ -93,15 +93,18 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    /// Validates one collection; `loaded` is about how many of its documents the run loaded.
+    /// Validates one collection; the run read `read` of its documents.
     async fn collection(
         &self,
         conn: &mut PgConnection,
         model: &ModelHandle,
-        loaded: u64,
+        read: u64,
     ) -> Result<CollectionValidation, RunError> {
         let exclusions = scan::Exclusions::load(conn, self.state, model).await?;
-        let sampling = scan::Sampling::new(self.sample, loaded);
+        // The documents the target holds: what was read minus what the run left out, so that
+        // the sample is `--sample` documents exactly when there are that many.
+        let expected = read.saturating_sub(exclusions.excluded());
+        let sampling = scan::Sampling::new(self.sample, expected);
         let source = self.source;
         let scanned = off_the_runtime(|| scan::scan(source, model, &exclusions, sampling))
             .map_err(|reason| {

@@ -73,6 +73,11 @@ impl Exclusions {
         Ok(out)
     }
 
+    /// How many documents the run left out of the target (rejected, or their row skipped).
+    pub(super) fn excluded(&self) -> u64 {
+        (self.dead.len() + self.skipped.len()) as u64
+    }
+
     fn add(
         &mut self,
         def: &ModelDef,
@@ -105,26 +110,30 @@ impl Exclusions {
     }
 }
 
-/// Which documents to keep for the column-by-column comparison: every `every`-th document that
-/// is expected in the target, at most `limit`.
+/// Which documents to keep for the column-by-column comparison: `limit` of the documents expected
+/// in the target, spread evenly over them (all of them when there are no more than `limit`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Sampling {
-    every: u64,
     limit: usize,
+    expected: u64,
 }
 
 impl Sampling {
-    /// Spreads `limit` samples over about `expected` documents.
+    /// Spreads `limit` samples over `expected` documents.
     pub(super) fn new(limit: usize, expected: u64) -> Sampling {
-        let limit_u64 = u64::try_from(limit).unwrap_or(u64::MAX).max(1);
-        Sampling {
-            every: expected.div_ceil(limit_u64).max(1),
-            limit,
-        }
+        Sampling { limit, expected }
     }
 
+    /// Whether the document at `index` is the next sample, `taken` being taken already: the
+    /// `k`-th sample is the document at `ceil(k * expected / limit)`, so `limit` samples fit in
+    /// exactly `expected` documents (a step rounded up instead would take 51 of 101 for 100).
     fn wants(&self, index: u64, taken: usize) -> bool {
-        taken < self.limit && index.is_multiple_of(self.every)
+        if taken >= self.limit {
+            return false;
+        }
+        let (taken, limit) = (taken as u128, self.limit as u128);
+        let next = (taken * u128::from(self.expected)).div_ceil(limit);
+        u128::from(index) >= next
     }
 }
 
@@ -241,10 +250,13 @@ mod tests {
     fn samples_spread_over_the_collection() {
         for (limit, expected, picked) in [
             (3, 9, vec![0, 3, 6]),
-            (3, 10, vec![0, 4, 8]),
+            (3, 10, vec![0, 4, 7]),
             (5, 2, vec![0, 1]),
             (0, 10, vec![]),
             (2, 0, vec![0, 1]),
+            (100, 101, (0..=100).filter(|i| *i != 1).collect()),
+            (100, 100, (0..100).collect()),
+            (2, 1000, vec![0, 500]),
         ] {
             let sampling = Sampling::new(limit, expected);
             let mut taken = Vec::new();
