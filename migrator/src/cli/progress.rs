@@ -9,10 +9,44 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::progress::{Event, Observer};
 
+/// One collection's progress. The source's count is an estimate (a dump file's is extrapolated
+/// from its first documents), so the total grows when the count passes it and becomes the count
+/// when the collection is done: a total is never less than what was counted.
+#[derive(Debug, Default, PartialEq)]
 struct Counts {
     documents: u64,
     dead: u64,
     estimated: Option<u64>,
+}
+
+impl Counts {
+    /// Counts a committed batch; returns how much the total grew.
+    fn add(&mut self, documents: u64, dead: u64) -> u64 {
+        self.documents += documents;
+        self.dead += dead;
+        match self.estimated {
+            Some(e) if self.documents > e => {
+                self.estimated = Some(self.documents);
+                self.documents - e
+            }
+            _ => 0,
+        }
+    }
+
+    /// The collection is done: its total is what was counted. Returns the total's change.
+    fn finish(&mut self) -> i64 {
+        let before = self.estimated.unwrap_or(0);
+        self.estimated = Some(self.documents);
+        i64::try_from(self.documents).unwrap_or(i64::MAX) - i64::try_from(before).unwrap_or(0)
+    }
+
+    /// `name done/total` (or `name done` without a total).
+    fn text(&self, name: &str) -> String {
+        match self.estimated {
+            Some(e) => format!("{name} {}/{e}", self.documents),
+            None => format!("{name} {}", self.documents),
+        }
+    }
 }
 
 /// Progress on stderr.
@@ -73,13 +107,7 @@ impl Display {
         let total: u64 = map.values().map(|(_, c)| c.documents).sum();
         let parts: Vec<String> = names
             .iter()
-            .filter_map(|n| {
-                let (_, c) = map.get(*n)?;
-                Some(match c.estimated {
-                    Some(e) => format!("{n} {}/{e}", c.documents),
-                    None => format!("{n} {}", c.documents),
-                })
-            })
+            .filter_map(|n| Some(map.get(*n)?.1.text(n)))
             .collect();
         let dead: u64 = map.values().map(|(_, c)| c.dead).sum();
         eprintln!(
@@ -143,11 +171,14 @@ impl Observer for Display {
                 dead_letters,
                 ..
             } => {
+                let mut grew = 0;
                 if let Ok(mut map) = self.per_collection.lock() {
                     if let Some((bar, counts)) = map.get_mut(collection) {
-                        counts.documents += documents;
-                        counts.dead += dead_letters;
+                        grew = counts.add(*documents, *dead_letters);
                         if let Some(bar) = bar {
+                            if let Some(total) = counts.estimated {
+                                bar.set_length(total);
+                            }
                             bar.inc(*documents);
                             if counts.dead > 0 {
                                 bar.set_message(format!("{} rejected", counts.dead));
@@ -156,14 +187,28 @@ impl Observer for Display {
                     }
                 }
                 match &self.bars {
-                    Some((_, overall)) => overall.inc(*documents),
+                    Some((_, overall)) => {
+                        overall.inc_length(grew);
+                        overall.inc(*documents);
+                        // Collections the source could not count have no share in the total.
+                        if overall.length().is_some_and(|l| overall.position() > l) {
+                            overall.set_length(overall.position());
+                        }
+                    }
                     None => self.plain_line(false),
                 }
             }
             Event::CollectionFinished { collection } => {
                 if let Ok(mut map) = self.per_collection.lock() {
-                    if let Some((Some(bar), _)) = map.get_mut(collection) {
-                        bar.finish_and_clear();
+                    if let Some((bar, counts)) = map.get_mut(collection) {
+                        let change = counts.finish();
+                        if let Some(bar) = bar {
+                            bar.finish_and_clear();
+                        }
+                        if let Some((_, overall)) = &self.bars {
+                            let length = overall.length().unwrap_or(0);
+                            overall.set_length(length.saturating_add_signed(change));
+                        }
                     }
                 }
             }
@@ -195,5 +240,38 @@ fn truncate(name: &str) -> String {
     } else {
         let cut: String = name.chars().take(15).collect();
         format!("{cut}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Counts;
+
+    #[test]
+    fn a_total_grows_with_the_count_and_is_the_count_at_the_end() {
+        // An estimate too low (966 documents where 870 were extrapolated).
+        let mut low = Counts {
+            estimated: Some(870),
+            ..Counts::default()
+        };
+        assert_eq!(low.add(800, 0), 0);
+        assert_eq!(low.text("movies"), "movies 800/870");
+        assert_eq!(low.add(166, 2), 96);
+        assert_eq!(low.text("movies"), "movies 966/966");
+        assert_eq!(low.finish(), 0);
+        // An estimate too high ends at the count too.
+        let mut high = Counts {
+            estimated: Some(110),
+            ..Counts::default()
+        };
+        assert_eq!(high.add(109, 0), 0);
+        assert_eq!(high.finish(), -1);
+        assert_eq!(high.text("users"), "users 109/109");
+        // No estimate: a count, then the count as the total.
+        let mut none = Counts::default();
+        assert_eq!(none.add(5, 0), 0);
+        assert_eq!(none.text("carts"), "carts 5");
+        assert_eq!(none.finish(), 5);
+        assert_eq!(none.text("carts"), "carts 5/5");
     }
 }
