@@ -144,3 +144,23 @@ fn a_toml_file_supplies_options_that_flags_override() {
     bad.expect_code(2);
     assert!(bad.stderr.contains("batch_sise"), "{}", bad.stderr);
 }
+
+#[test]
+fn logs_written_to_a_file_carry_no_colour_codes() {
+    let db = TestDb::create("cli_plain_logs");
+    let cli = Cli::new(BIN, SchemaChoice::Real, db.url());
+    // -vv: debug logs, sqlx's statement logs among them (its slow-statement warnings go the
+    // same way); stderr is a file here.
+    let status = cli.run(&["-vv", "status"]);
+    status.expect_code(0);
+    assert!(
+        status.stderr.contains("DEBUG"),
+        "no logs to check:\n{}",
+        status.stderr
+    );
+    assert!(
+        !status.stderr.contains('\u{1b}'),
+        "colour codes in a log file:\n{}",
+        status.stderr
+    );
+}
