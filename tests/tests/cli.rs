@@ -164,3 +164,43 @@ fn logs_written_to_a_file_carry_no_colour_codes() {
         status.stderr
     );
 }
+
+/// MongoDB Compass names its export files `<database>.<collection>.json`.
+#[test]
+fn a_compass_export_of_the_real_data_is_read_as_its_collections() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    Dataset::real().write_export(dir.path());
+    for entry in std::fs::read_dir(dir.path()).expect("list the export") {
+        let path = entry.expect("an entry").path();
+        let name = path
+            .file_name()
+            .expect("a file name")
+            .to_string_lossy()
+            .to_string();
+        std::fs::rename(&path, dir.path().join(format!("sample.{name}")))
+            .expect("rename to the Compass naming");
+    }
+    let cli = Cli::new(
+        BIN,
+        SchemaChoice::Real,
+        "postgres://unused@127.0.0.1:1/none",
+    );
+    let source = dir.path().display().to_string();
+    let dry = cli.run(&[
+        "migrate",
+        "--dry-run",
+        "--json",
+        "--source",
+        source.as_str(),
+    ]);
+    dry.expect_code(0);
+    let json_start = dry.stdout.find('{').expect("a JSON summary");
+    let report: serde_json::Value =
+        serde_json::from_str(&dry.stdout[json_start..]).expect("the summary is JSON");
+    assert_eq!(
+        report["collections"]["movies"]["documents"], 1000,
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(report["collections"]["comments"]["documents"], 1000);
+}

@@ -475,16 +475,25 @@ fn check_collections(
         .map(ModelHandle::collection)
         .filter(|c| !available.iter().any(|a| a.name == *c))
         .collect();
+    let holds: Vec<&str> = available.iter().map(|a| a.name.as_str()).collect();
+    let source_name = match holds.as_slice() {
+        [] => format!("{}, which holds no collection", source.describe()),
+        names => format!(
+            "{}, which holds `{}`",
+            source.describe(),
+            names.join("`, `")
+        ),
+    };
     match missing.as_slice() {
         [] => Ok(()),
         [one] => Err(SourceError::MissingCollection {
             collection: one.to_string(),
-            source_name: source.describe(),
+            source_name,
         }
         .into()),
         many => Err(SourceError::MissingCollection {
             collection: many.join("`, `"),
-            source_name: source.describe(),
+            source_name,
         }
         .into()),
     }

@@ -99,6 +99,24 @@ pub(crate) struct Layout {
     /// Splits a file into at most `max` byte ranges at document boundaries (an empty list: the
     /// file is read whole); `None`: files of this layout are always read whole.
     pub(crate) split: Option<Split>,
+    /// Whether a directory whose files all start with one `<database>.` names its collections
+    /// after the rest (Compass exports `<database>.<collection>.json`).
+    pub(crate) database_prefix: bool,
+}
+
+/// The database all these collection names start with (`shop` for `shop.orders` and
+/// `shop.users`), if they all start with the same one. A database name holds no dot, so what
+/// comes before the first dot is the database.
+fn common_database<'a>(names: impl IntoIterator<Item = &'a String>) -> Option<&'a str> {
+    let mut common: Option<&str> = None;
+    for name in names {
+        let (database, collection) = name.split_once('.')?;
+        if database.is_empty() || collection.is_empty() || common.is_some_and(|c| c != database) {
+            return None;
+        }
+        common = Some(database);
+    }
+    common
 }
 
 /// See [`Layout::split`].
@@ -139,6 +157,16 @@ impl CollectionFiles {
         }
         paths.sort();
         let mut files = Self::from_files(name, &paths, layout, open_at)?;
+        if layout.database_prefix {
+            if let Some(database) = common_database(files.files.keys()).map(str::to_string) {
+                let prefix = format!("{database}.");
+                files.files = std::mem::take(&mut files.files)
+                    .into_iter()
+                    .map(|(c, path)| (c.strip_prefix(&prefix).unwrap_or(&c).to_string(), path))
+                    .collect();
+                files.name = format!("{} (database `{database}`)", files.name);
+            }
+        }
         files
             .files
             .retain(|collection, _| !collection.starts_with("system."));
@@ -202,8 +230,28 @@ impl CollectionFiles {
             .map(PathBuf::as_path)
             .ok_or_else(|| SourceError::MissingCollection {
                 collection: collection.to_string(),
-                source_name: self.name.clone(),
+                source_name: format!("{}, {}", self.name, self.holds()),
             })
+    }
+
+    /// `which holds a.json (collection `a`), ...`: the files that are there, for a message
+    /// about one that is not.
+    fn holds(&self) -> String {
+        if self.files.is_empty() {
+            return "which holds no collection file".into();
+        }
+        let files: Vec<String> = self
+            .files
+            .iter()
+            .map(|(collection, path)| {
+                let file = path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |f| f.to_string_lossy().into_owned(),
+                );
+                format!("{file} (collection `{collection}`)")
+            })
+            .collect();
+        format!("which holds {}", files.join(", "))
     }
 
     /// Collections in name order, counted from a sample of their first documents: exact for
@@ -509,6 +557,54 @@ mod tests {
             source.partitions("a", 4).expect("partitions"),
             [Partition::whole()]
         );
+    }
+
+    #[test]
+    fn a_compass_export_names_collections_after_the_database() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let d = dir.path();
+        std::fs::write(d.join("shop.orders.json"), "{\"_id\": 1}\n{\"_id\": 2}\n").expect("write");
+        std::fs::write(d.join("shop.users.json"), "[{\"_id\": 3}]").expect("write");
+        let source = ExportSource::open(d).expect("open");
+        assert_eq!(
+            names(&source),
+            [
+                ("orders".to_string(), Some(2)),
+                ("users".to_string(), Some(1))
+            ]
+        );
+        assert_eq!(ids(&source, "users", &Position::Start)[0].0, 3);
+        let err = source
+            .read("carts", &Partition::whole(), &Position::Start)
+            .expect_err("no carts")
+            .to_string();
+        assert!(
+            err.contains(
+                "shop.orders.json (collection `orders`), shop.users.json (collection `users`)"
+            ),
+            "{err}"
+        );
+
+        // Not one database for all: the names are the files' own.
+        std::fs::write(d.join("carts.json"), "{\"_id\": 4}\n").expect("write");
+        let mixed = ExportSource::open(d).expect("open");
+        let listed: Vec<String> = names(&mixed).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(listed, ["carts", "shop.orders", "shop.users"]);
+    }
+
+    #[test]
+    fn the_database_is_what_every_name_starts_with() {
+        let names = |list: &[&str]| list.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        for (list, database) in [
+            (names(&["db.a", "db.b.c"]), Some("db")),
+            (names(&["db.a", "other.b"]), None),
+            (names(&["db.a", "b"]), None),
+            (names(&[".a"]), None),
+            (names(&["db."]), None),
+            (names(&[]), None),
+        ] {
+            assert_eq!(common_database(&list), database, "{list:?}");
+        }
     }
 
     #[test]

@@ -114,6 +114,7 @@ const LAYOUT: Layout = Layout {
     ignored: &[],
     decode: unescape,
     split: Some(split_file),
+    database_prefix: false,
 };
 
 /// A byte range is worth a reader of its own from this size on.

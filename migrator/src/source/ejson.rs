@@ -256,6 +256,8 @@ const LAYOUT: Layout = Layout {
     ignored: &[".metadata.json", ".metadata.json.gz"],
     decode: str::to_string,
     split: None,
+    // MongoDB Compass names its exports `<database>.<collection>.json`.
+    database_prefix: true,
 };
 
 fn open_file(path: &Path, offset: u64) -> Result<Box<dyn FileDocs>, SourceError> {
@@ -264,15 +266,17 @@ fn open_file(path: &Path, offset: u64) -> Result<Box<dyn FileDocs>, SourceError>
     )?)))
 }
 
-/// mongoexport files, one collection each (`<collection>.json` or `.json.gz`), read whole in
-/// file order and resumed at byte offsets.
+/// mongoexport files, one collection each (`<collection>.json` or `.json.gz`, or Compass's
+/// `<database>.<collection>.json`), read whole in file order and resumed at byte offsets.
 #[derive(Debug)]
 pub struct ExportSource {
     files: CollectionFiles,
 }
 
 impl ExportSource {
-    /// Every `<collection>.json` and `.json.gz` in `dir` (not `*.metadata.json`, not `system.*`).
+    /// Every `<collection>.json` and `.json.gz` in `dir` (not `*.metadata.json`, not `system.*`);
+    /// when every file is `<database>.<collection>.json` of one database (a Compass export),
+    /// the collection is the part after the database.
     pub fn open(dir: &Path) -> Result<Self, SourceError> {
         let name = format!("mongoexport directory {}", dir.display());
         Ok(ExportSource {
