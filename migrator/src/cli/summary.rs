@@ -15,8 +15,42 @@ fn thousands(n: u64) -> String {
     out
 }
 
-/// The run summary: per collection, slowest collections, error groups, reference actions.
+/// A rate needs a time long enough to measure: below this, `docs/s` shows `-`.
+const MEASURABLE_SECONDS: f64 = 0.1;
+
+/// Documents per second, or `-` for a time too short to measure a rate by.
+fn rate(documents: u64, seconds: f64) -> String {
+    if seconds >= MEASURABLE_SECONDS {
+        format!("{:.0}", documents as f64 / seconds)
+    } else {
+        "-".to_string()
+    }
+}
+
+/// The run summary, then the commands to look at what it wrote.
 pub fn render(report: &RunReport, pg_url: &str, state_schema: &str) -> String {
+    let mut out = body(report);
+    out.push_str(&super::next::after_run(
+        super::program_name(),
+        pg_url,
+        state_schema,
+    ));
+    out
+}
+
+/// A dry run's summary, then the command of the real run.
+pub fn render_dry_run(report: &RunReport, source: &str, pg_url: &str) -> String {
+    let mut out = body(report);
+    out.push_str(&super::next::after_dry_run(
+        super::program_name(),
+        source,
+        pg_url,
+    ));
+    out
+}
+
+/// Per collection, slowest collections, error groups, reference actions.
+fn body(report: &RunReport) -> String {
     let mut out = String::new();
     let outcome = match report.outcome {
         Outcome::Completed => "completed",
@@ -34,7 +68,7 @@ pub fn render(report: &RunReport, pg_url: &str, state_schema: &str) -> String {
     ));
     out.push_str(&format!(
         "{:<24} {:>12} {:>9} {:>9} {:>12}  rows per table\n",
-        "collection", "documents", "rejected", "seconds", "docs/s"
+        "collection", "documents", "rejected", "busy s", "docs/s"
     ));
     for (name, c) in &report.collections {
         let tables: Vec<String> = c
@@ -42,13 +76,14 @@ pub fn render(report: &RunReport, pg_url: &str, state_schema: &str) -> String {
             .iter()
             .map(|(t, n)| format!("{t}={}", thousands(*n)))
             .collect();
+        let rate = rate(c.documents, c.seconds);
         out.push_str(&format!(
-            "{:<24} {:>12} {:>9} {:>9.2} {:>12.0}  {}\n",
+            "{:<24} {:>12} {:>9} {:>9.2} {:>12}  {}\n",
             name,
             thousands(c.documents),
             thousands(c.dead_letters),
             c.seconds,
-            c.rate(),
+            rate,
             tables.join(" ")
         ));
     }
@@ -64,8 +99,13 @@ pub fn render(report: &RunReport, pg_url: &str, state_schema: &str) -> String {
         .filter(|(_, s)| *s > 0.0)
         .map(|(n, s)| format!("{n} ({s:.2}s)"))
         .collect();
+    out.push_str(
+        "busy s: from a collection's first document read to its last batch, summed over its \
+         partitions (a migration loads collections and partitions side by side, so the column \
+         can add up to more than the run); docs/s: documents per busy second, from 0.1 s on.\n",
+    );
     if !slowest.is_empty() {
-        out.push_str(&format!("\nSlowest: {}\n", slowest.join(", ")));
+        out.push_str(&format!("\nSlowest (busy s): {}\n", slowest.join(", ")));
     }
     if !report.error_groups.is_empty() {
         out.push_str("\nRejected documents (top groups):\n");
@@ -91,17 +131,24 @@ pub fn render(report: &RunReport, pg_url: &str, state_schema: &str) -> String {
             out.push_str(&format!("  {:>7} {what}\n", thousands(*n)));
         }
     }
-    let program = super::program_name();
-    out.push_str(&format!(
-        "\nNext:\n  psql '{}' -c '\\dt'\n  {program} errors list          # rejected documents, grouped\n  \
-         psql '{}' -c 'SELECT collection, class, field, message FROM {state_schema}.dead_letters LIMIT 20'\n",
-        crate::state::redact_url(pg_url),
-        crate::state::redact_url(pg_url)
-    ));
     out
 }
 
 /// The validation verdict in one line plus details.
 pub fn render_validation(report: &ValidationReport) -> String {
     format!("{report}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rate;
+
+    #[test]
+    fn a_rate_needs_a_measurable_time() {
+        // 1143 documents in a millisecond read "1143020 docs/s" before.
+        assert_eq!(rate(1143, 0.001), "-");
+        assert_eq!(rate(0, 0.0), "-");
+        assert_eq!(rate(1000, 0.5), "2000");
+        assert_eq!(rate(30, 0.1), "300");
+    }
 }
