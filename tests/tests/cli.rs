@@ -204,3 +204,66 @@ fn a_compass_export_of_the_real_data_is_read_as_its_collections() {
     );
     assert_eq!(report["collections"]["comments"]["documents"], 1000);
 }
+
+/// After a dry run the summary's "Next" lines are the real run, into a database of its own (not
+/// the server's `postgres` database the dry run was pointed at), and they work as printed.
+#[test]
+fn a_dry_run_s_next_lines_work_as_printed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let name = format!("e2e_next_{}", std::process::id());
+    let dump = dir.path().join(&name);
+    Dataset::real().write_dump(&dump);
+    let server = migrator_e2e::pg::url_for(&migrator_e2e::pg::admin_url(), "postgres");
+    let cli = Cli::new(BIN, SchemaChoice::Real, &server);
+    let source = dump.display().to_string();
+    let dry = cli.run(&["migrate", "--dry-run", "--source", source.as_str()]);
+    dry.expect_code(0);
+    let next: Vec<&str> = dry
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Next"))
+        .skip(1)
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(next.len(), 2, "{}", dry.stdout);
+    assert!(
+        next[0].contains(&format!("CREATE DATABASE {name}")),
+        "{next:?}"
+    );
+    assert!(next[1].contains(&format!("/{name}'")), "{next:?}");
+    assert!(!dry.stdout.contains("dead_letters"), "{}", dry.stdout);
+
+    struct Dropped(String, String);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("psql")
+                .arg(&self.0)
+                .arg("-c")
+                .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.1))
+                .output();
+        }
+    }
+    let _drop = Dropped(server.clone(), name.clone());
+    for line in next {
+        let done = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(line)
+            .env("E2E_SCHEMA", "real")
+            .current_dir(cli.dir())
+            .output()
+            .expect("run a printed command");
+        assert!(
+            done.status.success(),
+            "`{line}` failed:\n{}{}",
+            String::from_utf8_lossy(&done.stdout),
+            String::from_utf8_lossy(&done.stderr)
+        );
+    }
+    let count = std::process::Command::new("psql")
+        .arg(migrator_e2e::pg::url_for(&server, &name))
+        .args(["-tA", "-c", "SELECT count(*) FROM users"])
+        .output()
+        .expect("psql");
+    assert_eq!(String::from_utf8_lossy(&count.stdout).trim(), "185");
+}

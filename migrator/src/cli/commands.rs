@@ -126,7 +126,12 @@ async fn migrate(
         .context("the dry run stopped unexpectedly")??;
         display.finish();
         say!("(dry run: nothing was written)");
-        print_report(args.json, &report, target)?;
+        if args.json {
+            say!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            let spec = source_args.source.as_deref().unwrap_or_default();
+            say!("{}", summary::render_dry_run(&report, spec, &target.pg_url));
+        }
         return Ok(exit::OK);
     }
     let max_errors = args

@@ -17,6 +17,7 @@ macro_rules! say {
 }
 
 mod commands;
+mod next;
 pub mod options;
 mod progress;
 mod source;
@@ -29,7 +30,7 @@ use clap::Parser;
 use crate::schema::{Schema, SchemaError};
 use options::{exit, Cli, FileConfig};
 
-/// The name the binary was started as, for the hints the summary prints.
+/// The program as it was started, for the hints the summary prints.
 static PROGRAM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 pub(crate) fn program_name() -> &'static str {
@@ -48,11 +49,9 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
-    if let Some(name) = args
-        .first()
-        .and_then(|p| std::path::Path::new(p).file_name())
-    {
-        let _ = PROGRAM.set(name.to_string_lossy().to_string());
+    // As it was started (`./target/release/my-schema`), so that the hints run as printed.
+    if let Some(program) = args.first() {
+        let _ = PROGRAM.set(program.to_string_lossy().to_string());
     }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,

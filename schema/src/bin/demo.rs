@@ -42,6 +42,10 @@ struct Args {
     out: PathBuf,
 }
 
+/// The example's migration binary, as a command that runs from the repository (its release
+/// build shares the demo's compiled dependencies).
+const EXAMPLE_APP: &str = "cargo run -q --release -p schema --bin example-app --";
+
 fn main() -> ExitCode {
     match run(&Args::parse()) {
         Ok(code) => code,
@@ -95,7 +99,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     println!("3/4 migrating and validating, as a user would run the example's binary:");
     let source = args.out.display().to_string();
     let argv = [
-        "example-app",
+        EXAMPLE_APP,
         "migrate",
         "--source",
         source.as_str(),
@@ -125,8 +129,8 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
     }
     println!(
-        "\nLook around:\n  psql '{url}' -c '\\dt+'\n  cargo run -q -p schema --bin example-app -- --pg-url '{url}' errors list\n  \
-         cargo run -q -p schema --bin example-app -- plan     # what each collection became"
+        "\nLook around:\n  psql '{url}' -c '\\dt+'\n  {EXAMPLE_APP} --pg-url '{url}' errors list\n  \
+         {EXAMPLE_APP} plan     # what each collection became"
     );
     Ok(if problems.is_empty() {
         ExitCode::SUCCESS
