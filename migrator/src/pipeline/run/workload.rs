@@ -1,0 +1,131 @@
+//! The load's workload: how much work each collection is, the order the load takes them in,
+//! and their partitions asked from the source.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::super::config::RunConfig;
+use super::super::reader::Reading;
+use super::partition::start_reading;
+use super::Shared;
+use crate::plan::LoadPlan;
+use crate::run_error::RunError;
+use crate::schema::{ModelHandle, Schema};
+use crate::source::{CollectionInfo, Partition, Position};
+
+/// How much work each collection is, and the order the load takes the models in.
+pub(super) struct Workload {
+    /// Per collection: its size on disk when the source knows every collection's, else its
+    /// document count.
+    weights: BTreeMap<String, u64>,
+    estimates: BTreeMap<String, Option<u64>>,
+    /// Whether `weights` are sizes on disk (files, whose byte ranges cost nothing extra).
+    by_size: bool,
+    /// Indexes into `schema.models()`, largest first.
+    pub(super) order: Vec<usize>,
+    total: u64,
+    /// The first collection's partitions, asked for ahead of the load.
+    pub(super) prefetched: Option<Prefetch>,
+}
+
+/// A collection's partitions being asked from the source (on a blocking thread), and readers
+/// started on the first of them.
+pub(super) struct Prefetch {
+    pub(super) model: usize,
+    pub(super) planned: tokio::task::JoinHandle<(Result<Vec<Partition>, RunError>, Readings)>,
+}
+
+/// Readers started ahead of their tasks, by partition index.
+pub(super) type Readings = Vec<(u32, Reading)>;
+
+/// A planning task that did not finish.
+pub(super) fn planning_failed(e: tokio::task::JoinError) -> RunError {
+    RunError::Internal(format!("planning partitions failed: {e}"))
+}
+
+/// Asks the source for the partitions of `model`'s collection (run it on a blocking thread).
+pub(super) fn plan(
+    shared: &Shared,
+    model: ModelHandle,
+    max: usize,
+) -> impl FnOnce() -> Result<Vec<Partition>, RunError> + Send + 'static {
+    let source = Arc::clone(&shared.source);
+    move || Ok(source.partitions(model.collection(), max)?)
+}
+
+impl Workload {
+    pub(super) fn new(schema: &Schema, infos: Vec<CollectionInfo>) -> Workload {
+        let by_size = infos.iter().all(|c| c.bytes_on_disk.is_some());
+        let weights: BTreeMap<String, u64> = infos
+            .iter()
+            .map(|c| {
+                let w = if by_size {
+                    c.bytes_on_disk
+                } else {
+                    c.estimated_documents
+                };
+                (c.name.clone(), w.unwrap_or(0))
+            })
+            .collect();
+        let estimates = infos
+            .into_iter()
+            .map(|c| (c.name, c.estimated_documents))
+            .collect();
+        let mut workload = Workload {
+            weights,
+            estimates,
+            by_size,
+            order: Vec::new(),
+            total: 0,
+            prefetched: None,
+        };
+        // Largest first (a stable sort keeps the plan's order among equals), so the long
+        // partitions start early and the short ones fill the gaps at the end.
+        let mut order: Vec<usize> = LoadPlan::new(schema).order().collect();
+        order.sort_by_key(|&m| std::cmp::Reverse(workload.weight(schema, m)));
+        workload.order = order;
+        workload.total = workload.weights.values().sum();
+        workload
+    }
+
+    /// The most partitions model `m`'s collection is split into.
+    pub(super) fn max_partitions(&self, schema: &Schema, config: &RunConfig, m: usize) -> usize {
+        config.partitions_for(self.weight(schema, m), self.total, self.by_size)
+    }
+
+    /// Starts asking for the partitions of the collection the load takes first, and reading
+    /// the first `jobs` of them: the source is only read, so this needs no state, and the
+    /// first batches are ready by the time the state and the tables are. (A resume that planned
+    /// the collection before drops these readers unused.)
+    pub(super) fn prefetch_first(&mut self, schema: &Schema, shared: &Arc<Shared>) {
+        let Some(&m) = self.order.first() else { return };
+        let max = self.max_partitions(schema, &shared.config, m);
+        let model = schema.models()[m].clone();
+        let planning = plan(shared, model.clone(), max);
+        let shared = Arc::clone(shared);
+        let planned = tokio::task::spawn_blocking(move || {
+            let planned = planning();
+            let first = planned.as_deref().unwrap_or_default();
+            let readings = first
+                .iter()
+                .take(shared.config.jobs.max(1))
+                .map_while(|p| {
+                    let reading = start_reading(&shared, &model, p, Position::Start).ok()?;
+                    Some((p.index, reading))
+                })
+                .collect();
+            (planned, readings)
+        });
+        self.prefetched = Some(Prefetch { model: m, planned });
+    }
+
+    fn weight(&self, schema: &Schema, m: usize) -> u64 {
+        let collection = schema.models()[m].collection();
+        self.weights.get(collection).copied().unwrap_or(0)
+    }
+
+    pub(super) fn estimate(&self, schema: &Schema, m: usize) -> Option<u64> {
+        let collection = schema.models()[m].collection();
+        self.estimates.get(collection).copied().flatten()
+    }
+}
