@@ -72,8 +72,10 @@ fn missing_source_and_unreachable_server_are_clear_failures() {
         SchemaChoice::Real,
         "postgres://postgres@127.0.0.1:1/none",
     );
+    // A usage error, exit 2 like clap's (it was 1), for both commands that read the source.
     let no_source = cli.run(&["migrate"]);
-    no_source.expect_code(1);
+    no_source.expect_code(2);
+    cli.run(&["validate"]).expect_code(2);
     assert!(
         no_source.stderr.contains("no source: pass --source"),
         "{}",

@@ -63,6 +63,17 @@ fn merge_source(args: &SourceArgs, file: &FileConfig) -> SourceArgs {
     }
 }
 
+/// A command that reads the source, given none: a usage error (exit 2), like clap's own.
+fn without_source(args: &SourceArgs) -> Option<u8> {
+    args.source.is_none().then(|| {
+        eprintln!(
+            "error: no source: pass --source (a dump directory, an archive, an export directory or \
+             a mongodb:// URI), set MIGRATOR_SOURCE, or put `source = \"...\"` in --config"
+        );
+        exit::USAGE
+    })
+}
+
 pub async fn dispatch(cli: Cli, file: FileConfig, schema: Schema) -> u8 {
     let target = Target::new(&cli, &file);
     let result = match &cli.command {
@@ -113,6 +124,9 @@ async fn migrate(
     schema: &Schema,
 ) -> anyhow::Result<u8> {
     let source_args = merge_source(&args.source, file);
+    if let Some(code) = without_source(&source_args) {
+        return Ok(code);
+    }
     let source = super::source::open(&source_args)?;
     let display = Arc::new(Display::new());
     if args.dry_run {
@@ -268,7 +282,11 @@ async fn validate(
     target: &Target,
     schema: &Schema,
 ) -> anyhow::Result<u8> {
-    let source = super::source::open(&merge_source(&args.source, file))?;
+    let source_args = merge_source(&args.source, file);
+    if let Some(code) = without_source(&source_args) {
+        return Ok(code);
+    }
+    let source = super::source::open(&source_args)?;
     run_validation(source.as_ref(), target, schema, args.sample, args.json).await
 }
 
