@@ -269,3 +269,42 @@ fn a_dry_run_s_next_lines_work_as_printed() {
         .expect("psql");
     assert_eq!(String::from_utf8_lossy(&count.stdout).trim(), "185");
 }
+
+/// `--limit N`: the first N documents of every collection, for trying models on a sample.
+#[test]
+fn a_limited_dry_run_reads_the_first_documents_of_every_collection() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    Dataset::real().write_dump(dir.path());
+    let cli = Cli::new(
+        BIN,
+        SchemaChoice::Real,
+        "postgres://unused@127.0.0.1:1/none",
+    );
+    let source = dir.path().display().to_string();
+    let dry = cli.run(&[
+        "migrate",
+        "--dry-run",
+        "--json",
+        "--limit",
+        "10",
+        "--source",
+        source.as_str(),
+    ]);
+    dry.expect_code(0);
+    let json_start = dry.stdout.find('{').expect("a JSON summary");
+    let report: serde_json::Value =
+        serde_json::from_str(&dry.stdout[json_start..]).expect("the summary is JSON");
+    // sessions holds one document, mongomart_cart one; the others at least ten.
+    for (collection, documents) in [
+        ("movies", 10),
+        ("accounts", 10),
+        ("sessions", 1),
+        ("mongomart_cart", 1),
+    ] {
+        assert_eq!(
+            report["collections"][collection]["documents"], documents,
+            "{collection}: {}",
+            dry.stdout
+        );
+    }
+}

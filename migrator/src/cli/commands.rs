@@ -60,6 +60,7 @@ fn merge_source(args: &SourceArgs, file: &FileConfig) -> SourceArgs {
         source: args.source.clone().or_else(|| file.source.clone()),
         source_kind: args.source_kind.or(file.source_kind),
         database: args.database.clone().or_else(|| file.database.clone()),
+        limit: args.limit,
     }
 }
 

@@ -110,6 +110,10 @@ pub struct SourceArgs {
     /// The database to read, for a mongodb:// source (default: the URI's path).
     #[arg(long, env = "MIGRATOR_DATABASE")]
     pub database: Option<String>,
+    /// Read only the first N documents of every collection: a sample for trying models (its
+    /// run is not resumed by a run over the whole source; pass --restart).
+    #[arg(long)]
+    pub limit: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]

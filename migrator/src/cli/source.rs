@@ -10,7 +10,7 @@ use crate::source::archive::ArchiveSource;
 use crate::source::dump::DumpSource;
 use crate::source::ejson::ExportSource;
 use crate::source::mongo::MongoSource;
-use crate::source::Source;
+use crate::source::{SampleSource, Source};
 
 /// Tells the kind of source from its text: a URI, a directory of `.bson` or `.json` files, a file.
 pub fn detect(spec: &str) -> anyhow::Result<SourceKind> {
@@ -48,7 +48,7 @@ pub fn open(args: &SourceArgs) -> anyhow::Result<Arc<dyn Source>> {
         Some(k) => k,
         None => detect(spec)?,
     };
-    Ok(match kind {
+    let source: Arc<dyn Source> = match kind {
         SourceKind::Dump => Arc::new(DumpSource::open(Path::new(spec))?),
         SourceKind::Archive => Arc::new(ArchiveSource::open(Path::new(spec))?),
         SourceKind::Export => Arc::new(ExportSource::open(Path::new(spec))?),
@@ -61,6 +61,10 @@ pub fn open(args: &SourceArgs) -> anyhow::Result<Arc<dyn Source>> {
             };
             Arc::new(MongoSource::connect(spec, &database)?)
         }
+    };
+    Ok(match args.limit {
+        Some(limit) => Arc::new(SampleSource::new(source, limit)),
+        None => source,
     })
 }
 

@@ -12,12 +12,14 @@ mod fetch;
 mod framing;
 mod metadata;
 pub mod mongo;
+pub mod sample;
 
 pub use archive::{ArchiveCollection, ArchiveSource, ArchiveWriter};
 pub use dump::DumpSource;
 pub use ejson::ExportSource;
 pub use metadata::UniqueIndex;
 pub use mongo::MongoSource;
+pub use sample::SampleSource;
 
 use std::path::{Path, PathBuf};
 
