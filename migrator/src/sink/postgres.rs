@@ -1,6 +1,7 @@
 //! Writes batches to PostgreSQL: every table the batch touches, its dead letters and its
 //! checkpoint in ONE transaction. A batch PostgreSQL refuses (a duplicate key, a check) is split
-//! under savepoints until the refused documents are isolated; the rest still lands. Connection
+//! under savepoints until the refused documents are isolated ([`super::isolate`]); the rest
+//! still lands. Connection
 //! errors are retried with backoff after reconnecting, and a batch whose commit was in flight when
 //! the connection dropped is recognised by its checkpoint, so it is never written twice.
 
@@ -11,21 +12,21 @@ use std::sync::Arc;
 use bson::{RawDocument, RawDocumentBuf};
 use sqlx::{Connection, PgConnection};
 
+use super::isolate::isolate;
 use super::sql::{self, Namespace};
-use crate::dead_letter::{sqlstate_class, DeadLetter, Stage};
-use crate::pipeline::batch::{encode, reread, Batch};
+use crate::dead_letter::DeadLetter;
+use crate::pipeline::batch::{reread, Batch};
 use crate::run_error::RunError;
 use crate::schema::ModelHandle;
 use crate::source::Source;
 use crate::state::{connect_as, StateStore, WRITER_APPLICATION};
-use crate::transform::describe_id;
 
 /// Bytes of COPY data per message.
 const COPY_SLICE: usize = 1024 * 1024;
 
 /// How a failed statement should be handled.
 #[derive(Debug)]
-enum Failure {
+pub(super) enum Failure {
     /// The partition's checkpoint is no longer where this batch started.
     Moved,
     /// The data was refused (constraint, value): isolate the documents.
@@ -38,7 +39,7 @@ enum Failure {
     Reread(RunError),
 }
 
-fn classify(e: sqlx::Error) -> Failure {
+pub(super) fn classify(e: sqlx::Error) -> Failure {
     match e {
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.to_string()).unwrap_or_default();
@@ -369,7 +370,7 @@ async fn read_again(
 }
 
 /// COPYs every payload in the current transaction.
-async fn copy_payloads(
+pub(super) async fn copy_payloads(
     conn: &mut PgConnection,
     copy_sql: &[String],
     payloads: &[Option<Vec<u8>>],
@@ -384,115 +385,4 @@ async fn copy_payloads(
         copy.finish().await.map_err(classify)?;
     }
     Ok(())
-}
-
-/// COPYs every payload inside a savepoint. `Ok(None)`: landed; `Ok(Some(err))`: PostgreSQL
-/// refused the data and the savepoint was rolled back.
-async fn copy_under_savepoint(
-    conn: &mut PgConnection,
-    copy_sql: &[String],
-    payloads: &[Option<Vec<u8>>],
-) -> Result<Option<Box<dyn sqlx::error::DatabaseError>>, Failure> {
-    let mut sp = conn.begin().await.map_err(classify)?;
-    match copy_payloads(&mut sp, copy_sql, payloads).await {
-        Ok(()) => {
-            sp.commit().await.map_err(classify)?;
-            Ok(None)
-        }
-        Err(Failure::Document(db)) => {
-            sp.rollback().await.map_err(classify)?;
-            Ok(Some(db))
-        }
-        Err(other) => Err(other),
-    }
-}
-
-/// Splits `docs` (which PostgreSQL refused as a whole with `first`) under savepoints until every
-/// refused document is alone; those become dead letters with PostgreSQL's reason, the others land.
-async fn isolate(
-    conn: &mut PgConnection,
-    model: &ModelHandle,
-    copy_sql: &[String],
-    docs: &[&RawDocument],
-    first: Box<dyn sqlx::error::DatabaseError>,
-    rows: &mut [u64],
-    dead: &mut Vec<DeadLetter>,
-) -> Result<(), Failure> {
-    if docs.len() <= 1 {
-        if let Some(doc) = docs.first() {
-            dead.push(load_dead_letter(model, doc, first.as_ref()));
-        }
-        return Ok(());
-    }
-    let mid = docs.len() / 2;
-    let mut stack = vec![(mid, docs.len()), (0, mid)];
-    while let Some((start, end)) = stack.pop() {
-        let (payloads, counts) = encode(model, &docs[start..end]);
-        match copy_under_savepoint(conn, copy_sql, &payloads).await? {
-            None => {
-                for (total, n) in rows.iter_mut().zip(counts) {
-                    *total += n;
-                }
-            }
-            Some(db) if end - start == 1 => {
-                dead.push(load_dead_letter(model, docs[start], db.as_ref()));
-            }
-            Some(_) => {
-                let mid = start + (end - start) / 2;
-                stack.push((mid, end));
-                stack.push((start, mid));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// A dead letter for a document PostgreSQL refused, naming the column where it can.
-fn load_dead_letter(
-    model: &ModelHandle,
-    doc: &RawDocument,
-    db: &dyn sqlx::error::DatabaseError,
-) -> DeadLetter {
-    let code = db.code().map(|c| c.to_string()).unwrap_or_default();
-    let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();
-    let detail = pg.and_then(|p| p.detail()).map(str::to_string);
-    let table = pg.and_then(|p| p.table()).map(str::to_string);
-    let column = pg.and_then(|p| p.column()).map(str::to_string);
-    let constraint = pg.and_then(|p| p.constraint()).map(str::to_string);
-    let field = column
-        .or_else(|| {
-            let constraint = constraint.as_deref()?;
-            let table = model
-                .def()
-                .tables
-                .iter()
-                .find(|t| Some(t.name.as_str()) == table.as_deref())?;
-            let pkey = crate::naming::constraint_name(&table.name, &[], "pkey");
-            if pkey == constraint {
-                return Some(table.primary_key.join(", "));
-            }
-            table
-                .uniques
-                .iter()
-                .find(|cols| {
-                    let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
-                    crate::naming::constraint_name(&table.name, &cols, "key") == constraint
-                })
-                .map(|cols| cols.join(", "))
-        })
-        .unwrap_or_default();
-    let mut message = db.message().to_string();
-    if let Some(d) = detail {
-        message.push_str(": ");
-        message.push_str(&d);
-    }
-    DeadLetter {
-        collection: model.collection().to_string(),
-        document_id: describe_id(doc),
-        stage: Stage::Load,
-        field,
-        class: sqlstate_class(&code).to_string(),
-        message,
-        document: crate::dead_letter::document_json(doc),
-    }
 }

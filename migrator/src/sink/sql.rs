@@ -285,6 +285,15 @@ pub fn drop_state(state: &str) -> String {
 }
 
 /// `SELECT pg_try_advisory_lock($1)`: one run per target at a time.
+/// Savepoints of a refused batch's isolation ([`crate::sink::isolate`]): one around all of it,
+/// one around each piece tried. Fixed names, never nested deeper than these two.
+pub const SAVEPOINT_ISOLATION: &str = "SAVEPOINT migrator_isolation";
+pub const ROLLBACK_ISOLATION: &str = "ROLLBACK TO SAVEPOINT migrator_isolation";
+pub const RELEASE_ISOLATION: &str = "RELEASE SAVEPOINT migrator_isolation";
+pub const SAVEPOINT_PIECE: &str = "SAVEPOINT migrator_piece";
+pub const ROLLBACK_PIECE: &str = "ROLLBACK TO SAVEPOINT migrator_piece";
+pub const RELEASE_PIECE: &str = "RELEASE SAVEPOINT migrator_piece";
+
 pub const TRY_ADVISORY_LOCK: &str = "SELECT pg_try_advisory_lock($1)";
 /// `SELECT pg_advisory_unlock($1)`.
 pub const ADVISORY_UNLOCK: &str = "SELECT pg_advisory_unlock($1)";
