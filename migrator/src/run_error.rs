@@ -36,6 +36,8 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+    #[error("not enough memory for this run: the limit is {limit} and it may need {need}; raise the limit, or lower `--batch-bytes` or `--jobs`")]
+    Memory { limit: String, need: String },
     #[error("{0}")]
     Internal(String),
 }

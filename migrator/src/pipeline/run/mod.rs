@@ -90,6 +90,7 @@ pub async fn run(
     stop: Arc<AtomicBool>,
 ) -> Result<RunReport, RunError> {
     let started = Instant::now();
+    super::memory::check(&config)?;
     let state = StateStore::new(config.state_schema.clone());
     // The source lists its collections (a live one counts their documents) while the control
     // session connects and takes the lock.
