@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use super::malformed;
 use crate::dead_letter::DeadLetter;
 use crate::plan::LoadPlan;
 use crate::progress::{Event, Observer};
@@ -41,13 +42,14 @@ pub fn dry_run(
         for partition in source.partitions(collection, 1)? {
             let mut docs = source.read(collection, &partition, &Position::Start)?;
             while let Some(item) = docs.next_doc() {
-                let (doc, _) = item?;
+                let (doc, next) = item?;
                 report.documents += 1;
                 if let Err(e) = model.transform(doc, &mut counter) {
-                    report.dead_letters += 1;
-                    let mut letter = DeadLetter::from_transform(&e, doc);
-                    letter.document = None;
-                    letters.push(letter);
+                    for mut letter in malformed::dead_letters(&e, doc, &next) {
+                        report.dead_letters += 1;
+                        letter.document = None;
+                        letters.push(letter);
+                    }
                 }
             }
         }

@@ -5,6 +5,7 @@ pub mod batch;
 pub mod config;
 pub mod dry_run;
 mod early;
+pub mod malformed;
 pub mod memory;
 pub mod reader;
 mod reload;

@@ -9,6 +9,7 @@ use std::time::Instant;
 use tokio::sync::mpsc::{Permit, Sender};
 
 use super::batch::{take_all, Batch, Documents};
+use super::malformed;
 use crate::dead_letter::DeadLetter;
 use crate::run_error::RunError;
 use crate::schema::ModelHandle;
@@ -207,7 +208,7 @@ fn read_partition(
         };
         match model.encode(doc, &mut cutter.encoder) {
             Ok(()) => cutter.keep(doc),
-            Err(e) => cutter.dead.push(DeadLetter::from_transform(&e, doc)),
+            Err(e) => cutter.dead.extend(malformed::dead_letters(&e, doc, &next)),
         }
         cutter.read += 1;
         cutter.end = next;
