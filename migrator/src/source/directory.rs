@@ -151,9 +151,25 @@ impl CollectionFiles {
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or_default();
-            if path.is_file() && layout.collection(file_name).is_some() {
-                paths.push(path);
+            if layout.collection(file_name).is_none() {
+                continue;
             }
+            if !path.is_file() {
+                // Not passed over: its collection would read as missing from the source.
+                return Err(SourceError::Invalid {
+                    source_name: name,
+                    reason: format!(
+                        "{} is named like a collection's data file but is {}",
+                        path.display(),
+                        if path.is_dir() {
+                            "a directory"
+                        } else {
+                            "not a regular file"
+                        }
+                    ),
+                });
+            }
+            paths.push(path);
         }
         paths.sort();
         let mut files = Self::from_files(name, &paths, layout, open_at)?;
@@ -214,6 +230,11 @@ impl CollectionFiles {
             split: layout.split,
             listed: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The collections, in name order.
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.files.keys().map(String::as_str)
     }
 
     pub(crate) fn is_empty(&self) -> bool {

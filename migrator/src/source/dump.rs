@@ -184,7 +184,13 @@ impl DumpSource {
                 });
             }
         }
-        Ok(DumpSource { files })
+        let source = DumpSource { files };
+        // Read every metadata file now: one that is empty or not metadata is named here rather
+        // than passed over (the run itself needs none).
+        for collection in source.files.names() {
+            source.unique_indexes(collection)?;
+        }
+        Ok(source)
     }
 
     /// Subdirectories holding collection files.
@@ -236,6 +242,16 @@ impl DumpSource {
         open_maybe_gz(&path)?
             .read_to_string(&mut text)
             .map_err(|e| SourceError::io(&path, e))?;
+        if text.trim().is_empty() {
+            return Err(SourceError::Json {
+                file: path,
+                offset: 0,
+                line: 1,
+                reason: "the metadata file is empty (mongodump writes the collection's options \
+                         and indexes there: dump the collection again, or delete the file)"
+                    .into(),
+            });
+        }
         metadata::unique_indexes(&text).map_err(|e| SourceError::Json {
             file: path,
             offset: 0,
@@ -260,6 +276,42 @@ mod tests {
 
     fn doc_bytes(d: bson::Document) -> Vec<u8> {
         d.to_vec().expect("serialize")
+    }
+
+    #[test]
+    fn a_bad_metadata_file_or_a_directory_named_like_a_data_file_is_named_when_opening() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let d = dir.path();
+        std::fs::write(d.join("a.bson"), doc_bytes(bson::doc! {"_id": 1})).expect("write");
+        std::fs::write(d.join("a.metadata.json"), r#"{"indexes":[]}"#).expect("write");
+        assert!(DumpSource::open(d).is_ok());
+
+        let metadata = d.join("a.metadata.json");
+        for (text, expected) in [
+            ("", "the metadata file is empty"),
+            ("  \n", "the metadata file is empty"),
+            ("{\"indexes\": [", "EOF while parsing"),
+            (r#"{"indexes": 3}"#, "`indexes` is not an array"),
+        ] {
+            std::fs::write(&metadata, text).expect("write");
+            let err = DumpSource::open(d).expect_err(text).to_string();
+            assert!(
+                err.contains(&metadata.display().to_string()) && err.contains(expected),
+                "{text:?}: {err}"
+            );
+        }
+        std::fs::remove_file(&metadata).expect("remove");
+        assert!(DumpSource::open(d).is_ok(), "no metadata file is fine");
+
+        std::fs::create_dir(d.join("b.bson")).expect("a directory");
+        let err = DumpSource::open(d).expect_err("a directory").to_string();
+        assert!(
+            err.contains(&format!(
+                "{} is named like a collection's data file but is a directory",
+                d.join("b.bson").display()
+            )),
+            "{err}"
+        );
     }
 
     #[test]
