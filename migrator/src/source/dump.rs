@@ -315,6 +315,34 @@ mod tests {
     }
 
     #[test]
+    fn a_truncated_gz_file_is_corrupt_at_an_offset_saying_so_once() {
+        use flate2::{write::GzEncoder, Compression};
+        let bytes: Vec<u8> = (0..200)
+            .flat_map(|i| doc_bytes(bson::doc! {"_id": i, "pad": "x".repeat(300 + i as usize)}))
+            .collect();
+        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+        gz.write_all(&bytes).expect("compress");
+        let compressed = gz.finish().expect("finish");
+        let path = tempfile::Builder::new()
+            .suffix(".bson.gz")
+            .tempfile()
+            .expect("temp file");
+        std::fs::write(path.path(), &compressed[..compressed.len() / 2]).expect("write");
+        let err = BsonFileReader::open(path.path())
+            .expect("open")
+            .find_map(Result::err)
+            .expect("an error")
+            .to_string();
+        let prefix = format!("{}: corrupt BSON at byte ", path.path().display());
+        assert!(err.starts_with(&prefix), "{err}");
+        assert!(
+            err.contains("the compressed stream ends early (the file is truncated)"),
+            "{err}"
+        );
+        assert_eq!(err.matches("incomplete deflate stream").count(), 1, "{err}");
+    }
+
+    #[test]
     fn reads_documents_and_positions() {
         let mut bytes = doc_bytes(bson::doc! {"_id": 1});
         let first = bytes.len() as u64;

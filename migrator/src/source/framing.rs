@@ -174,6 +174,12 @@ pub(crate) fn read_error(file: &Path, offset: u64, error: std::io::Error) -> Sou
         ErrorKind::InvalidData | ErrorKind::InvalidInput => {
             corrupt(file, offset, format!("cannot decompress: {error}"))
         }
+        // A decompressor whose input ends before its stream does ("incomplete deflate stream").
+        ErrorKind::UnexpectedEof => corrupt(
+            file,
+            offset,
+            format!("the compressed stream ends early (the file is truncated): {error}"),
+        ),
         _ => SourceError::io(file, error),
     }
 }
