@@ -1,0 +1,65 @@
+//! Dead letters, in the state schema: recorded with their batch, read back, grouped and
+//! counted.
+
+use crate::naming::quote_ident;
+
+pub fn insert_dead_letter(state: &str) -> String {
+    format!(
+        "INSERT INTO {}.dead_letters (collection, document_id, stage, field, class, message, document) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        quote_ident(state)
+    )
+}
+
+pub fn select_dead_letters(state: &str) -> String {
+    format!(
+        "SELECT id, collection, document_id, stage, field, class, message, document \
+         FROM {}.dead_letters ORDER BY id",
+        quote_ident(state)
+    )
+}
+
+/// Dead letters grouped by collection, class and field pattern (`items[].price`), largest first.
+pub fn group_dead_letters(state: &str) -> String {
+    format!(
+        "SELECT collection, class, regexp_replace(field, '\\[[0-9]+\\]', '[]', 'g') AS pattern, count(*), \
+         min(document_id), min(message) FROM {}.dead_letters GROUP BY 1, 2, 3 \
+         ORDER BY 4 DESC, 1, 2, 3 LIMIT $1",
+        quote_ident(state)
+    )
+}
+
+/// Dead letters, newest first, optionally filtered by collection and class.
+pub fn select_dead_letters_filtered(state: &str) -> String {
+    format!(
+        "SELECT id, collection, document_id, stage, field, class, message, document \
+         FROM {}.dead_letters WHERE ($1::text IS NULL OR collection = $1) \
+         AND ($2::text IS NULL OR class = $2) ORDER BY id DESC LIMIT $3",
+        quote_ident(state)
+    )
+}
+
+/// One dead letter by id.
+pub fn select_dead_letter(state: &str) -> String {
+    format!(
+        "SELECT id, collection, document_id, stage, field, class, message, document \
+         FROM {}.dead_letters WHERE id = $1",
+        quote_ident(state)
+    )
+}
+
+/// The distinct `_id`s (relaxed Extended JSON) of a collection's dead letters; `$1`: collection.
+pub fn select_dead_letter_ids(state: &str) -> String {
+    format!(
+        "SELECT DISTINCT document_id FROM {}.dead_letters WHERE collection = $1",
+        quote_ident(state)
+    )
+}
+
+/// Dead letters per collection.
+pub fn count_dead_letters(state: &str) -> String {
+    format!(
+        "SELECT collection, count(*) FROM {}.dead_letters GROUP BY collection",
+        quote_ident(state)
+    )
+}

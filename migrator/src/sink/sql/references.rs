@@ -1,0 +1,155 @@
+//! Reference resolution after the load (see `crate::references`). Tables are aliased `t` (the
+//! table holding the reference) and `p1`, `p2`, ... (its parents up to the collection table).
+//! The dangling references found are recorded in the state schema.
+
+use super::Namespace;
+use crate::naming::quote_ident;
+
+/// Records the dangling references of one column in one statement; `$1`: collection, `$2`:
+/// document keys, `$3`: table, `$4`: column, `$5`: values (one per key), `$6`: action.
+pub fn insert_reference_issues(state: &str) -> String {
+    format!(
+        "INSERT INTO {}.reference_issues (collection, document_key, table_name, column_name, value, action) \
+         SELECT $1, k, $3, $4, v, $6 FROM unnest($2::text[], $5::text[]) AS u(k, v)",
+        quote_ident(state)
+    )
+}
+
+/// Forgets the recorded dangling references of one column and action; `$1`: collection,
+/// `$2`: table, `$3`: column, `$4`: action.
+pub fn delete_reference_issues(state: &str) -> String {
+    format!(
+        "DELETE FROM {}.reference_issues WHERE collection = $1 AND table_name = $2 \
+         AND column_name = $3 AND action = $4",
+        quote_ident(state)
+    )
+}
+
+pub fn select_reference_issues(state: &str) -> String {
+    format!(
+        "SELECT collection, document_key, table_name, column_name, value, action \
+         FROM {}.reference_issues ORDER BY id",
+        quote_ident(state)
+    )
+}
+
+/// A collection's recorded reference actions of some kinds; `$1`: collection, `$2`: text[].
+pub fn select_reference_actions(state: &str) -> String {
+    format!(
+        "SELECT document_key, table_name, column_name, value, action FROM {}.reference_issues \
+         WHERE collection = $1 AND action = ANY($2)",
+        quote_ident(state)
+    )
+}
+
+/// One step from a row to its parent row: the parent table (already qualified), the parent's
+/// key column, and the column of the child that holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentLink {
+    pub parent: String,
+    pub key: String,
+    pub column: String,
+}
+
+/// `FROM table AS t JOIN parent AS p1 ON .. JOIN ..` along `links` (nearest parent first), and
+/// the root row's key as text.
+pub(super) fn from_up_to_root(table: &str, links: &[ParentLink]) -> (String, String) {
+    let mut from = format!("{table} AS t");
+    let mut alias = "t".to_string();
+    let mut root = "NULL".to_string();
+    for (n, link) in links.iter().enumerate() {
+        let next = format!("p{}", n + 1);
+        from.push_str(&format!(
+            " JOIN {} AS {next} ON {next}.{} = {alias}.{}",
+            link.parent,
+            quote_ident(&link.key),
+            quote_ident(&link.column)
+        ));
+        root = format!("{next}.{}", quote_ident(&link.key));
+        alias = next;
+    }
+    (from, root)
+}
+
+/// `t.col IS NOT NULL AND NOT EXISTS (target row)`: the reference in `t.col` points at nothing.
+pub fn dangling(
+    ns: Namespace<'_>,
+    column: &str,
+    target_table: &str,
+    target_column: &str,
+) -> String {
+    let col = quote_ident(column);
+    format!(
+        "t.{col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {} AS x WHERE x.{} = t.{col})",
+        ns.qualify(target_table),
+        quote_ident(target_column)
+    )
+}
+
+/// The distinct (root document key, dangling value) pairs of `table.column` (`table` already
+/// qualified), joined up `links` to the collection table; at most `limit`.
+pub fn select_dangling(
+    table: &str,
+    links: &[ParentLink],
+    root_key: &str,
+    column: &str,
+    condition: &str,
+    limit: i64,
+) -> String {
+    let (from, root) = from_up_to_root(table, links);
+    let root = if links.is_empty() {
+        format!("t.{}", quote_ident(root_key))
+    } else {
+        root
+    };
+    format!(
+        "SELECT DISTINCT {root}::text, t.{}::text FROM {from} WHERE {condition} LIMIT {limit}",
+        quote_ident(column)
+    )
+}
+
+/// `UPDATE table AS t SET column = NULL WHERE condition`.
+pub fn set_null_where(ns: Namespace<'_>, table: &str, column: &str, condition: &str) -> String {
+    format!(
+        "UPDATE {} AS t SET {} = NULL WHERE {condition}",
+        ns.qualify(table),
+        quote_ident(column)
+    )
+}
+
+/// `DELETE FROM table AS t WHERE condition [RETURNING t.returning::text]`.
+pub fn delete_where(
+    ns: Namespace<'_>,
+    table: &str,
+    condition: &str,
+    returning: Option<&str>,
+) -> String {
+    format!(
+        "DELETE FROM {} AS t WHERE {condition}{}",
+        ns.qualify(table),
+        returning_text(returning)
+    )
+}
+
+/// `DELETE FROM table AS t WHERE t.column = ANY($1::text[]::type[]) [RETURNING ...]`: rows whose
+/// `column` (of SQL type `column_type`) is one of the keys bound as text.
+pub fn delete_by_keys(
+    ns: Namespace<'_>,
+    table: &str,
+    column: &str,
+    column_type: &str,
+    returning: Option<&str>,
+) -> String {
+    format!(
+        "DELETE FROM {} AS t WHERE t.{} = ANY($1::text[]::{column_type}[]){}",
+        ns.qualify(table),
+        quote_ident(column),
+        returning_text(returning)
+    )
+}
+
+fn returning_text(column: Option<&str>) -> String {
+    column.map_or_else(String::new, |c| {
+        format!(" RETURNING t.{}::text", quote_ident(c))
+    })
+}

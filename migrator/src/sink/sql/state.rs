@@ -1,0 +1,184 @@
+//! The migration's own state, in a schema of the target database (default `_migrator`): its
+//! tables, the lock, the run and its stage, the checkpoints and the written-row counts.
+
+use super::tables::create_schema;
+use crate::naming::quote_ident;
+
+/// Statements that create the state tables (idempotent).
+pub fn create_state(state: &str) -> Vec<String> {
+    let s = quote_ident(state);
+    vec![
+        create_schema(state),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.run (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    fingerprint jsonb NOT NULL,
+    stage text NOT NULL,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+)"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.checkpoints (
+    collection text NOT NULL,
+    partition integer NOT NULL,
+    bounds jsonb NOT NULL,
+    position jsonb NOT NULL,
+    documents bigint NOT NULL DEFAULT 0,
+    rows_written bigint NOT NULL DEFAULT 0,
+    dead_letters bigint NOT NULL DEFAULT 0,
+    batches bigint NOT NULL DEFAULT 0,
+    done boolean NOT NULL DEFAULT false,
+    seconds double precision NOT NULL DEFAULT 0,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (collection, partition)
+)"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.table_rows (
+    table_name text PRIMARY KEY,
+    rows_written bigint NOT NULL DEFAULT 0
+)"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.dead_letters (
+    id bigserial PRIMARY KEY,
+    collection text NOT NULL,
+    document_id text NOT NULL,
+    stage text NOT NULL,
+    field text NOT NULL,
+    class text NOT NULL,
+    message text NOT NULL,
+    document text,
+    created_at timestamptz NOT NULL DEFAULT now()
+)"
+        ),
+        format!(
+            "CREATE INDEX IF NOT EXISTS dead_letters_collection_idx ON {s}.dead_letters (collection, class)"
+        ),
+        create_object_id_function(state),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.reference_issues (
+    id bigserial PRIMARY KEY,
+    collection text NOT NULL,
+    document_key text NOT NULL,
+    table_name text NOT NULL,
+    column_name text NOT NULL,
+    value text NOT NULL,
+    action text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+)"
+        ),
+    ]
+}
+
+/// SQL that creates `<schema>.object_id(uuid) RETURNS text`, the inverse of the ordered mapping
+/// inside PostgreSQL (for example `SELECT _migrator.object_id(id) FROM users`). `{schema}` is
+/// replaced by the quoted schema name.
+const OBJECT_ID_SQL_FUNCTION: &str =
+    "CREATE OR REPLACE FUNCTION {schema}.object_id(u uuid) RETURNS text \
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ \
+SELECT lpad(to_hex((('x' || substr(h, 1, 12))::bit(48)::bigint / 1000)), 8, '0') \
+|| substr(h, 14, 3) || substr(h, 20, 13) \
+FROM (SELECT replace(u::text, '-', '') AS h) AS s $$";
+
+/// `CREATE OR REPLACE FUNCTION <state>.object_id(uuid) RETURNS text`: ordered UUID -> ObjectId hex.
+pub fn create_object_id_function(state: &str) -> String {
+    OBJECT_ID_SQL_FUNCTION.replace("{schema}", &quote_ident(state))
+}
+
+/// Drops the state schema and everything in it.
+pub fn drop_state(state: &str) -> String {
+    format!("DROP SCHEMA IF EXISTS {} CASCADE", quote_ident(state))
+}
+
+/// `SELECT pg_try_advisory_lock($1)`: one run per target at a time.
+pub const TRY_ADVISORY_LOCK: &str = "SELECT pg_try_advisory_lock($1)";
+/// `SELECT pg_advisory_unlock($1)`.
+pub const ADVISORY_UNLOCK: &str = "SELECT pg_advisory_unlock($1)";
+
+pub fn select_run(state: &str) -> String {
+    format!("SELECT fingerprint, stage FROM {}.run", quote_ident(state))
+}
+
+pub fn insert_run(state: &str) -> String {
+    format!(
+        "INSERT INTO {}.run (fingerprint, stage) VALUES ($1, $2)",
+        quote_ident(state)
+    )
+}
+
+pub fn update_stage(state: &str) -> String {
+    format!(
+        "UPDATE {}.run SET stage = $1, updated_at = now()",
+        quote_ident(state)
+    )
+}
+
+pub fn select_checkpoints(state: &str) -> String {
+    format!(
+        "SELECT collection, partition, bounds, position, documents, rows_written, dead_letters, \
+         batches, done, seconds FROM {}.checkpoints ORDER BY collection, partition",
+        quote_ident(state)
+    )
+}
+
+/// Records a partition before it starts (position `$4`, nothing done yet); a partition already
+/// recorded is left as it is.
+pub fn insert_planned_checkpoint(state: &str) -> String {
+    format!(
+        "INSERT INTO {}.checkpoints (collection, partition, bounds, position, batches) \
+         VALUES ($1, $2, $3, $4, 0) ON CONFLICT (collection, partition) DO NOTHING",
+        quote_ident(state)
+    )
+}
+
+/// Records a committed batch in one statement; runs in the batch's transaction. The checkpoint
+/// only moves if the partition is still where the batch started (`$10`): a batch never lands
+/// twice, even if an earlier process's last commit arrived late. The written-row counts of the
+/// tables grow by `$12` (counts) for the tables `$11` (names). Returns the number of checkpoints
+/// moved (1, or 0 when the partition moved on without this batch).
+pub fn record_batch(state: &str) -> String {
+    let s = quote_ident(state);
+    format!(
+        "WITH checkpoint AS (\
+         INSERT INTO {s}.checkpoints AS c (collection, partition, bounds, position, documents, \
+         rows_written, dead_letters, batches, done, seconds) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9) \
+         ON CONFLICT (collection, partition) DO UPDATE SET position = EXCLUDED.position, \
+         documents = c.documents + EXCLUDED.documents, rows_written = c.rows_written + EXCLUDED.rows_written, \
+         dead_letters = c.dead_letters + EXCLUDED.dead_letters, batches = c.batches + 1, \
+         done = EXCLUDED.done, seconds = c.seconds + EXCLUDED.seconds, updated_at = now() \
+         WHERE c.position = $10 RETURNING 1), \
+         tables AS (\
+         INSERT INTO {s}.table_rows AS t (table_name, rows_written) \
+         SELECT * FROM unnest($11::text[], $12::bigint[]) \
+         ON CONFLICT (table_name) DO UPDATE SET rows_written = t.rows_written + EXCLUDED.rows_written) \
+         SELECT count(*) FROM checkpoint"
+    )
+}
+
+pub fn select_table_rows(state: &str) -> String {
+    format!(
+        "SELECT table_name, rows_written FROM {}.table_rows ORDER BY table_name",
+        quote_ident(state)
+    )
+}
+
+/// Forgets what the load of some collections recorded (`$1`: collections), so it can run again
+/// from the start: their checkpoints and dead letters.
+pub fn forget_loads(state: &str) -> [String; 2] {
+    let s = quote_ident(state);
+    [
+        format!("DELETE FROM {s}.checkpoints WHERE collection = ANY($1)"),
+        format!("DELETE FROM {s}.dead_letters WHERE collection = ANY($1)"),
+    ]
+}
+
+/// Forgets the written-row counts of some tables (`$1`: tables).
+pub fn forget_table_rows(state: &str) -> String {
+    format!(
+        "DELETE FROM {}.table_rows WHERE table_name = ANY($1)",
+        quote_ident(state)
+    )
+}
