@@ -1,6 +1,7 @@
 //! The schemas this repository ships: the real-data models (MongoDB's public sample data) and the
 //! example application.
 
+pub mod accounts;
 pub mod example;
 pub mod generator;
 pub mod real_data;
