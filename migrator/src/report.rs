@@ -28,6 +28,9 @@ pub struct CollectionReport {
     pub seconds: f64,
     pub batches: u64,
     pub retries: u64,
+    /// How a live source split the collection, and why (planned by this invocation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub split: Option<String>,
 }
 
 impl CollectionReport {

@@ -262,7 +262,7 @@ fn kill_9_while_reading_partitions_of_a_live_source() {
         "kill_9_mongo",
         mongo.uri(),
         BATCH,
-        &["--database", mongo.name()],
+        &["--database", mongo.name(), "--split", "edges"],
         0x006d_6f6e_676f,
         "a live source",
     );

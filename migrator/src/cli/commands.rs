@@ -61,6 +61,7 @@ fn merge_source(args: &SourceArgs, file: &FileConfig) -> SourceArgs {
         source_kind: args.source_kind.or(file.source_kind),
         database: args.database.clone().or_else(|| file.database.clone()),
         limit: args.limit,
+        split: args.split.or(file.split),
     }
 }
 
@@ -79,9 +80,21 @@ pub async fn dispatch(cli: Cli, file: FileConfig, schema: Schema) -> u8 {
     let target = Target::new(&cli, &file);
     let result = match &cli.command {
         Command::Migrate(args) => migrate(args, &file, &target, &schema).await,
-        Command::Plan => {
+        Command::Plan(args) => {
             say!("{}", LoadPlan::new(&schema).to_markdown(&schema).trim_end());
-            Ok(exit::OK)
+            let source = merge_source(&args.source, &file);
+            if source.source.is_none() {
+                Ok(exit::OK)
+            } else {
+                let jobs = args.jobs.or(file.jobs);
+                let partitions = args.partitions.or(file.partitions);
+                super::plan::reading(&source, &schema, jobs, partitions)
+                    .await
+                    .map(|text| {
+                        say!("\n{}", text.trim_end());
+                        exit::OK
+                    })
+            }
         }
         Command::Ddl => {
             say!(

@@ -19,6 +19,7 @@ macro_rules! say {
 mod commands;
 mod next;
 pub mod options;
+mod plan;
 mod progress;
 mod source;
 mod summary;

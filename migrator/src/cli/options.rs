@@ -45,8 +45,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the migration, or resume it from its checkpoints.
     Migrate(MigrateArgs),
-    /// Show the load order and what each collection becomes.
-    Plan,
+    /// Show the load order and what each collection becomes; with `--source`, also how each
+    /// collection would be read (its ranges, and why).
+    Plan(PlanArgs),
     /// Print the DDL the models generate.
     Ddl,
     /// Print the mapping as JSON: what every column of every table is made from, and the DDL.
@@ -114,6 +115,22 @@ pub struct SourceArgs {
     /// run is not resumed by a run over the whole source; pass --restart).
     #[arg(long)]
     pub limit: Option<u64>,
+    /// How a mongodb:// source's collections are cut into `_id` ranges [default: auto].
+    #[arg(long, value_enum, env = "MIGRATOR_SPLIT")]
+    pub split: Option<SplitArg>,
+}
+
+/// How a live collection is cut into `_id` ranges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SplitArg {
+    /// Between the smallest and largest `_id`, when the server's first answers show it finds
+    /// them cheaply (an `_id` index); otherwise one cursor per collection.
+    Auto,
+    /// Between the smallest and largest `_id`, whatever finding them costs the server.
+    Edges,
+    /// Ranges of equal size from `$bucketAuto`: a sort of every `_id` on the server first.
+    BucketAuto,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
@@ -171,6 +188,18 @@ pub struct MigrateArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Partitions loaded at the same time (as `migrate --jobs`).
+    #[arg(long, env = "MIGRATOR_JOBS")]
+    pub jobs: Option<usize>,
+    /// Most ranges a collection is split into (as `migrate --partitions`).
+    #[arg(long, env = "MIGRATOR_PARTITIONS")]
+    pub partitions: Option<usize>,
+}
+
+#[derive(Debug, Args)]
 pub struct ValidateArgs {
     #[command(flatten)]
     pub source: SourceArgs,
@@ -192,6 +221,7 @@ pub struct FileConfig {
     pub source: Option<String>,
     pub source_kind: Option<SourceKind>,
     pub database: Option<String>,
+    pub split: Option<SplitArg>,
     pub batch_size: Option<usize>,
     pub batch_bytes: Option<usize>,
     pub jobs: Option<usize>,

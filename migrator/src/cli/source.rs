@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 
-use super::options::{SourceArgs, SourceKind};
+use super::options::{SourceArgs, SourceKind, SplitArg};
 use crate::source::archive::ArchiveSource;
 use crate::source::dump::DumpSource;
 use crate::source::ejson::ExportSource;
-use crate::source::mongo::MongoSource;
+use crate::source::mongo::{MongoSource, SplitMethod};
 use crate::source::{SampleSource, Source};
 
 /// Tells the kind of source from its text: a URI, a directory of `.bson` or `.json` files, a file.
@@ -59,7 +59,12 @@ pub fn open(args: &SourceArgs) -> anyhow::Result<Arc<dyn Source>> {
                     "the mongodb:// URI names no database: add it to the URI's path or pass --database",
                 )?,
             };
-            Arc::new(MongoSource::connect(spec, &database)?)
+            let split = match args.split {
+                None | Some(SplitArg::Auto) => SplitMethod::Auto,
+                Some(SplitArg::Edges) => SplitMethod::Edges,
+                Some(SplitArg::BucketAuto) => SplitMethod::BucketAuto,
+            };
+            Arc::new(MongoSource::connect(spec, &database)?.with_split(split))
         }
     };
     Ok(match args.limit {

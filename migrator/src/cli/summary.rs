@@ -107,6 +107,15 @@ fn body(report: &RunReport) -> String {
     if !slowest.is_empty() {
         out.push_str(&format!("\nSlowest (busy s): {}\n", slowest.join(", ")));
     }
+    let splits: Vec<String> = report
+        .collections
+        .iter()
+        .filter_map(|(n, c)| Some(format!("  {n}: {}\n", c.split.as_ref()?)))
+        .collect();
+    if !splits.is_empty() {
+        out.push_str("\nHow the live collections were read:\n");
+        out.push_str(&splits.concat());
+    }
     if !report.error_groups.is_empty() {
         out.push_str("\nRejected documents (top groups):\n");
         for g in &report.error_groups {

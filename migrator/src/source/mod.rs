@@ -258,6 +258,12 @@ pub trait Source: Send + Sync {
     /// that cannot split return one. The result must be the same for the same data and `max`.
     fn partitions(&self, collection: &str, max: usize) -> Result<Vec<Partition>, SourceError>;
 
+    /// Why [`Source::partitions`] split `collection` as it did, when the source had a choice
+    /// (a live source weighs what finding split points costs the server).
+    fn split_reason(&self, _collection: &str) -> Option<String> {
+        None
+    }
+
     /// Reads one partition from `from` on. A missing collection is [`SourceError::MissingCollection`].
     fn read(
         &self,

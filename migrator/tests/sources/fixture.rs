@@ -6,6 +6,7 @@ use std::path::Path;
 use bson::oid::ObjectId;
 use bson::RawDocumentBuf;
 use migrator::source::dump::BsonFileReader;
+use migrator::source::mongo::SplitMethod;
 use migrator::source::{
     ArchiveCollection, ArchiveSource, ArchiveWriter, DumpSource, ExportSource, MongoSource,
     Partition, Position, Positioned, Source,
@@ -236,7 +237,11 @@ pub fn mongo_with(test: &str, data: &[Collection]) -> (TestDatabase, MongoSource
     for c in data {
         db.insert(c.name, &c.docs);
     }
-    let source = db.source().with_batch_size(100);
+    // Split points whatever they cost: the ranges are what these tests are about.
+    let source = db
+        .source()
+        .with_batch_size(100)
+        .with_split(SplitMethod::Edges);
     (db, source)
 }
 

@@ -2,6 +2,7 @@
 
 use bson::oid::ObjectId;
 use bson::{rawdoc, RawDocumentBuf};
+use migrator::source::mongo::SplitMethod;
 use migrator::source::{MongoSource, Partition, Position, Source};
 
 use crate::fixture::*;
@@ -9,44 +10,54 @@ use crate::fixture::*;
 #[test]
 fn mongo_partitions_cover_every_document_once() {
     let data = load();
-    let (_db, mongo) = mongo_with("partitions", &data);
+    let (db, mongo) = mongo_with("partitions", &data);
     let all = read_all(&mongo, "theaters");
     assert_eq!(all.len(), 1564);
-    let partitions = mongo.partitions("theaters", 4).expect("partitions");
-    assert_eq!(partitions.len(), 4, "{partitions:?}");
-    assert_eq!(
-        mongo.partitions("theaters", 4).expect("again"),
-        partitions,
-        "deterministic"
-    );
-    assert!(partitions[0].min.is_none() && partitions[3].max.is_none());
-    for (i, p) in partitions.iter().enumerate() {
-        assert_eq!(p.index as usize, i);
-        if i > 0 {
-            assert_eq!(p.min, partitions[i - 1].max, "adjacent");
-        }
-    }
-    let mut joined = Vec::new();
-    for p in &partitions {
-        let part = read(&mongo, "theaters", p, &Position::Start);
-        assert!(
-            part.len() >= 256,
-            "partition {} has {} documents",
-            p.index,
-            part.len()
-        );
-        // Resuming inside a partition stays inside it.
-        let rest = read(&mongo, "theaters", p, &part[9].next);
-        let expected: Vec<RawDocumentBuf> = part[10..].iter().map(|p| p.doc.clone()).collect();
-        assert_same(
-            &format!("partition {} after 9", p.index),
-            docs(&rest),
-            &expected,
-        );
-        joined.extend(part.into_iter().map(|p| p.doc));
-    }
     let expected: Vec<RawDocumentBuf> = all.into_iter().map(|p| p.doc).collect();
-    assert_same("partitions joined", &joined, &expected);
+    // Cut between the smallest and largest `_id` (ranges as uneven as the `_id`s' timestamps,
+    // some maybe empty), and by `$bucketAuto` (ranges of equal size).
+    for split in [SplitMethod::Edges, SplitMethod::BucketAuto] {
+        let mongo = db.source().with_batch_size(100).with_split(split);
+        let partitions = mongo.partitions("theaters", 4).expect("partitions");
+        assert!(partitions.len() > 1, "{split:?}: {partitions:?}");
+        assert_eq!(
+            mongo.partitions("theaters", 4).expect("again"),
+            partitions,
+            "deterministic"
+        );
+        let last = partitions.len() - 1;
+        assert!(partitions[0].min.is_none() && partitions[last].max.is_none());
+        for (i, p) in partitions.iter().enumerate() {
+            assert_eq!(p.index as usize, i);
+            if i > 0 {
+                assert_eq!(p.min, partitions[i - 1].max, "adjacent");
+            }
+        }
+        let mut joined = Vec::new();
+        for p in &partitions {
+            let part = read(&mongo, "theaters", p, &Position::Start);
+            if split == SplitMethod::BucketAuto {
+                assert!(
+                    part.len() >= 256,
+                    "partition {} has {} documents",
+                    p.index,
+                    part.len()
+                );
+            }
+            // Resuming inside a partition stays inside it.
+            if part.len() > 10 {
+                let rest = read(&mongo, "theaters", p, &part[9].next);
+                let tail: Vec<RawDocumentBuf> = part[10..].iter().map(|p| p.doc.clone()).collect();
+                assert_same(
+                    &format!("{split:?} partition {} after 9", p.index),
+                    docs(&rest),
+                    &tail,
+                );
+            }
+            joined.extend(part.into_iter().map(|p| p.doc));
+        }
+        assert_same(&format!("{split:?} partitions joined"), &joined, &expected);
+    }
 
     assert_eq!(
         mongo.partitions("theaters", 1).expect("one"),

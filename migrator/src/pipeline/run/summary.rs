@@ -70,6 +70,7 @@ pub(super) async fn summarize(
             report.batches += u64::try_from(c.batches).unwrap_or(0);
             report.seconds += c.seconds;
         }
+        report.split = shared.source.split_reason(model.collection());
         report.dead_letters = dead
             .get(model.collection())
             .map_or(0, |n| u64::try_from(*n).unwrap_or(0));

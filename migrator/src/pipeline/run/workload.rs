@@ -9,6 +9,7 @@ use super::super::reader::Reading;
 use super::partition::start_reading;
 use super::Shared;
 use crate::plan::LoadPlan;
+use crate::progress::Event;
 use crate::run_error::RunError;
 use crate::schema::{ModelHandle, Schema};
 use crate::source::{CollectionInfo, Partition, Position};
@@ -49,8 +50,15 @@ pub(super) fn plan(
     model: ModelHandle,
     max: usize,
 ) -> impl FnOnce() -> Result<Vec<Partition>, RunError> + Send + 'static {
-    let source = Arc::clone(&shared.source);
-    move || Ok(source.partitions(model.collection(), max)?)
+    let (source, observer) = (Arc::clone(&shared.source), Arc::clone(&shared.observer));
+    move || {
+        let partitions = source.partitions(model.collection(), max)?;
+        if let Some(reason) = source.split_reason(model.collection()) {
+            let message = format!("`{}`: {reason}", model.collection());
+            observer.event(&Event::Note { message });
+        }
+        Ok(partitions)
+    }
 }
 
 impl Workload {

@@ -13,23 +13,29 @@
 //! called from any thread, including from inside another runtime (they block that thread).
 
 mod conn;
+mod ranges;
+mod split;
 mod stream;
 
-use std::sync::{Arc, Mutex, PoisonError};
+pub use self::ranges::{Budget, SplitPlan};
+pub use self::split::SplitMethod;
 
-use bson::{doc, Bson, Document, RawDocumentBuf};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bson::{doc, Bson, RawDocumentBuf};
 use mongodb::options::ClientOptions;
 use mongodb::results::CollectionType;
 use mongodb::Client;
 
 use self::conn::{run_on, Conn, OwnedRuntime};
-use self::stream::{collect, single_class, IdOrderStream, IdRange};
+use self::ranges::Known;
+use self::stream::{collect, IdOrderStream, IdRange};
 use super::{CollectionInfo, DocStream, Partition, Position, Source, SourceError};
 
 /// Documents per `find` unless [`MongoSource::with_batch_size`] says otherwise.
 const DEFAULT_BATCH_SIZE: u32 = 1000;
-/// Collections are split only when every partition gets at least this many documents.
-const MIN_PARTITION_DOCUMENTS: u64 = 256;
 /// `_id`s per `$in` in `fetch`.
 const FETCH_CHUNK: usize = 1000;
 /// A live database.
@@ -41,6 +47,13 @@ pub struct MongoSource {
     /// progress estimate and the run both want them, and a server without collection
     /// statistics counts by reading every document).
     listed: Mutex<Option<Vec<CollectionInfo>>>,
+    /// How long the listing's count of each collection took: the first measure of what a
+    /// query about the collection costs the server.
+    counted_in: Mutex<BTreeMap<String, Duration>>,
+    split: SplitMethod,
+    budget: Budget,
+    /// Why each planned collection is read as it is.
+    reasons: Mutex<BTreeMap<String, String>>,
 }
 
 impl MongoSource {
@@ -88,6 +101,10 @@ impl MongoSource {
             },
             batch_size: DEFAULT_BATCH_SIZE,
             listed: Mutex::new(None),
+            counted_in: Mutex::new(BTreeMap::new()),
+            split: SplitMethod::default(),
+            budget: Budget::default(),
+            reasons: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -95,6 +112,64 @@ impl MongoSource {
     pub fn with_batch_size(mut self, batch_size: u32) -> Self {
         self.batch_size = batch_size.max(1);
         self
+    }
+
+    /// How collections are split (see [`SplitMethod`]).
+    pub fn with_split(mut self, split: SplitMethod) -> Self {
+        self.split = split;
+        self
+    }
+
+    /// How long the server may take over a count or the smallest `_id` before splitting is
+    /// judged too dear ([`SplitMethod::Auto`] only).
+    pub fn with_split_budget(mut self, budget: Budget) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// Plans `collection`'s ranges (at most `max`) and keeps the reason for
+    /// [`Source::split_reason`].
+    pub fn plan_split(&self, collection: &str, max: usize) -> Result<SplitPlan, SourceError> {
+        self.require(collection)?;
+        let listed = self
+            .listed_info(collection)
+            .and_then(|c| c.estimated_documents);
+        let timed = {
+            let counted = self
+                .counted_in
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            counted.get(collection).copied()
+        };
+        let known = match (listed, timed) {
+            (Some(documents), Some(counted_in)) => Known {
+                documents,
+                counted_in,
+            },
+            // One range asked for: nothing to count.
+            _ if max <= 1 => Known {
+                documents: 0,
+                counted_in: Duration::ZERO,
+            },
+            _ => {
+                let coll = self.conn.collection(collection);
+                let started = Instant::now();
+                let documents = self
+                    .conn
+                    .run(async move { coll.estimated_document_count().await })?;
+                Known {
+                    documents,
+                    counted_in: started.elapsed(),
+                }
+            }
+        };
+        let plan = ranges::plan(&self.conn, collection, max, known, self.split, self.budget)?;
+        // One range asked for is no decision of the source's: nothing to report.
+        if max > 1 {
+            let mut reasons = self.reasons.lock().unwrap_or_else(PoisonError::into_inner);
+            reasons.insert(collection.to_string(), plan.reason.clone());
+        }
+        Ok(plan)
     }
 
     /// Fails with [`SourceError::MissingCollection`] unless the collection exists (the server
@@ -165,7 +240,7 @@ impl Source for MongoSource {
             return Ok(listed.clone());
         }
         let db = self.conn.db.clone();
-        let mut infos = self.conn.run(async move {
+        let infos = self.conn.run(async move {
             let mut specs = db.list_collections().await?;
             // The counts are asked all at once: one round trip's wait, not one per collection.
             let mut counts = tokio::task::JoinSet::new();
@@ -176,12 +251,14 @@ impl Source for MongoSource {
                 {
                     let coll = db.collection::<RawDocumentBuf>(&spec.name);
                     counts.spawn(async move {
+                        let started = Instant::now();
                         let count = coll.estimated_document_count().await?;
-                        Ok::<_, mongodb::error::Error>(CollectionInfo {
+                        let info = CollectionInfo {
                             name: spec.name,
                             estimated_documents: Some(count),
                             bytes_on_disk: None,
-                        })
+                        };
+                        Ok::<_, mongodb::error::Error>((info, started.elapsed()))
                     });
                 }
             }
@@ -194,88 +271,32 @@ impl Source for MongoSource {
             }
             Ok(infos)
         })?;
+        let mut counted = self
+            .counted_in
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut infos: Vec<CollectionInfo> = infos
+            .into_iter()
+            .map(|(info, took)| {
+                counted.insert(info.name.clone(), took);
+                info
+            })
+            .collect();
         infos.sort_by(|a, b| a.name.cmp(&b.name));
         *listed = Some(infos.clone());
         Ok(infos)
     }
 
-    /// `_id` ranges from `$bucketAuto` over the `_id`s alone, each of at least
-    /// [`MIN_PARTITION_DOCUMENTS`]; one partition when the collection is small, its `_id`s are
-    /// of several types, or the aggregation fails.
+    /// `_id` ranges cut between the smallest and largest `_id` (see [`ranges`]), or one range
+    /// when the collection is small, its `_id`s are of several types, or the server's answers
+    /// show that finding split points would cost it a read of the collection.
     fn partitions(&self, collection: &str, max: usize) -> Result<Vec<Partition>, SourceError> {
-        self.require(collection)?;
-        // Counting is not free everywhere (a server without collection statistics scans).
-        if max <= 1 {
-            return Ok(vec![Partition::whole()]);
-        }
-        let coll = self.conn.collection(collection);
-        let listed = self
-            .listed_info(collection)
-            .and_then(|c| c.estimated_documents);
-        let count = match listed {
-            Some(count) => count,
-            None => self.conn.run({
-                let coll = coll.clone();
-                async move { coll.estimated_document_count().await }
-            })?,
-        };
-        let wanted = (max as u64).min(count / MIN_PARTITION_DOCUMENTS);
-        if wanted <= 1 {
-            return Ok(vec![Partition::whole()]);
-        }
-        // Only `_id` goes through the bucketing (a server may otherwise carry whole documents).
-        let pipeline = [
-            doc! {"$project": {"_id": 1}},
-            doc! {"$bucketAuto": {"groupBy": "$_id", "buckets": wanted as i64}},
-        ];
-        let buckets = self.conn.run(async move {
-            let buckets = async {
-                let mut cursor = coll.aggregate(pipeline).allow_disk_use(true).await?;
-                let mut bounds = Vec::new();
-                while cursor.advance().await? {
-                    let bucket: Document = cursor.deserialize_current()?;
-                    let range = bucket.get_document("_id").ok();
-                    bounds.push((
-                        range.and_then(|b| b.get("min")).cloned(),
-                        range.and_then(|b| b.get("max")).cloned(),
-                    ));
-                }
-                mongodb::error::Result::Ok(bounds)
-            };
-            Ok(buckets.await.ok())
-        })?;
-        let Some(buckets) = buckets else {
-            return Ok(vec![Partition::whole()]);
-        };
-        let last = buckets.last().and_then(|(_, max)| max.clone());
-        let Some(mins) = buckets
-            .into_iter()
-            .map(|(min, _)| min)
-            .collect::<Option<Vec<Bson>>>()
-        else {
-            return Ok(vec![Partition::whole()]);
-        };
-        // The first bucket starts at the smallest `_id` and the last ends at the largest: `_id`s
-        // of several types (compared with `$expr` only) are read whole.
-        if !single_class(&mins.first().cloned(), &last, None) {
-            return Ok(vec![Partition::whole()]);
-        }
-        // Partition i is [start of bucket i, start of bucket i + 1); the ends are open so
-        // documents inserted beyond the first or last `_id` are still read.
-        let bounds: Vec<serde_json::Value> = mins
-            .into_iter()
-            .skip(1)
-            .map(|b| b.into_canonical_extjson())
-            .collect();
-        let partitions = (0..=bounds.len())
-            .map(|i| Partition {
-                index: i as u32,
-                min: i.checked_sub(1).map(|j| bounds[j].clone()),
-                max: bounds.get(i).cloned(),
-                bytes: None,
-            })
-            .collect();
-        Ok(partitions)
+        Ok(self.plan_split(collection, max)?.partitions)
+    }
+
+    fn split_reason(&self, collection: &str) -> Option<String> {
+        let reasons = self.reasons.lock().unwrap_or_else(PoisonError::into_inner);
+        reasons.get(collection).cloned()
     }
 
     fn read(

@@ -1,0 +1,320 @@
+//! The `_id` ranges a live collection is read in, and whether splitting it can pay at all.
+//!
+//! Splitting costs the server a query or two before the first document is read: cheap where
+//! the `_id` index answers them (the smallest and largest `_id` are its two ends), a read of
+//! the whole collection where the server reads to answer (SecantusDB counts, sorts and finds
+//! the smallest `_id` by reading every document). The ranges themselves cost about what one
+//! cursor costs (each range reads only its own `_id`s), so the only price of a split is finding
+//! its points. The planner watches what the first queries cost: the count the listing asked
+//! for, then the smallest `_id`. If either took longer than a server with an index needs
+//! ([`Budget`]), the collection is read through one cursor: the split would cost the server
+//! about as much as the read it divides.
+
+use std::time::{Duration, Instant};
+
+use bson::{doc, Bson, Document};
+
+use super::conn::Conn;
+use super::split::{interpolate, quantiles, SplitMethod};
+use super::stream::{edge_id, single_class};
+use crate::source::{Partition, SourceError};
+
+/// Collections are split only when every range gets at least this many documents.
+pub(super) const MIN_PARTITION_DOCUMENTS: u64 = 256;
+/// `$sample`d `_id`s per range wanted.
+const SAMPLE_PER_RANGE: u64 = 16;
+const INTERPOLATED: &str = "cut evenly between the smallest and largest `_id`";
+const SAMPLED: &str = "cut at the quantiles of a `$sample` of the `_id`s";
+
+/// How long a query about a collection may take on a server that answers it from an index
+/// or from its statistics: a fixed allowance (a round trip, a busy server) plus a few
+/// nanoseconds per document, far less than any server needs to read a document. A server
+/// slower than this reads to answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub fixed: Duration,
+    pub per_document: Duration,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            fixed: Duration::from_millis(10),
+            per_document: Duration::from_nanos(50),
+        }
+    }
+}
+
+impl Budget {
+    /// The longest a cheap answer about `documents` documents takes.
+    pub(crate) fn allows(&self, documents: u64) -> Duration {
+        let per = self
+            .per_document
+            .saturating_mul(u32::try_from(documents).unwrap_or(u32::MAX));
+        self.fixed.saturating_add(per)
+    }
+}
+
+/// What the planner decided for one collection, and why (shown by `plan` and the summary).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SplitPlan {
+    pub partitions: Vec<Partition>,
+    pub reason: String,
+}
+
+impl SplitPlan {
+    fn whole(reason: String) -> SplitPlan {
+        SplitPlan {
+            partitions: vec![Partition::whole()],
+            reason,
+        }
+    }
+}
+
+/// What the planner knows of a collection before asking anything.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Known {
+    pub(super) documents: u64,
+    /// How long the server took to count them.
+    pub(super) counted_in: Duration,
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Plans `collection`'s ranges (at most `max`).
+pub(super) fn plan(
+    conn: &Conn,
+    collection: &str,
+    max: usize,
+    known: Known,
+    method: SplitMethod,
+    budget: Budget,
+) -> Result<SplitPlan, SourceError> {
+    let n = known.documents;
+    if max <= 1 {
+        return Ok(SplitPlan::whole("one cursor: one range asked for".into()));
+    }
+    let wanted = (max as u64).min(n / MIN_PARTITION_DOCUMENTS);
+    if wanted <= 1 {
+        return Ok(SplitPlan::whole(format!(
+            "one cursor: {n} documents are too few to split"
+        )));
+    }
+    if method == SplitMethod::BucketAuto {
+        return bucket_auto(conn, collection, wanted);
+    }
+    let allowed = budget.allows(n);
+    let measured = method == SplitMethod::Auto;
+    if measured && known.counted_in > allowed {
+        return Ok(SplitPlan::whole(format!(
+            "one cursor: the server took {} to count {n} documents (an index answers in under {}), \
+             so finding split points would cost it about a read of the collection",
+            ms(known.counted_in),
+            ms(allowed)
+        )));
+    }
+    let coll = conn.collection(collection);
+    let started = Instant::now();
+    let first = conn.run({
+        let coll = coll.clone();
+        async move { edge_id(coll, 1).await }
+    })?;
+    let first_took = started.elapsed();
+    let Some(first) = first else {
+        return Ok(SplitPlan::whole(
+            "one cursor: the collection is empty".into(),
+        ));
+    };
+    if measured && first_took > allowed {
+        return Ok(SplitPlan::whole(format!(
+            "one cursor: the server took {} to find the smallest `_id` of {n} documents (an \
+             index answers in under {}), so the largest would cost as much again",
+            ms(first_took),
+            ms(allowed)
+        )));
+    }
+    let last = conn.run(async move { edge_id(coll, -1).await })?;
+    let Some(last) = last else {
+        return Ok(SplitPlan::whole(
+            "one cursor: the collection is empty".into(),
+        ));
+    };
+    if !single_class(&Some(first.clone()), &Some(last.clone()), None) {
+        return Ok(SplitPlan::whole(
+            "one cursor: its `_id`s are of several types".into(),
+        ));
+    }
+    let size = SAMPLE_PER_RANGE * wanted;
+    // A random cursor on the index stays cheap only for a small share of the collection; a
+    // larger sample is a read of it.
+    let cheap_sample = size.saturating_mul(20) <= n;
+    let interpolated = interpolate(&first, &last, wanted as usize);
+    let (cuts, how) = if measured && cheap_sample {
+        // The server answers from its index: a sample follows a skewed collection where
+        // cutting evenly between the ends would not.
+        let cuts = sample_cuts(conn, collection, size, wanted)?;
+        if cuts.is_empty() {
+            (interpolated, INTERPOLATED)
+        } else {
+            (cuts, SAMPLED)
+        }
+    } else if !interpolated.is_empty() {
+        (interpolated, INTERPOLATED)
+    } else if matches!(first, Bson::String(_)) && (cheap_sample || !measured) {
+        (sample_cuts(conn, collection, size, wanted)?, SAMPLED)
+    } else {
+        (Vec::new(), "")
+    };
+    if cuts.is_empty() {
+        return Ok(SplitPlan::whole(format!(
+            "one cursor: no split point between `_id`s {first} and {last}"
+        )));
+    }
+    let partitions = from_cuts(cuts);
+    Ok(SplitPlan {
+        reason: format!(
+            "{} ranges {how} (found in {})",
+            partitions.len(),
+            ms(started.elapsed())
+        ),
+        partitions,
+    })
+}
+
+/// Partition `i` is `[cut i - 1, cut i)`; the first and last are open, so documents inserted
+/// beyond the smallest or largest `_id` are still read.
+pub(super) fn from_cuts(cuts: Vec<Bson>) -> Vec<Partition> {
+    let bounds: Vec<serde_json::Value> =
+        cuts.into_iter().map(Bson::into_canonical_extjson).collect();
+    (0..=bounds.len())
+        .map(|i| Partition {
+            index: u32::try_from(i).unwrap_or(u32::MAX),
+            min: i.checked_sub(1).map(|j| bounds[j].clone()),
+            max: bounds.get(i).cloned(),
+            bytes: None,
+        })
+        .collect()
+}
+
+fn sample_cuts(
+    conn: &Conn,
+    collection: &str,
+    size: u64,
+    parts: u64,
+) -> Result<Vec<Bson>, SourceError> {
+    let coll = conn.collection(collection);
+    let pipeline = [
+        doc! {"$sample": {"size": i64::try_from(size).unwrap_or(i64::MAX)}},
+        doc! {"$project": {"_id": 1}},
+    ];
+    let sample = conn.run(async move {
+        let mut cursor = coll.aggregate(pipeline).await?;
+        let mut ids = Vec::new();
+        while cursor.advance().await? {
+            let d: Document = cursor.deserialize_current()?;
+            ids.extend(d.get("_id").cloned());
+        }
+        Ok(ids)
+    })?;
+    Ok(quantiles(&sample, parts as usize))
+}
+
+/// Ranges of equal size from `$bucketAuto` over the `_id`s alone: a sort of every `_id` on the
+/// server. One range when the aggregation fails or the `_id`s are of several types.
+fn bucket_auto(conn: &Conn, collection: &str, wanted: u64) -> Result<SplitPlan, SourceError> {
+    let coll = conn.collection(collection);
+    // Only `_id` goes through the bucketing (a server may otherwise carry whole documents).
+    let pipeline = [
+        doc! {"$project": {"_id": 1}},
+        doc! {"$bucketAuto": {"groupBy": "$_id", "buckets": i64::try_from(wanted).unwrap_or(i64::MAX)}},
+    ];
+    let started = Instant::now();
+    let buckets = conn.run(async move {
+        let buckets = async {
+            let mut cursor = coll.aggregate(pipeline).allow_disk_use(true).await?;
+            let mut bounds = Vec::new();
+            while cursor.advance().await? {
+                let bucket: Document = cursor.deserialize_current()?;
+                let range = bucket.get_document("_id").ok();
+                bounds.push((
+                    range.and_then(|b| b.get("min")).cloned(),
+                    range.and_then(|b| b.get("max")).cloned(),
+                ));
+            }
+            mongodb::error::Result::Ok(bounds)
+        };
+        Ok(buckets.await.map_err(|e| e.to_string()))
+    })?;
+    let took = started.elapsed();
+    let buckets = match buckets {
+        Ok(buckets) => buckets,
+        Err(e) => {
+            return Ok(SplitPlan::whole(format!(
+                "one cursor: `$bucketAuto` failed: {e}"
+            )))
+        }
+    };
+    let last = buckets.last().and_then(|(_, max)| max.clone());
+    let Some(mins) = buckets
+        .into_iter()
+        .map(|(min, _)| min)
+        .collect::<Option<Vec<Bson>>>()
+    else {
+        return Ok(SplitPlan::whole(
+            "one cursor: `$bucketAuto` gave no bounds".into(),
+        ));
+    };
+    // The first bucket starts at the smallest `_id` and the last ends at the largest: `_id`s
+    // of several types (compared with `$expr` only) are read whole.
+    if !single_class(&mins.first().cloned(), &last, None) {
+        return Ok(SplitPlan::whole(
+            "one cursor: its `_id`s are of several types".into(),
+        ));
+    }
+    let partitions = from_cuts(mins.into_iter().skip(1).collect());
+    Ok(SplitPlan {
+        reason: format!(
+            "{} ranges of equal size from `$bucketAuto` (found in {})",
+            partitions.len(),
+            ms(took)
+        ),
+        partitions,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_adjacent_and_open_at_both_ends() {
+        let parts = from_cuts(vec![Bson::Int32(10), Bson::Int32(20)]);
+        let bound = |n: i32| Some(Bson::Int32(n).into_canonical_extjson());
+        assert_eq!(parts.len(), 3);
+        assert_eq!(
+            (parts[0].min.clone(), parts[0].max.clone()),
+            (None, bound(10))
+        );
+        assert_eq!(
+            (parts[1].min.clone(), parts[1].max.clone()),
+            (bound(10), bound(20))
+        );
+        assert_eq!(
+            (parts[2].min.clone(), parts[2].max.clone()),
+            (bound(20), None)
+        );
+        assert_eq!(from_cuts(Vec::new()), [Partition::whole()]);
+    }
+
+    #[test]
+    fn the_budget_grows_with_the_collection() {
+        let budget = Budget::default();
+        assert_eq!(budget.allows(0), Duration::from_millis(10));
+        assert_eq!(budget.allows(300_000), Duration::from_millis(25));
+        // SecantusDB counts 28,000 documents in 14 to 18 ms and 300,000 in about 150: over.
+        assert!(Duration::from_millis(14) > budget.allows(28_000));
+        assert!(budget.allows(u64::MAX) >= Duration::from_secs(200));
+    }
+}
