@@ -11,9 +11,12 @@
 //! JSON, and runs migrator once more at ten times the scale to show that its memory stays flat.
 //!
 //! Two other modes serve the runs: `bench measure REPORT -- PROGRAM ARGS...` (the wrapper that
-//! measures a client process) and `bench cli ARGS...` (migrator's CLI over the example schema).
+//! measures a client process) and `bench cli ARGS...` (migrator's CLI over the example schema;
+//! `bench cli-accounts` over the user directory's). `bench large` is the large-collection
+//! workload ([`large`]).
 
 mod contenders;
+mod large;
 mod measure;
 mod pg;
 mod report;
@@ -79,6 +82,22 @@ fn main() -> ExitCode {
         Some("cli") => {
             let rest = argv[..1].iter().chain(&argv[2..]).cloned();
             return migrator::cli::main_from(rest, schema::example::schema);
+        }
+        Some("cli-accounts") => {
+            let rest = argv[..1].iter().chain(&argv[2..]).cloned();
+            return migrator::cli::main_from(rest, schema::accounts::schema);
+        }
+        Some("large") => {
+            let ran = tokio::runtime::Runtime::new()
+                .map_err(anyhow::Error::from)
+                .and_then(|runtime| runtime.block_on(large::main(&argv[1..])));
+            return match ran {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
         }
         _ => {}
     }
