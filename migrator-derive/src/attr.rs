@@ -31,6 +31,8 @@ enum Shape {
     Path,
     /// `key`, `key = path` or `key = "path"`
     OptionalPath,
+    /// `key = ["text", ...]`
+    StrList,
 }
 
 fn shape(key: Symbol) -> Shape {
@@ -40,6 +42,7 @@ fn shape(key: Symbol) -> Shape {
         JUNCTION | CHILD => Shape::OptionalStr,
         WITH | REFERENCES => Shape::Path,
         DEFAULT => Shape::OptionalPath,
+        IGNORE => Shape::StrList,
         _ => Shape::Str,
     }
 }
@@ -49,6 +52,7 @@ fn example(key: Symbol) -> String {
         Shape::Flag => format!("`{key}`"),
         Shape::Str | Shape::OptionalStr => format!("`{key} = \"...\"`"),
         Shape::Path | Shape::OptionalPath => format!("`{key} = path::to::item`"),
+        Shape::StrList => format!("`{key} = [\"key\", \"parent.key\"]`"),
     }
 }
 
@@ -58,6 +62,7 @@ enum Value {
     None,
     Str(LitStr),
     Path(syn::Path),
+    StrList(Vec<LitStr>),
 }
 
 #[derive(Debug, Clone)]
@@ -127,7 +132,7 @@ impl Attrs {
                 skip_value(&meta)?;
                 return Ok(());
             }
-            (Shape::Str | Shape::Path, false) => {
+            (Shape::Str | Shape::Path | Shape::StrList, false) => {
                 cx.error_at(span, format!("`{key}` needs a value: {}", example(key)));
                 skip_value(&meta)?;
                 return Ok(());
@@ -161,6 +166,24 @@ impl Attrs {
                         cx.error_spanned_by(
                             other,
                             format!("`{key}` expects a string literal: {}", example(key)),
+                        );
+                        return Ok(());
+                    }
+                }
+            }
+            (Shape::StrList, true) => {
+                let expr: Expr = meta.value()?.parse()?;
+                match string_list(&expr) {
+                    Some(list) if list.iter().all(|l| !l.value().is_empty()) => {
+                        Value::StrList(list)
+                    }
+                    _ => {
+                        cx.error_spanned_by(
+                            expr,
+                            format!(
+                                "`{key}` expects a list of non-empty string literals: {}",
+                                example(key)
+                            ),
                         );
                         return Ok(());
                     }
@@ -254,6 +277,20 @@ impl Attrs {
         }
     }
 
+    /// The texts of `key = ["a", "b"]`, each with its span.
+    pub fn strings(&self, key: Symbol) -> Vec<Spanned<String>> {
+        match self.entry(key).map(|e| &e.value) {
+            Some(Value::StrList(list)) => list
+                .iter()
+                .map(|lit| Spanned {
+                    value: lit.value(),
+                    span: lit.span(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The path of `key = path`.
     pub fn path(&self, key: Symbol) -> Option<&syn::Path> {
         match &self.entry(key)?.value {
@@ -313,6 +350,23 @@ fn serde_name(meta: &ParseNestedMeta<'_>) -> syn::Result<Option<LitStr>> {
         })?;
     }
     Ok(found)
+}
+
+/// The string literals of `["a", "b"]`; `None` if it is anything else.
+fn string_list(expr: &Expr) -> Option<Vec<LitStr>> {
+    let Expr::Array(array) = expr else {
+        return None;
+    };
+    array
+        .elems
+        .iter()
+        .map(|e| match e {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(lit), ..
+            }) => Some(lit.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Consumes whatever follows a key (`= expr` or `(..)`) so parsing goes on with the next key.

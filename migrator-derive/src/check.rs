@@ -10,7 +10,7 @@ use proc_macro2::Span;
 use quote::ToTokens;
 use syn::DeriveInput;
 
-use crate::attr::Attrs;
+use crate::attr::{Attrs, Spanned};
 use crate::ctxt::Ctxt;
 use crate::model::{Field, FieldKind, Input, Role, Struct, StructKind};
 use crate::symbol::{self, Symbol};
@@ -39,6 +39,53 @@ pub fn container(cx: &Ctxt, attrs: &Attrs, embedded: bool) {
                 format!(
                     "`{key}` does not apply to an embedded struct: it is stored in the table named by the parent's `child = \"...\"`"
                 ),
+            );
+        }
+    }
+}
+
+/// A dotted `rename` would read a key literally named `a.b`, never the path `a` -> `b`.
+pub fn dotted_key(cx: &Ctxt, attrs: &Attrs) {
+    let rename = attrs
+        .string(symbol::RENAME)
+        .or_else(|| attrs.serde_rename.clone());
+    if let Some(rename) = rename.filter(|r| r.value.contains('.')) {
+        let parent = rename.value.split('.').next().unwrap_or_default();
+        cx.error_at(
+            rename.span,
+            format!(
+                "`rename = \"{}\"` names a nested path, but a key is read literally (MongoDB documents \
+                 almost never have a key with a `.`); nested paths are not supported yet: read the \
+                 parent key `{parent}` as jsonb (`Document`, or `#[migrate(jsonb)]`), or with a \
+                 `with` function",
+                rename.value
+            ),
+        );
+    }
+}
+
+/// `ignore = [..]`: each entry names a key the struct does not read, once.
+pub fn ignored(cx: &Ctxt, s: &Struct<'_>, ignored: &[Spanned<String>]) {
+    for (i, entry) in ignored.iter().enumerate() {
+        let top = entry.value.split('.').next().unwrap_or_default();
+        let read = s.fields.iter().find(|f| f.key == top);
+        if let Some(field) = read.filter(|_| top == entry.value) {
+            cx.error_at(
+                entry.span,
+                format!(
+                    "`ignore` names `{}`, which field `{}` reads; remove it from `ignore` (or `skip` the field)",
+                    entry.value, field.ident
+                ),
+            );
+        } else if entry.value.split('.').any(str::is_empty) {
+            cx.error_at(
+                entry.span,
+                format!("`ignore` entry `{}` has an empty key", entry.value),
+            );
+        } else if ignored[..i].iter().any(|e| e.value == entry.value) {
+            cx.error_at(
+                entry.span,
+                format!("`ignore` names `{}` twice", entry.value),
             );
         }
     }

@@ -52,7 +52,8 @@ use crate::ctxt::Ctxt;
 /// | `collection = "name"` | the MongoDB collection | the struct name in snake_case |
 /// | `table = "name"` | the PostgreSQL table | the collection name in snake_case |
 /// | `embedded` | a subdocument stored as rows of a child table (see `child`) | |
-/// | `unknown_fields = "ignore"` or `"reject"` | what to do with undeclared keys | `ignore` |
+/// | `unknown_fields = "ignore"` or `"reject"` | what to do with undeclared keys | dropped and reported (`validate` fails while they hold values) |
+/// | `ignore = ["key", "parent.key"]` | keys the struct drops on purpose | |
 /// | `rename_all = "camelCase"` | document key naming, with serde's rules | field names |
 ///
 /// # Field attributes
@@ -61,7 +62,7 @@ use crate::ctxt::Ctxt;
 /// |---|---|
 /// | `id` | the one field read from `_id`; its column is `id`. Not on embedded structs |
 /// | `strategy = "ordered"`, `"v5"` or `"keep"` | with `id`: how `_id` becomes the key (ObjectId: `ordered`; others: `keep`) |
-/// | `rename = "key"` | the document key |
+/// | `rename = "key"` | the document key, read literally (a `.` is a compile error: nested paths are not supported yet) |
 /// | `column = "name"` | the column (default: the field name in snake_case) |
 /// | `skip` | neither read nor stored; set to `Default::default()`; no other key |
 /// | `default` or `default = path` | the value when the key is absent |

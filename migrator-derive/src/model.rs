@@ -56,6 +56,8 @@ pub struct Struct<'a> {
     pub fields: Vec<Field<'a>>,
     /// `skip` fields: set to their default; their document keys are accepted under `reject`.
     pub skipped: Vec<Skipped<'a>>,
+    /// `ignore = [..]`: keys (or dotted paths below them) the model drops on purpose.
+    pub ignored: Vec<String>,
     /// Whether an id field was left out of the model because its attributes were rejected
     /// (so its absence is not reported again).
     pub rejected_id: bool,
@@ -76,6 +78,8 @@ pub enum StructKind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UnknownFields {
+    /// No `unknown_fields`: undeclared keys are dropped, and reported as dropped.
+    Report,
     Ignore,
     Reject,
 }
@@ -283,8 +287,10 @@ fn build_struct<'a>(cx: &Ctxt, input: &'a DeriveInput, fields: &'a syn::FieldsNa
     };
     let unknown_fields = match attrs.string(symbol::UNKNOWN_FIELDS) {
         Some(s) if s.value == "reject" => UnknownFields::Reject,
-        _ => UnknownFields::Ignore,
+        Some(_) => UnknownFields::Ignore,
+        None => UnknownFields::Report,
     };
+    let ignored = attrs.strings(symbol::IGNORE);
     let rename_all = attrs.rename_all();
     let owner = input.ident.unraw().to_string().to_snake_case();
 
@@ -294,6 +300,7 @@ fn build_struct<'a>(cx: &Ctxt, input: &'a DeriveInput, fields: &'a syn::FieldsNa
         unknown_fields,
         fields: Vec::new(),
         skipped: Vec::new(),
+        ignored: ignored.iter().map(|s| s.value.clone()).collect(),
         rejected_id: false,
     };
     for field in &fields.named {
@@ -304,6 +311,7 @@ fn build_struct<'a>(cx: &Ctxt, input: &'a DeriveInput, fields: &'a syn::FieldsNa
         let key = attrs.rename().unwrap_or_else(|| {
             rename_all.map_or_else(|| name.clone(), |r| r.apply_to_field(&name))
         });
+        check::dotted_key(cx, &attrs);
         if !check::field(cx, field, &attrs, role) {
             out.rejected_id |= role == Role::Id;
             continue;
@@ -349,6 +357,7 @@ fn build_struct<'a>(cx: &Ctxt, input: &'a DeriveInput, fields: &'a syn::FieldsNa
             });
         }
     }
+    check::ignored(cx, &out, &ignored);
     out
 }
 

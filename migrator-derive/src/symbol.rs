@@ -41,6 +41,7 @@ pub const COLLECTION: Symbol = Symbol("collection");
 pub const TABLE: Symbol = Symbol("table");
 pub const EMBEDDED: Symbol = Symbol("embedded");
 pub const UNKNOWN_FIELDS: Symbol = Symbol("unknown_fields");
+pub const IGNORE: Symbol = Symbol("ignore");
 pub const RENAME_ALL: Symbol = Symbol("rename_all");
 pub const NAME: Symbol = Symbol("name");
 pub const REPR: Symbol = Symbol("repr");
@@ -72,7 +73,14 @@ pub const SERIALIZE: Symbol = Symbol("serialize");
 pub const DESERIALIZE: Symbol = Symbol("deserialize");
 
 /// Keys accepted on a struct.
-pub const STRUCT_KEYS: &[Symbol] = &[COLLECTION, TABLE, EMBEDDED, UNKNOWN_FIELDS, RENAME_ALL];
+pub const STRUCT_KEYS: &[Symbol] = &[
+    COLLECTION,
+    TABLE,
+    EMBEDDED,
+    UNKNOWN_FIELDS,
+    IGNORE,
+    RENAME_ALL,
+];
 /// Keys accepted on a fieldless enum.
 pub const ENUM_KEYS: &[Symbol] = &[NAME, REPR, RENAME_ALL];
 /// Keys accepted on a field.

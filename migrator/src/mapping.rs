@@ -80,10 +80,7 @@ fn collection(schema: &Schema, def: &ModelDef) -> Value {
         "collection": def.collection,
         "model": def.rust_name,
         "id_strategy": def.id_strategy.as_str(),
-        "unknown_fields": match def.unknown_fields {
-            crate::model::UnknownFields::Ignore => "ignore",
-            crate::model::UnknownFields::Reject => "reject",
-        },
+        "unknown_fields": def.unknown_fields.as_str(),
         "tables": tables,
     })
 }

@@ -192,6 +192,20 @@ pub struct TableDef {
     pub uniques: Vec<Vec<String>>,
     pub indexes: Vec<Vec<String>>,
     pub references: Vec<ReferenceDef>,
+    /// For collection and child tables: the keys of each row's document the model names without
+    /// reading them, and what happens to keys it does not name (read by the key census).
+    pub unread: UnreadKeys,
+}
+
+/// The keys of a row's document that its struct names without reading them, as document paths
+/// (`notes`, `items[].internal`, `meta.legacy`), and its rule for keys it does not name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UnreadKeys {
+    /// Keys of `skip` fields.
+    pub skipped: Vec<String>,
+    /// The struct's `ignore = [..]` list: keys, or paths below a key, dropped on purpose.
+    pub ignored: Vec<String>,
+    pub unknown: UnknownFields,
 }
 
 impl TableDef {
@@ -244,10 +258,26 @@ impl IdStrategy {
 }
 
 /// What to do with document keys the model does not declare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum UnknownFields {
+    /// The default: not stored, and reported as dropped by the run summary, `validate` (which
+    /// fails when such a key holds a value) and `coverage`.
+    #[default]
+    Report,
+    /// `unknown_fields = "ignore"`: not stored, on purpose.
     Ignore,
+    /// `unknown_fields = "reject"`: the document is rejected, naming the key.
     Reject,
+}
+
+impl UnknownFields {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnknownFields::Report => "report",
+            UnknownFields::Ignore => "ignore",
+            UnknownFields::Reject => "reject",
+        }
+    }
 }
 
 /// Everything a collection becomes.

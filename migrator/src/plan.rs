@@ -175,6 +175,7 @@ fn write_model(out: &mut String, schema: &Schema, def: &ModelDef) {
         def.rust_name,
         def.id_strategy.as_str(),
         match def.unknown_fields {
+            crate::model::UnknownFields::Report => "dropped and reported",
             crate::model::UnknownFields::Ignore => "ignored",
             crate::model::UnknownFields::Reject => "rejected",
         }

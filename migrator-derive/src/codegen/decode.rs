@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::private;
-use crate::model::{DefaultValue, Field, FieldKind, Storage, Struct, UnknownFields};
+use crate::model::{DefaultValue, Field, FieldKind, Storage, Struct};
 
 pub fn body(s: &Struct<'_>) -> TokenStream {
     let p = private();
@@ -46,18 +46,17 @@ pub fn collect_slots(s: &Struct<'_>) -> TokenStream {
         .iter()
         .map(|f| syn::LitByteStr::new(f.key.as_bytes(), proc_macro2::Span::call_site()));
     let mut skipped_keys: Vec<&String> = Vec::new();
-    for k in &s.skipped {
-        if !skipped_keys.contains(&&k.key) {
-            skipped_keys.push(&k.key);
+    // Keys the model names without reading them: accepted under `reject`.
+    let unread = s.skipped.iter().map(|k| &k.key).chain(&s.ignored);
+    for key in unread {
+        if !key.contains('.') && !skipped_keys.contains(&key) {
+            skipped_keys.push(key);
         }
     }
     let skipped_keys = skipped_keys
         .iter()
         .map(|k| syn::LitByteStr::new(k.as_bytes(), proc_macro2::Span::call_site()));
-    let unknown = match s.unknown_fields {
-        UnknownFields::Ignore => quote!(#p::UnknownFields::Ignore),
-        UnknownFields::Reject => quote!(#p::UnknownFields::Reject),
-    };
+    let unknown = super::unknown_fields(s);
     quote! {
         let [#(#slots),*] = #p::fields(__doc, &[#(#keys),*], &[#(#skipped_keys),*], #unknown)?;
     }

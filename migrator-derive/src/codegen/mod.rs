@@ -37,9 +37,10 @@ pub fn generate(input: &Input<'_>) -> TokenStream {
     }
 }
 
-fn unknown_fields(s: &Struct<'_>) -> TokenStream {
+pub(crate) fn unknown_fields(s: &Struct<'_>) -> TokenStream {
     let p = private();
     match s.unknown_fields {
+        UnknownFields::Report => quote!(#p::UnknownFields::Report),
         UnknownFields::Ignore => quote!(#p::UnknownFields::Ignore),
         UnknownFields::Reject => quote!(#p::UnknownFields::Reject),
     }

@@ -90,14 +90,12 @@ pub fn embedded(s: &Struct<'_>) -> TokenStream {
 fn assemble(s: &Struct<'_>, own: TokenStream, index: TokenStream) -> TokenStream {
     let p = private();
     let columns = own_columns(s);
-    let own_table = if columns.is_empty() {
-        quote!(let __own = #own;)
-    } else {
-        quote! {
-            let mut __own = #own;
-            let __prefix = #p::row_path(&__own);
-            #(#columns)*
-        }
+    let unread = unread(s);
+    let own_table = quote! {
+        let mut __own = #own;
+        let __prefix = #p::row_path(&__own);
+        #(#columns)*
+        __own.unread = #unread;
     };
     let nested: Vec<_> = s.table_fields().map(|f| nested(s, f, &index)).collect();
     let tables = if nested.is_empty() {
@@ -113,6 +111,18 @@ fn assemble(s: &Struct<'_>, own: TokenStream, index: TokenStream) -> TokenStream
     quote! {
         #own_table
         #tables
+    }
+}
+
+/// The keys the struct names without reading them (`skip` fields, `ignore = [..]`) and its rule
+/// for undeclared keys: what the key census reports as skipped, ignored or dropped.
+fn unread(s: &Struct<'_>) -> TokenStream {
+    let p = private();
+    let skipped = s.skipped.iter().map(|k| &k.key);
+    let ignored = &s.ignored;
+    let unknown = super::unknown_fields(s);
+    quote! {
+        #p::unread_keys(&__prefix, &[#(#skipped),*], &[#(#ignored),*], #unknown)
     }
 }
 

@@ -11,6 +11,21 @@ pub fn path(prefix: &str, key: &str) -> String {
     }
 }
 
+/// What a struct names without reading: its `skip` keys and `ignore` list below `prefix` (the
+/// row's document path), and its rule for other keys.
+pub fn unread_keys(
+    prefix: &str,
+    skipped: &[&str],
+    ignored: &[&str],
+    unknown: UnknownFields,
+) -> UnreadKeys {
+    UnreadKeys {
+        skipped: skipped.iter().map(|k| path(prefix, k)).collect(),
+        ignored: ignored.iter().map(|k| path(prefix, k)).collect(),
+        unknown,
+    }
+}
+
 /// The document path of one row of `table`: `""` for a collection, `items[]` for a child table.
 pub fn row_path(table: &TableDef) -> String {
     match &table.role {
@@ -124,6 +139,7 @@ pub fn collection_table(name: &str, collection: &str, id: ColumnDef) -> TableDef
         uniques: Vec::new(),
         indexes: Vec::new(),
         references: Vec::new(),
+        unread: UnreadKeys::default(),
     }
 }
 
@@ -188,6 +204,7 @@ pub fn child_table(
             RefTarget::Table(parent_index),
             MissingPolicy::Reject,
         )],
+        unread: UnreadKeys::default(),
     }
 }
 
@@ -247,5 +264,6 @@ pub fn junction_table(owner: &TableDef, owner_index: usize, junction: Junction<'
             ),
             reference_def(junction.target_column, junction.target, junction.on_missing),
         ],
+        unread: UnreadKeys::default(),
     }
 }

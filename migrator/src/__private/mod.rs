@@ -24,7 +24,7 @@ pub use crate::error::{FieldError, FieldErrorKind};
 pub use crate::id::{child_row_id, IdKey, Key};
 pub use crate::model::{
     ColumnDef, EnumDef, EnumRepr, IdStrategy, MissingPolicy, ModelDef, PgType, RefTarget,
-    ReferenceDef, TableDef, TableRole, UnknownFields, ValueRead,
+    ReferenceDef, TableDef, TableRole, UnknownFields, UnreadKeys, ValueRead,
 };
 pub use crate::transform::transcode::{transcode_children, transcode_junction, ViewOf};
 pub use crate::transform::{malformed, Elements, Embedded, Migrate, RowSink};
