@@ -4,6 +4,7 @@
 //! [`schema!`], and run the generated transformations through the engine.
 
 pub mod artifacts;
+pub mod census;
 pub mod cli;
 pub mod dead_letter;
 pub mod error;

@@ -67,6 +67,10 @@ pub struct RunReport {
     /// (keys, foreign keys and indexes, or resolving dangling references first), `constraints`.
     pub stage_seconds: BTreeMap<String, f64>,
     pub seconds: f64,
+    /// Keys of the source the models drop, and declared keys no document has, from the key
+    /// census (`None` when there is none to report from).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys: Option<crate::census::KeyFindings>,
 }
 
 impl RunReport {

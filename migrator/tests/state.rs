@@ -153,11 +153,18 @@ fn batch(
         end: position(end),
         done: false,
         seconds: 0.0,
+        census: {
+            let mut tally = migrator::census::Tally::new();
+            for doc in &refs {
+                tally.observe(doc);
+            }
+            tally.take()
+        },
     }
 }
 
 #[tokio::test]
-async fn a_batch_whose_partition_moved_on_is_refused_and_lands_nothing() {
+async fn a_batch_whose_partition_moved_on_is_refused_and_lands_nothing_nor_its_key_census() {
     with_test_database("state_moved", |url| async move {
         let schema = migrator::schema![Thing].expect("schema");
         let model = schema.models()[0].clone();
@@ -200,6 +207,17 @@ async fn a_batch_whose_partition_moved_on_is_refused_and_lands_nothing() {
             .await
             .expect("count");
         assert_eq!(rows, 4, "the stale batch wrote nothing");
+        // The key census moves with the batches: the stale copy counted nothing, the two
+        // batches merged (types summed, the first example kept).
+        let census = migrator::census::store::load(&mut conn, "_migrator")
+            .await
+            .expect("census");
+        let things = &census["things"];
+        assert_eq!(things.documents, 4);
+        assert_eq!(things.keys.len(), 2, "{things:?}");
+        assert_eq!(things.keys["name"].documents, 4);
+        assert_eq!(things.keys["_id"].types["int"], 4);
+        assert_eq!(things.keys["_id"].example_id.as_deref(), Some("0"));
     })
     .await;
 }

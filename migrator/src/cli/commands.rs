@@ -115,6 +115,7 @@ pub async fn dispatch(cli: Cli, file: FileConfig, schema: Schema) -> u8 {
                 .map_err(anyhow::Error::from)
         }
         Command::Status => status(&target, &schema).await,
+        Command::Coverage { json } => coverage(*json, &target, &schema).await,
         Command::Validate(args) => validate(args, &file, &target, &schema).await,
         Command::Errors { command } => errors(command, &target).await,
         Command::Reset { drop_tables } => reset(*drop_tables, &target, &schema).await,
@@ -220,7 +221,9 @@ async fn migrate(
     let report =
         crate::pipeline::run::run(schema, Arc::clone(&source), config, display.clone(), stop).await;
     display.finish();
-    let report = report?;
+    let mut report = report?;
+    super::coverage::add_findings(&mut report, &target.pg_url, &target.state_schema, schema)
+        .await?;
     print_report(args.json, &report, target)?;
     if let Some(path) = dead_file.filter(|_| report.dead_letters() > 0) {
         eprintln!(
@@ -351,6 +354,22 @@ async fn status(target: &Target, schema: &Schema) -> anyhow::Result<u8> {
             rejected,
             progress
         );
+    }
+    let coverage = super::coverage::stored(&mut conn, &target.state_schema, schema).await?;
+    let section = super::coverage::status_section(&coverage);
+    if !section.is_empty() {
+        say!("{}", section.trim_end());
+    }
+    Ok(exit::OK)
+}
+
+async fn coverage(json: bool, target: &Target, schema: &Schema) -> anyhow::Result<u8> {
+    let mut conn = connect(&target.pg_url).await?;
+    let coverage = super::coverage::stored(&mut conn, &target.state_schema, schema).await?;
+    if json {
+        say!("{}", serde_json::to_string_pretty(&coverage)?);
+    } else {
+        say!("{}", super::coverage::render(&coverage).trim_end());
     }
     Ok(exit::OK)
 }

@@ -17,6 +17,7 @@ macro_rules! say {
 }
 
 mod commands;
+mod coverage;
 mod next;
 pub mod options;
 mod plan;

@@ -56,6 +56,13 @@ pub enum Command {
     Status,
     /// Compare the source with the target after a run.
     Validate(ValidateArgs),
+    /// Every key path the run found in the source, its types and what the models do with it
+    /// (the column it lands in, or dropped).
+    Coverage {
+        /// Print it as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Inspect rejected documents.
     Errors {
         #[command(subcommand)]

@@ -140,6 +140,9 @@ fn body(report: &RunReport) -> String {
             out.push_str(&format!("  {:>7} {what}\n", thousands(*n)));
         }
     }
+    if let Some(keys) = &report.keys {
+        out.push_str(&super::coverage::findings_text(keys));
+    }
     out
 }
 

@@ -39,6 +39,9 @@ pub struct Batch {
     pub done: bool,
     /// Seconds spent reading and transforming.
     pub seconds: f64,
+    /// The key census of the batch's documents (all read, dead letters included), committed
+    /// with it.
+    pub census: crate::census::KeyCensus,
 }
 
 impl Batch {

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use super::malformed;
+use crate::census::{coverage, Census, KeyFindings, Tally};
 use crate::dead_letter::DeadLetter;
 use crate::plan::LoadPlan;
 use crate::progress::{Event, Observer};
@@ -22,6 +23,7 @@ pub fn dry_run(
     let started = Instant::now();
     let mut collections = BTreeMap::new();
     let mut letters: Vec<DeadLetter> = Vec::new();
+    let mut census = Census::new();
     let listed = source.collections()?;
     observer.event(&Event::listed(&listed));
     for m in LoadPlan::new(schema).order() {
@@ -30,6 +32,7 @@ pub fn dry_run(
         let begun = Instant::now();
         let mut counter = RowCounter::new(model.def().tables.len());
         let mut report = CollectionReport::default();
+        let mut tally = Tally::new();
         observer.event(&Event::CollectionStarted {
             collection: collection.to_string(),
             partitions: 1,
@@ -44,6 +47,7 @@ pub fn dry_run(
             while let Some(item) = docs.next_doc() {
                 let (doc, next) = item?;
                 report.documents += 1;
+                tally.observe(doc);
                 if let Err(e) = model.transform(doc, &mut counter) {
                     for mut letter in malformed::dead_letters(&e, doc, &next) {
                         report.dead_letters += 1;
@@ -69,6 +73,7 @@ pub fn dry_run(
             collection: collection.to_string(),
         });
         collections.insert(collection.to_string(), report);
+        census.insert(collection.to_string(), tally.take());
     }
     let mut error_groups = group_errors(&letters);
     error_groups.truncate(10);
@@ -79,5 +84,6 @@ pub fn dry_run(
         reference_actions: BTreeMap::new(),
         stage_seconds: BTreeMap::new(),
         seconds: started.elapsed().as_secs_f64(),
+        keys: Some(KeyFindings::of(&coverage(schema, &census))),
     })
 }

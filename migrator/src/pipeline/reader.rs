@@ -10,6 +10,7 @@ use tokio::sync::mpsc::{Permit, Sender};
 
 use super::batch::{take_all, Batch, Documents};
 use super::malformed;
+use crate::census::Tally;
 use crate::dead_letter::DeadLetter;
 use crate::run_error::RunError;
 use crate::schema::ModelHandle;
@@ -105,6 +106,7 @@ struct Cutter<'a> {
     start: Position,
     end: Position,
     started: Instant,
+    census: Tally,
 }
 
 impl Cutter<'_> {
@@ -127,6 +129,7 @@ impl Cutter<'_> {
             end: self.end.clone(),
             done,
             seconds: self.started.elapsed().as_secs_f64(),
+            census: self.census.take(),
         };
         self.read = 0;
         self.started = Instant::now();
@@ -182,6 +185,7 @@ fn read_partition(
         start: from.clone(),
         end: from.clone(),
         started: Instant::now(),
+        census: Tally::new(),
     };
     let Some(mut room) = out.room() else {
         return;
@@ -206,6 +210,7 @@ fn read_partition(
                 return;
             }
         };
+        cutter.census.observe(doc);
         match model.encode(doc, &mut cutter.encoder) {
             Ok(()) => cutter.keep(doc),
             Err(e) => cutter.dead.extend(malformed::dead_letters(&e, doc, &next)),

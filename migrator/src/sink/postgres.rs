@@ -338,6 +338,9 @@ impl BatchWriter {
             drop(tx);
             return Err(Failure::Moved);
         }
+        crate::census::store::record(&mut tx, &state, &batch.collection, &batch.census)
+            .await
+            .map_err(classify)?;
         tx.commit().await.map_err(classify)?;
         Ok(Committed {
             documents: batch.documents_read,

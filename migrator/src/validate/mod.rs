@@ -21,7 +21,8 @@ mod sample;
 mod scan;
 
 pub use report::{
-    CollectionValidation, Mismatch, ReferenceCheck, TableCheck, ValidationReport, NO_ROW,
+    never_seen_text, CollectionValidation, Mismatch, ReferenceCheck, TableCheck, ValidationReport,
+    NO_ROW,
 };
 
 use sqlx::PgConnection;
@@ -133,6 +134,7 @@ impl Validator<'_> {
         }
         let references = orphans::check(conn, self.schema, self.ns, model).await?;
         let mismatches = sample::compare(conn, self.ns, model, &scanned.sample).await?;
+        let keys = crate::census::coverage::collection_coverage(def, &scanned.census);
         Ok(CollectionValidation {
             collection: model.collection().to_string(),
             source_documents: scanned.documents,
@@ -144,6 +146,8 @@ impl Validator<'_> {
             references,
             sampled_documents: scanned.sample.len() as u64,
             mismatches,
+            dropped_keys: keys.dropped,
+            never_seen_keys: keys.never_seen,
         })
     }
 }

@@ -4,6 +4,21 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
+use crate::census::{DroppedKey, NeverSeen};
+
+/// One sentence on a declared key no document has.
+pub fn never_seen_text(n: &NeverSeen) -> String {
+    let closest = match (&n.closest, n.closest_documents) {
+        (Some(c), Some(docs)) => format!("; closest key seen: `{c}` ({docs} documents)"),
+        (Some(c), None) => format!("; closest key seen: `{c}`"),
+        _ => String::new(),
+    };
+    format!(
+        "`{}`: declared key `{}` ({}) is in no document{closest}",
+        n.collection, n.path, n.target
+    )
+}
+
 /// The most mismatches listed per collection in the text output (JSON has all of them).
 const LISTED_MISMATCHES: usize = 20;
 
@@ -38,6 +53,11 @@ pub struct CollectionValidation {
     pub sampled_documents: u64,
     /// Differences found in the sampled documents.
     pub mismatches: Vec<Mismatch>,
+    /// Key paths of the source the model does not read (from the key census): one holding a
+    /// value fails validation, unless the model ignores it explicitly.
+    pub dropped_keys: Vec<DroppedKey>,
+    /// Keys the model reads that no document has (a warning), each with the closest seen key.
+    pub never_seen_keys: Vec<NeverSeen>,
 }
 
 /// Rows of one table: what the source says, what the target holds.
@@ -122,6 +142,17 @@ impl CollectionValidation {
         for m in &self.mismatches {
             out.push(m.to_string());
         }
+        for d in self.dropped_keys.iter().filter(|d| d.non_null > 0) {
+            out.push(format!(
+                "`{c}`: key `{}` is dropped: {} document(s) have it, {} value(s) not null{} \
+                 (read it, or say `#[migrate(ignore = [\"{}\"])]`)",
+                d.path,
+                d.documents,
+                d.non_null,
+                example(d),
+                d.path
+            ));
+        }
         out
     }
 
@@ -130,7 +161,16 @@ impl CollectionValidation {
             && self.tables.iter().all(TableCheck::matches)
             && !self.references.iter().any(ReferenceCheck::failed)
             && self.mismatches.is_empty()
+            && !self.dropped_keys.iter().any(|d| d.non_null > 0)
     }
+}
+
+/// `, e.g. _id X` when the key has an example.
+fn example(d: &DroppedKey) -> String {
+    d.example_id
+        .as_ref()
+        .map(|id| format!(", e.g. _id {id}"))
+        .unwrap_or_default()
 }
 
 fn difference(expected: u64, actual: u64) -> String {
@@ -264,6 +304,24 @@ impl fmt::Display for CollectionValidation {
                 self.mismatches.len() - LISTED_MISMATCHES
             )?;
         }
+        for d in &self.dropped_keys {
+            let verdict = if d.non_null > 0 {
+                "FAILED"
+            } else {
+                "(only nulls)"
+            };
+            writeln!(
+                f,
+                "  {verdict} key {} dropped: {} document(s), {} not null{}",
+                d.path,
+                d.documents,
+                d.non_null,
+                example(d)
+            )?;
+        }
+        for n in &self.never_seen_keys {
+            writeln!(f, "  warning: {}", never_seen_text(n))?;
+        }
         Ok(())
     }
 }
@@ -296,6 +354,8 @@ mod tests {
             }],
             sampled_documents: 2,
             mismatches: Vec::new(),
+            dropped_keys: Vec::new(),
+            never_seen_keys: Vec::new(),
         }
     }
 

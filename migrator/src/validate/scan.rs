@@ -7,6 +7,7 @@ use bson::{RawDocument, RawDocumentBuf};
 use sqlx::{PgConnection, Row};
 
 use super::edits::{RecordedAction, RowCounter, RowEdits};
+use crate::census::{KeyCensus, Tally};
 use crate::model::{MissingPolicy, ModelDef};
 use crate::run_error::RunError;
 use crate::schema::ModelHandle;
@@ -160,6 +161,8 @@ pub(super) struct CollectionScan {
     /// Expected rows per table index.
     pub(super) expected: Vec<u64>,
     pub(super) sample: Vec<SampledDocument>,
+    /// The key census of every document read.
+    pub(super) census: KeyCensus,
 }
 
 /// Reads every document of `model`'s collection (all partitions, from the start) and counts the
@@ -176,10 +179,12 @@ pub(super) fn scan(
         ..CollectionScan::default()
     };
     let mut eligible = 0u64;
+    let mut tally = Tally::new();
     for partition in source.partitions(collection, 1)? {
         for item in source.read(collection, &partition, &Position::Start)? {
             let doc = item?.doc;
             out.documents += 1;
+            tally.observe(&doc);
             let id = describe_id(&doc);
             if exclusions.dead.contains(&id) {
                 out.dead_letters += 1;
@@ -217,6 +222,7 @@ pub(super) fn scan(
             eligible += 1;
         }
     }
+    out.census = tally.take();
     Ok(out)
 }
 

@@ -107,6 +107,7 @@ pub(super) async fn summarize(
         reference_actions,
         stage_seconds,
         seconds: elapsed.as_secs_f64(),
+        keys: None,
     })
 }
 

@@ -7,6 +7,7 @@
 //! `state`, its `dead_letters`, the `references` resolved after the load, what `validate`
 //! compares, and `session` settings. Every item is reachable as `sql::item`.
 
+mod census;
 mod constraints;
 mod copy;
 mod dead_letters;
@@ -16,6 +17,7 @@ mod state;
 mod tables;
 mod validate;
 
+pub use self::census::*;
 pub use self::constraints::*;
 pub use self::copy::*;
 pub use self::dead_letters::*;

@@ -58,6 +58,16 @@ pub fn create_state(state: &str) -> Vec<String> {
         ),
         create_object_id_function(state),
         format!(
+            "CREATE TABLE IF NOT EXISTS {s}.key_census (
+    collection text NOT NULL,
+    path text NOT NULL,
+    documents bigint NOT NULL,
+    types jsonb NOT NULL,
+    example_id text,
+    PRIMARY KEY (collection, path)
+)"
+        ),
+        format!(
             "CREATE TABLE IF NOT EXISTS {s}.reference_issues (
     id bigserial PRIMARY KEY,
     collection text NOT NULL,
@@ -166,12 +176,13 @@ pub fn select_table_rows(state: &str) -> String {
 }
 
 /// Forgets what the load of some collections recorded (`$1`: collections), so it can run again
-/// from the start: their checkpoints and dead letters.
-pub fn forget_loads(state: &str) -> [String; 2] {
+/// from the start: their checkpoints, dead letters and key census.
+pub fn forget_loads(state: &str) -> [String; 3] {
     let s = quote_ident(state);
     [
         format!("DELETE FROM {s}.checkpoints WHERE collection = ANY($1)"),
         format!("DELETE FROM {s}.dead_letters WHERE collection = ANY($1)"),
+        format!("DELETE FROM {s}.key_census WHERE collection = ANY($1)"),
     ]
 }
 

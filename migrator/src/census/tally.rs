@@ -1,0 +1,318 @@
+//! [`Tally`]: the census of raw documents on one thread, as a tree of key paths.
+//!
+//! Each document is walked once, straight from its bytes ([`Elements`]). Every node of the tree
+//! is a path; a key is looked up among its parent's children starting after the last one found
+//! (documents mostly keep their keys in one order, so a lookup is usually one comparison), and
+//! nothing is allocated unless a path is new. A node with more than [`MAX_CHILDREN`] distinct
+//! keys (a map keyed by data, such as ids) counts any further key under one path `*`.
+
+use bson::{RawBsonRef, RawDocument};
+
+use super::{type_name, KeyCensus, KeyStats};
+use crate::transform::{describe_id, Elements};
+
+/// Distinct keys tracked below one path; further keys are counted together as `*`.
+pub const MAX_CHILDREN: usize = 200;
+
+/// The key of the node counting the elements of an array.
+const ELEMENTS: &[u8] = b"[]";
+/// The key counting the keys past [`MAX_CHILDREN`].
+const OTHERS: &[u8] = b"*";
+/// BSON element types are 0x01..=0x13, MinKey 0xFF and MaxKey 0x7F.
+const TYPE_SLOTS: usize = 0x15;
+
+#[derive(Debug)]
+struct Node {
+    key: Box<[u8]>,
+    children: Vec<u32>,
+    /// The node counting this path's array elements, once it held an array.
+    elements: Option<u32>,
+    /// Documents with the path since the last [`Tally::take`].
+    documents: u64,
+    /// The document that last counted here (so one document counts once).
+    last_doc: u64,
+    types: [u64; TYPE_SLOTS],
+    /// The `_id` of the document that created the node, until it is handed out.
+    example_id: Option<String>,
+}
+
+impl Node {
+    fn new(key: &[u8], example_id: Option<String>) -> Node {
+        Node {
+            key: key.into(),
+            children: Vec::new(),
+            elements: None,
+            documents: 0,
+            last_doc: 0,
+            types: [0; TYPE_SLOTS],
+            example_id,
+        }
+    }
+}
+
+fn slot(value: &RawBsonRef<'_>) -> usize {
+    match value.element_type() as u8 {
+        0xFF => 0,
+        0x7F => 0x14,
+        t => usize::from(t).min(TYPE_SLOTS - 1),
+    }
+}
+
+fn slot_name(slot: usize) -> &'static str {
+    use bson::spec::ElementType;
+    let byte = match slot {
+        0 => 0xFF,
+        0x14 => 0x7F,
+        s => u8::try_from(s).unwrap_or(0x0A),
+    };
+    ElementType::from(byte).map_or("unknown", type_name)
+}
+
+/// The key census of the documents observed on one thread.
+#[derive(Debug)]
+pub struct Tally {
+    /// `nodes[0]` is the document itself.
+    nodes: Vec<Node>,
+    /// Documents observed, ever: the current document's number.
+    seq: u64,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally::new()
+    }
+}
+
+/// The document being walked.
+struct Current<'a> {
+    doc: &'a RawDocument,
+    id: Option<String>,
+}
+
+impl Current<'_> {
+    fn id(&mut self) -> String {
+        self.id.get_or_insert_with(|| describe_id(self.doc)).clone()
+    }
+}
+
+impl Tally {
+    pub fn new() -> Tally {
+        Tally {
+            nodes: vec![Node::new(b"", None)],
+            seq: 0,
+        }
+    }
+
+    /// Counts every key path of `doc`. A malformed document is counted up to where it breaks.
+    pub fn observe(&mut self, doc: &RawDocument) {
+        self.seq += 1;
+        let mut current = Current { doc, id: None };
+        let root = &mut self.nodes[0];
+        root.documents += 1;
+        root.last_doc = self.seq;
+        root.types[usize::from(bson::spec::ElementType::EmbeddedDocument as u8)] += 1;
+        self.walk_document(0, doc, &mut current);
+    }
+
+    fn walk_document(&mut self, node: usize, doc: &RawDocument, current: &mut Current<'_>) {
+        let mut hint = 0;
+        for element in Elements::of(doc) {
+            let Ok((key, value)) = element else { break };
+            let child = self.child(node, key, &mut hint, current);
+            self.count(child, value, current);
+        }
+    }
+
+    fn count(&mut self, node: usize, value: RawBsonRef<'_>, current: &mut Current<'_>) {
+        let seq = self.seq;
+        let n = &mut self.nodes[node];
+        n.types[slot(&value)] += 1;
+        if n.last_doc != seq {
+            n.last_doc = seq;
+            n.documents += 1;
+        }
+        match value {
+            RawBsonRef::Document(doc) => self.walk_document(node, doc, current),
+            RawBsonRef::Array(array) => {
+                let elements = match self.nodes[node].elements {
+                    Some(e) => e as usize,
+                    None => {
+                        let e = self.push(ELEMENTS, current);
+                        self.nodes[node].elements = Some(e as u32);
+                        e
+                    }
+                };
+                for element in Elements::of_array(array) {
+                    let Ok((_, value)) = element else { break };
+                    self.count(elements, value, current);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The child of `parent` for `key`, made if new; `hint` is where the search starts.
+    fn child(
+        &mut self,
+        parent: usize,
+        key: &[u8],
+        hint: &mut usize,
+        current: &mut Current<'_>,
+    ) -> usize {
+        let children = &self.nodes[parent].children;
+        let n = children.len();
+        let start = (*hint).min(n);
+        let found = (start..n)
+            .chain(0..start)
+            .find(|&i| &*self.nodes[children[i] as usize].key == key);
+        if let Some(i) = found {
+            *hint = i + 1;
+            return children[i] as usize;
+        }
+        let key = if n >= MAX_CHILDREN { OTHERS } else { key };
+        if key == OTHERS {
+            if let Some(&c) = children
+                .iter()
+                .find(|&&c| &*self.nodes[c as usize].key == OTHERS)
+            {
+                return c as usize;
+            }
+        }
+        let child = self.push(key, current);
+        self.nodes[parent].children.push(child as u32);
+        *hint = n + 1;
+        child
+    }
+
+    fn push(&mut self, key: &[u8], current: &mut Current<'_>) -> usize {
+        self.nodes.push(Node::new(key, Some(current.id())));
+        self.nodes.len() - 1
+    }
+
+    /// What was counted since the last call (every path with a document), and starts again
+    /// from zero; the paths stay known.
+    pub fn take(&mut self) -> KeyCensus {
+        let mut out = KeyCensus {
+            documents: std::mem::take(&mut self.nodes[0].documents),
+            keys: Default::default(),
+        };
+        self.nodes[0].types = [0; TYPE_SLOTS];
+        let mut path = String::new();
+        let children = self.nodes[0].children.clone();
+        for child in children {
+            self.collect(child as usize, &mut path, &mut out);
+        }
+        out
+    }
+
+    fn collect(&mut self, node: usize, path: &mut String, out: &mut KeyCensus) {
+        let len = path.len();
+        let n = &mut self.nodes[node];
+        if &*n.key == ELEMENTS {
+            path.push_str("[]");
+        } else {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(&String::from_utf8_lossy(&n.key));
+        }
+        if n.documents > 0 {
+            let types = n
+                .types
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| **c > 0)
+                .map(|(s, c)| (slot_name(s).to_string(), *c))
+                .collect();
+            out.keys.insert(
+                path.clone(),
+                KeyStats {
+                    documents: std::mem::take(&mut n.documents),
+                    types,
+                    example_id: n.example_id.take(),
+                },
+            );
+            n.types = [0; TYPE_SLOTS];
+        }
+        let below: Vec<u32> = n
+            .elements
+            .into_iter()
+            .chain(n.children.iter().copied())
+            .collect();
+        for child in below {
+            self.collect(child as usize, path, out);
+        }
+        path.truncate(len);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_documents_and_arrays_of_documents_are_counted_per_document() {
+        let docs = [
+            bson::rawdoc! { "_id": 1, "a": { "b": 1, "c": "x" }, "items": [ { "sku": "p" }, { "sku": "q", "n": null } ] },
+            bson::rawdoc! { "_id": 2, "a": null, "items": [ 1, "two" ], "tags": [] },
+        ];
+        let mut tally = Tally::new();
+        for d in &docs {
+            tally.observe(d);
+        }
+        let census = tally.take();
+        assert_eq!(census.documents, 2);
+        let k = |p: &str| census.keys.get(p).cloned().unwrap_or_default();
+        let types = |p: &str| {
+            k(p).types
+                .into_iter()
+                .map(|(t, n)| format!("{t}:{n}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        assert_eq!(k("_id").documents, 2);
+        assert_eq!(types("_id"), "int:2");
+        assert_eq!(types("a"), "null:1,object:1");
+        assert_eq!(k("a.b").documents, 1);
+        assert_eq!(types("a.c"), "string:1");
+        assert_eq!(k("items").documents, 2);
+        assert_eq!(k("items[]").documents, 2);
+        assert_eq!(types("items[]"), "int:1,object:2,string:1");
+        assert_eq!(k("items[].sku").documents, 1);
+        assert_eq!(types("items[].sku"), "string:2");
+        assert_eq!(types("items[].n"), "null:1");
+        assert_eq!(types("tags"), "array:1");
+        assert!(!census.keys.contains_key("tags[]"));
+        assert_eq!(census.keys.len(), 9, "{:?}", census.keys.keys());
+        assert_eq!(k("a.b").example_id.as_deref(), Some("1"));
+        assert_eq!(k("tags").example_id.as_deref(), Some("2"));
+
+        // Taken: the next take has only what came after.
+        tally.observe(&docs[1]);
+        let again = tally.take();
+        assert_eq!(again.documents, 1);
+        assert!(!again.keys.contains_key("a.b"));
+        assert_eq!(again.keys["items[]"].documents, 1);
+        assert_eq!(
+            again.keys["a"].example_id, None,
+            "an example is handed out once"
+        );
+    }
+
+    #[test]
+    fn keys_past_the_limit_are_counted_together() {
+        let mut map = bson::Document::new();
+        for i in 0..(MAX_CHILDREN + 50) {
+            map.insert(format!("k{i}"), i as i32);
+        }
+        let doc = bson::RawDocumentBuf::try_from(&bson::doc! { "m": map }).expect("a document");
+        let mut tally = Tally::new();
+        tally.observe(&doc);
+        tally.observe(&doc);
+        let census = tally.take();
+        assert_eq!(census.keys["m.*"].types["int"], 100);
+        assert_eq!(census.keys["m.*"].documents, 2);
+        assert_eq!(census.keys["m.k0"].documents, 2);
+        assert_eq!(census.keys.len(), 1 + MAX_CHILDREN + 1);
+    }
+}
