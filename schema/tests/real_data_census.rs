@@ -45,9 +45,22 @@ fn tally(docs: &[RawDocumentBuf]) -> KeyCensus {
     tally.take()
 }
 
+/// Keys that are ids rather than names, written out again here: digits only, 16+ hex digits, or
+/// a UUID (8-4-4-4-12).
+fn looks_like_data(key: &str) -> bool {
+    let hex = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_hexdigit());
+    let parts: Vec<&str> = key.split('-').collect();
+    let uuid = parts.len() == 5
+        && parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+        && parts.iter().all(|p| hex(p));
+    (!key.is_empty() && key.chars().all(|c| c.is_ascii_digit()))
+        || (key.len() >= 16 && hex(key))
+        || uuid
+}
+
 /// A second, plain count over parsed documents: per path the set of documents having it and
-/// the values per type. Like the census, a path keeps its first `MAX_CHILDREN` distinct keys
-/// and counts further ones as `*`.
+/// the values per type. Like the census, keys that are data count as `*`, and a path keeps its
+/// first `MAX_CHILDREN` distinct keys and counts further ones as `*`.
 #[derive(Default)]
 struct Plain {
     documents: BTreeMap<String, std::collections::BTreeSet<usize>>,
@@ -58,7 +71,9 @@ struct Plain {
 impl Plain {
     fn key_path(&mut self, parent: &str, key: &str) -> String {
         let known = self.children.entry(parent.to_string()).or_default();
-        let key = if known.iter().any(|k| k == key) {
+        let key = if looks_like_data(key) {
+            "*"
+        } else if known.iter().any(|k| k == key) {
             key
         } else if known.len() < census::MAX_CHILDREN {
             known.push(key.to_string());
@@ -170,6 +185,14 @@ fn the_census_has_the_figures_the_data_readme_counts() {
     // 1 to 6 account numbers each, 1,746 in all (the junction's rows).
     assert_eq!(customers.keys["accounts[]"].types["int"], 1746);
     assert_eq!(customers.keys["accounts"].documents, 500);
+    // A map keyed by random hex ids (empty in 267 documents): one path for all its keys.
+    assert_eq!(customers.keys["tier_and_details"].documents, 500);
+    assert_eq!(customers.keys["tier_and_details.*"].documents, 500 - 267);
+    assert!(customers.keys.contains_key("tier_and_details.*.tier"));
+    assert!(!customers
+        .keys
+        .keys()
+        .any(|k| k.starts_with("tier_and_details.0")));
 
     let users = tally(&read("sample_mflix/users.bson"));
     assert_eq!(users.documents, 185);

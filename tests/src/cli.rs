@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 pub enum SchemaChoice {
     Real,
     Fixture,
+    Keys,
 }
 
 impl SchemaChoice {
@@ -19,6 +20,7 @@ impl SchemaChoice {
         match self {
             SchemaChoice::Real => "real",
             SchemaChoice::Fixture => "fixture",
+            SchemaChoice::Keys => "keys",
         }
     }
 }

@@ -2,8 +2,8 @@
 //! on the Mongo-wire server ([`mongo::MongoDb`]), data sets written as every kind of source
 //! ([`data::Dataset`]), what a run must leave behind computed from the data ([`expect`]), the
 //! `e2e-migrate` binary run, interrupted and killed ([`cli::Cli`]), seeded moments for
-//! interruptions ([`moments::Moments`]) and kill-and-resume loops ([`kills`]), and the fixture schema for bad-input tests
-//! ([`fixture`]).
+//! interruptions ([`moments::Moments`]) and kill-and-resume loops ([`kills`]), the fixture schema for bad-input tests
+//! ([`fixture`]) and models that miss keys of their documents ([`keys`]).
 //!
 //! ```sh
 //! bash .ci/test -p migrator-e2e      # starts PostgreSQL and the Mongo-wire server if needed
@@ -19,6 +19,7 @@ pub mod data;
 pub mod example;
 pub mod expect;
 pub mod fixture;
+pub mod keys;
 pub mod kills;
 pub mod moments;
 pub mod mongo;

@@ -247,6 +247,20 @@ impl TestDb {
         .collect()
     }
 
+    /// The stored key census, sorted: (collection, path, documents, types as JSON).
+    pub fn key_census(&self) -> Vec<[String; 4]> {
+        self.rows(&format!(
+            "SELECT collection, path, documents::text, types::text FROM {}.key_census ORDER BY 1, 2",
+            quote_ident(STATE)
+        ))
+        .into_iter()
+        .map(|r| {
+            let mut it = r.into_iter().map(Option::unwrap_or_default);
+            std::array::from_fn(|_| it.next().unwrap_or_default())
+        })
+        .collect()
+    }
+
     /// Per collection: (partitions, documents, rows written, dead letters, all done).
     pub fn checkpoint_totals(&self) -> BTreeMap<String, (i64, i64, i64, i64, bool)> {
         self.rows(&format!(

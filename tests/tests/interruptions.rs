@@ -32,6 +32,8 @@ struct Outcomes {
     /// Per collection: (partitions, documents, rows written, dead letters, done).
     checkpoints: BTreeMap<String, (i64, i64, i64, i64, bool)>,
     stage: Option<String>,
+    /// The key census: a resumed run counts every document once.
+    census: Vec<[String; 4]>,
 }
 
 impl Outcomes {
@@ -42,6 +44,7 @@ impl Outcomes {
             reference_issues: db.reference_issues(),
             checkpoints: db.checkpoint_totals(),
             stage: db.stage(),
+            census: db.key_census(),
         }
     }
 }
@@ -69,6 +72,15 @@ fn baseline() -> &'static Baseline {
         let outcomes = Outcomes::of(&db);
         assert_eq!(outcomes.stage.as_deref(), Some("done"));
         assert_eq!(outcomes.tables.len(), 13);
+        let theaters = outcomes
+            .census
+            .iter()
+            .find(|c| c[0] == "theaters" && c[1].is_empty());
+        assert_eq!(
+            theaters.map(|c| c[2].as_str()),
+            Some("1564"),
+            "the census counts every theater once"
+        );
         assert!(
             outcomes.checkpoints.values().all(|c| c.4),
             "every partition done"
@@ -107,6 +119,16 @@ fn assert_like_baseline(db: &TestDb, what: &str) {
         "{what}: checkpoints"
     );
     assert_eq!(got.stage.as_deref(), Some("done"), "{what}: stage");
+    let differ: Vec<_> = got
+        .census
+        .iter()
+        .filter(|row| !want.census.contains(row))
+        .chain(want.census.iter().filter(|row| !got.census.contains(row)))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "{what}: key census rows that differ: {differ:?}"
+    );
 }
 
 fn migrate_args(source: &str, batch: usize) -> Vec<String> {

@@ -4,7 +4,8 @@
 //!
 //! Paths name nested documents with `.` and arrays with `[]`: `address.city`, `items[]` (the
 //! elements of `items`), `items[].sku` (a key of the documents inside `items`). The root of a
-//! collection is the path `""`, whose document count is the collection's.
+//! collection is the path `""`, whose document count is the collection's. Keys that are data (a
+//! map keyed by ids) are counted together as `*` (`tier_and_details.*.tier`).
 //!
 //! [`Tally`] counts raw documents on one reading thread; [`Tally::take`] hands out what was
 //! counted since the last call as a [`KeyCensus`], the delta a batch commits with its rows
@@ -25,7 +26,7 @@ pub use coverage::{
     coverage, CollectionCoverage, Coverage, DroppedKey, KeyCoverage, KeyFindings, NeverSeen,
 };
 pub use fate::Fate;
-pub use tally::{Tally, MAX_CHILDREN};
+pub use tally::{is_data_key, Tally, MAX_CHILDREN};
 
 /// What the documents of one collection hold under one key path.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,8 +3,13 @@
 //! Each document is walked once, straight from its bytes ([`Elements`]). Every node of the tree
 //! is a path; a key is looked up among its parent's children starting after the last one found
 //! (documents mostly keep their keys in one order, so a lookup is usually one comparison), and
-//! nothing is allocated unless a path is new. A node with more than [`MAX_CHILDREN`] distinct
-//! keys (a map keyed by data, such as ids) counts any further key under one path `*`.
+//! nothing is allocated unless a path is new.
+//!
+//! Keys that are data rather than names (a map keyed by ids: all digits, 16 or more hex digits,
+//! a UUID; see [`is_data_key`]) are counted together under one path `*`, whatever the order the
+//! documents come in, so every partition, batch and resumed run names the same paths. Past
+//! [`MAX_CHILDREN`] distinct keys under one path (a map keyed by other data), further keys go to
+//! `*` too: only then do the paths depend on the order the documents were read in.
 
 use bson::{RawBsonRef, RawDocument};
 
@@ -12,7 +17,23 @@ use super::{type_name, KeyCensus, KeyStats};
 use crate::transform::{describe_id, Elements};
 
 /// Distinct keys tracked below one path; further keys are counted together as `*`.
-pub const MAX_CHILDREN: usize = 200;
+pub const MAX_CHILDREN: usize = 1000;
+
+/// Whether a key is data rather than a name: all ASCII digits, 16 or more hex digits (an
+/// ObjectId, a hash), or a UUID in its text form.
+pub fn is_data_key(key: &[u8]) -> bool {
+    let hex = |b: &u8| b.is_ascii_hexdigit();
+    match key {
+        [] => false,
+        k if k.iter().all(u8::is_ascii_digit) => true,
+        k if k.len() >= 16 && k.iter().all(hex) => true,
+        k if k.len() == 36 => k.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => hex(b),
+        }),
+        _ => false,
+    }
+}
 
 /// The key of the node counting the elements of an array.
 const ELEMENTS: &[u8] = b"[]";
@@ -159,6 +180,7 @@ impl Tally {
         hint: &mut usize,
         current: &mut Current<'_>,
     ) -> usize {
+        let key = if is_data_key(key) { OTHERS } else { key };
         let children = &self.nodes[parent].children;
         let n = children.len();
         let start = (*hint).min(n);
@@ -297,6 +319,42 @@ mod tests {
             again.keys["a"].example_id, None,
             "an example is handed out once"
         );
+    }
+
+    #[test]
+    fn keys_that_are_data_are_counted_together() {
+        for key in [
+            "0",
+            "2018",
+            "06408794cad9415882ad850f606e2215",
+            "5aa16ff506ee712b0000003b",
+            "123e4567-e89b-12d3-a456-426614174000",
+        ] {
+            assert!(is_data_key(key.as_bytes()), "{key}");
+        }
+        for key in [
+            "",
+            "active",
+            "deadbeef",
+            "a1",
+            "_id",
+            "123e4567-e89b-12d3-a456-42661417400g",
+            "tier_1",
+        ] {
+            assert!(!is_data_key(key.as_bytes()), "{key}");
+        }
+        let doc = bson::rawdoc! { "m": { "0a1b2c3d4e5f60718293a4b5c6d7e8f9": { "tier": "gold" }, "ffffffffffffffff": { "tier": "x", "id": 1 } }, "years": { "2019": 1, "2020": 2 } };
+        let mut tally = Tally::new();
+        tally.observe(&doc);
+        let census = tally.take();
+        let paths: Vec<&str> = census.keys.keys().map(String::as_str).collect();
+        assert_eq!(
+            paths,
+            ["m", "m.*", "m.*.id", "m.*.tier", "years", "years.*"]
+        );
+        assert_eq!(census.keys["m.*"].types["object"], 2);
+        assert_eq!(census.keys["m.*"].documents, 1);
+        assert_eq!(census.keys["years.*"].types["int"], 2);
     }
 
     #[test]
