@@ -9,6 +9,8 @@ use crate::source::SourceError;
 pub enum RunError {
     #[error("another migration holds the lock on this target (state schema `{state}`); wait for it or stop it")]
     Locked { state: String },
+    #[error("another run took this target over (state schema `{state}`) after this run's control session was lost; this run's writers stopped before committing anything more")]
+    TakenOver { state: String },
     #[error("the checkpoint in `{state}` was written with other settings: {}; run with --restart to start over", differences.join("; "))]
     CheckpointMismatch {
         state: String,

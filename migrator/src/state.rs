@@ -160,7 +160,8 @@ impl StateStore {
         crate::sink::ddl::execute_all(conn, &what, &sql::create_state(&self.schema)).await
     }
 
-    /// Drops all state (a restart, or `reset`).
+    /// Drops all state (the tables stay; `--restart` and `reset --drop-tables` drop both in one
+    /// transaction).
     pub async fn drop(&self, conn: &mut PgConnection) -> Result<(), RunError> {
         sqlx::query(&sql::drop_state(&self.schema))
             .execute(&mut *conn)

@@ -170,7 +170,8 @@ fn resuming_with_other_settings_is_refused_unless_restarted() {
     ];
     for (args, change) in &refusals {
         let refused = cli.run(args);
-        refused.expect_code(1);
+        // A usage error: the command line must change (or say --restart).
+        refused.expect_code(2);
         let expected = format!(
             "the checkpoint in `{STATE}` was written with other settings: {change}; \
              run with --restart to start over"

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use sqlx::Row;
 
+use super::failure::{self, UsageError};
 use super::options::{
     exit, Cli, Command, ErrorsCommand, FileConfig, MigrateArgs, SchemaModeArg, SourceArgs,
     ValidateArgs, DEFAULT_PG_URL,
@@ -16,7 +17,6 @@ use crate::dead_letter::DeadLetterFile;
 use crate::pipeline::config::{ErrorLimit, RunConfig, SchemaMode};
 use crate::plan::LoadPlan;
 use crate::report::Outcome;
-use crate::run_error::RunError;
 use crate::schema::Schema;
 use crate::sink::ddl::Ddl;
 use crate::sink::sql;
@@ -123,11 +123,11 @@ pub async fn dispatch(cli: Cli, file: FileConfig, schema: Schema) -> u8 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            match e.downcast_ref::<RunError>() {
-                Some(RunError::Locked { .. }) => exit::LOCKED,
-                _ => exit::FAILED,
+            eprintln!("error: {}", failure::render(&e));
+            if let (Command::Migrate(_), Some(hint)) = (&cli.command, failure::resume_hint(&e)) {
+                eprintln!("{hint}");
             }
+            failure::exit_code(&e)
         }
     }
 }
@@ -178,16 +178,16 @@ async fn migrate(
         Some(SchemaModeArg::Existing) => SchemaMode::Existing,
         _ => SchemaMode::Create,
     };
-    if let Some(n) = args.batch_size.or(file.batch_size) {
+    if let Some(n) = at_least_one("batch-size", args.batch_size.or(file.batch_size))? {
         config.batch_documents = n;
     }
-    if let Some(n) = args.batch_bytes.or(file.batch_bytes) {
+    if let Some(n) = at_least_one("batch-bytes", args.batch_bytes.or(file.batch_bytes))? {
         config.batch_bytes = n;
     }
-    if let Some(n) = args.jobs.or(file.jobs) {
+    if let Some(n) = at_least_one("jobs", args.jobs.or(file.jobs))? {
         config.jobs = n;
     }
-    match args.partitions.or(file.partitions) {
+    match at_least_one("partitions", args.partitions.or(file.partitions))? {
         Some(n) => config.partitions = n,
         None => config.adaptive_partitions = true,
     }
@@ -202,11 +202,22 @@ async fn migrate(
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = Arc::clone(&stop);
+        let display = Arc::clone(&display);
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!(
-                    "\nstopping after the current batches commit (Ctrl+C again to abort now)..."
-                );
+                // The runtime has one thread: the run is between two awaits here, so the stage
+                // it reported is the stage it is in. A load stops after its batches commit; the
+                // last stage (keys, references, constraints) reads nothing more and finishes.
+                if display.past_the_load() {
+                    eprintln!(
+                        "\nthe load is done: finishing its last stage (keys, references and \
+                         constraints); Ctrl+C again to stop now (the next run resumes that stage)"
+                    );
+                } else {
+                    eprintln!(
+                        "\nstopping after the current batches commit (Ctrl+C again to abort now)..."
+                    );
+                }
                 stop.store(true, Ordering::SeqCst);
                 if tokio::signal::ctrl_c().await.is_ok() {
                     eprintln!(
@@ -245,6 +256,15 @@ async fn migrate(
         return run_validation(source.as_ref(), target, schema, args.sample, args.json).await;
     }
     Ok(exit::OK)
+}
+
+/// A count from the command line or the `--config` file, which must be at least 1 (the flags'
+/// parser refuses 0 already; a file's value is checked here).
+fn at_least_one(key: &str, value: Option<usize>) -> Result<Option<usize>, UsageError> {
+    match value {
+        Some(0) => Err(UsageError(format!("`{key}` must be at least 1, not 0"))),
+        other => Ok(other),
+    }
 }
 
 /// Validates the target against the source and prints the report; the exit code says whether it passed.
@@ -475,16 +495,14 @@ async fn reset(drop_tables: bool, target: &Target, schema: &Schema) -> anyhow::R
     let mut conn = connect(&target.pg_url).await?;
     let state = target.state();
     state.lock(&mut conn).await?;
-    if drop_tables {
-        crate::pipeline::run::drop_tables(
-            schema,
-            &target.target_schema,
-            SchemaMode::Create,
-            &mut conn,
-        )
-        .await?;
-    }
-    state.drop(&mut conn).await?;
+    // One transaction: a reset killed halfway leaves the run as it was.
+    let mut statements = if drop_tables {
+        crate::pipeline::run::drop_tables(schema, &target.target_schema, SchemaMode::Create)
+    } else {
+        Vec::new()
+    };
+    statements.push(sql::drop_state(&target.state_schema));
+    crate::sink::ddl::execute_all(&mut conn, "reset the run", &statements).await?;
     state.unlock(&mut conn).await?;
     say!(
         "reset: state schema `{}` dropped{}",

@@ -18,6 +18,7 @@ macro_rules! say {
 
 mod commands;
 mod coverage;
+mod failure;
 mod next;
 pub mod options;
 mod plan;

@@ -154,19 +154,19 @@ pub struct MigrateArgs {
     #[command(flatten)]
     pub source: SourceArgs,
     /// Documents per batch (each batch is one transaction).
-    #[arg(long, env = "MIGRATOR_BATCH_SIZE")]
+    #[arg(long, env = "MIGRATOR_BATCH_SIZE", value_parser = at_least_one())]
     pub batch_size: Option<usize>,
     /// Bytes a batch holds, at most: its documents as read plus their encoded rows.
-    #[arg(long, env = "MIGRATOR_BATCH_BYTES")]
+    #[arg(long, env = "MIGRATOR_BATCH_BYTES", value_parser = at_least_one())]
     pub batch_bytes: Option<usize>,
     /// Partitions loaded at the same time.
-    #[arg(long, env = "MIGRATOR_JOBS")]
+    #[arg(long, env = "MIGRATOR_JOBS", value_parser = at_least_one())]
     pub jobs: Option<usize>,
     /// Most ranges a collection is split into: `_id` ranges of a live source, byte ranges of a
     /// plain `.bson` file [default: 4; by default a file is cut into pieces of at most half a
     /// job's share of the data, a live collection split only if it holds more than a job's
     /// share].
-    #[arg(long, env = "MIGRATOR_PARTITIONS")]
+    #[arg(long, env = "MIGRATOR_PARTITIONS", value_parser = at_least_one())]
     pub partitions: Option<usize>,
     /// Drop the previous run (its state and tables) and start over.
     #[arg(long)]
@@ -218,6 +218,12 @@ pub struct ValidateArgs {
     pub json: bool,
 }
 
+/// Counts that mean nothing at zero (`--jobs 0` would load nothing, `--batch-size 0` never
+/// fill a batch): refused like any malformed value, with exit code 2.
+fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+}
+
 /// Defaults read from `--config` (every key optional; kebab-case like the flags).
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -262,6 +268,21 @@ mod tests {
         assert_eq!(ok.source_kind, Some(SourceKind::Dump));
         let err = toml::from_str::<FileConfig>("batch_sise = 5").expect_err("unknown key");
         assert!(err.to_string().contains("batch_sise"), "{err}");
+    }
+
+    #[test]
+    fn counts_of_zero_are_refused() {
+        for flag in ["--batch-size", "--batch-bytes", "--jobs", "--partitions"] {
+            let err = Cli::try_parse_from(["m", "migrate", flag, "0"]).expect_err(flag);
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{flag}"
+            );
+            assert!(err.to_string().contains(flag), "{err}");
+            let ok = Cli::try_parse_from(["m", "migrate", flag, "1"]);
+            assert!(ok.is_ok(), "{flag} 1: {ok:?}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -55,6 +56,8 @@ pub struct Display {
     per_collection: Mutex<HashMap<String, (Option<ProgressBar>, Counts)>>,
     last_line: Mutex<Instant>,
     started: Instant,
+    /// Whether the run reported a stage after the load (see [`Display::past_the_load`]).
+    past_the_load: AtomicBool,
 }
 
 impl std::fmt::Debug for Display {
@@ -79,7 +82,14 @@ impl Display {
             per_collection: Mutex::new(HashMap::new()),
             last_line: Mutex::new(Instant::now()),
             started: Instant::now(),
+            past_the_load: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the run has moved on from the load to its last stage (a run stops at that
+    /// boundary if asked to before it reports the stage).
+    pub fn past_the_load(&self) -> bool {
+        self.past_the_load.load(Ordering::SeqCst)
     }
 
     /// Removes the bars before the summary is printed.
@@ -142,6 +152,8 @@ impl Observer for Display {
                 already_done,
                 ..
             } => {
+                // A collection loaded again after its keys were refused: a load once more.
+                self.past_the_load.store(false, Ordering::SeqCst);
                 let bar = self.bars.as_ref().map(|(multi, _)| {
                     let bar = multi.add(ProgressBar::new(estimated.unwrap_or(0)));
                     bar.set_style(style(&truncate(collection)));
@@ -213,6 +225,7 @@ impl Observer for Display {
                 }
             }
             Event::Stage { name } => {
+                self.past_the_load.store(true, Ordering::SeqCst);
                 self.finish_line(&format!("stage: {name}"));
             }
             Event::Note { message } => self.finish_line(message),

@@ -18,7 +18,7 @@ mod summary;
 mod workload;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -197,6 +197,11 @@ async fn run_locked(
         }
         if run.stage != RunStage::References {
             break;
+        }
+        // Asked to stop before the last stage began (the CLI says so from here on: the stage
+        // reported next tells it the load is over).
+        if shared.stop.load(Ordering::SeqCst) {
+            return Ok(Outcome::Interrupted);
         }
         references::stage(schema, shared, state, control, &ddl, &mut run).await?;
         // Keys refused: their collections load again.

@@ -194,25 +194,23 @@ fn check_collections(
     }
 }
 
-/// Drops the state and the target tables (create mode) or empties them (existing mode).
+/// Drops the state and the target tables (create mode) or empties them (existing mode), in one
+/// transaction: a run killed meanwhile finds the previous run as it was, never a state without
+/// its tables.
 async fn restart(
     schema: &Schema,
     config: &RunConfig,
     state: &StateStore,
     control: &mut PgConnection,
 ) -> Result<(), RunError> {
-    drop_tables(schema, &config.target_schema, config.schema_mode, control).await?;
-    state.drop(control).await?;
-    Ok(())
+    let mut stmts = drop_tables(schema, &config.target_schema, config.schema_mode);
+    stmts.push(sql::drop_state(state.schema()));
+    ddl::execute_all(control, "drop the previous run", &stmts).await
 }
 
-/// Drops the models' tables and enum types (create mode) or empties the tables (existing mode).
-pub async fn drop_tables(
-    schema: &Schema,
-    target_schema: &str,
-    mode: SchemaMode,
-    control: &mut PgConnection,
-) -> Result<(), RunError> {
+/// The statements that drop the models' tables and enum types (create mode) or empty the tables
+/// (existing mode).
+pub fn drop_tables(schema: &Schema, target_schema: &str, mode: SchemaMode) -> Vec<String> {
     let ns = sql::Namespace(Some(target_schema));
     let mut stmts = Vec::new();
     for def in schema.models().iter().map(ModelHandle::def) {
@@ -230,7 +228,7 @@ pub async fn drop_tables(
             }
         }
     }
-    ddl::execute_all(control, "drop the previous run's tables", &stmts).await
+    stmts
 }
 
 /// The tables of a new run: after checking that none of them is in the way, all of them with
