@@ -2,6 +2,8 @@
 //! checkpoints (written in the same transaction as the batch they record, see
 //! [`crate::sink::postgres`]).
 
+use std::sync::{Arc, OnceLock};
+
 use serde::{Deserialize, Serialize};
 use sqlx::{Connection, PgConnection, Row};
 
@@ -111,13 +113,22 @@ pub struct Checkpoint {
 #[derive(Debug, Clone)]
 pub struct StateStore {
     schema: String,
+    /// The run epoch this run took over the target with ([`StateStore::begin`]), shared by the
+    /// clones its writers hold: their batches commit only while it is the target's.
+    epoch: Arc<OnceLock<i64>>,
 }
 
 impl StateStore {
     pub fn new(schema: impl Into<String>) -> Self {
         StateStore {
             schema: schema.into(),
+            epoch: Arc::default(),
         }
+    }
+
+    /// The epoch batches are fenced by (`None` before [`StateStore::begin`]: unfenced).
+    pub fn epoch(&self) -> Option<i64> {
+        self.epoch.get().copied()
     }
 
     pub fn schema(&self) -> &str {
@@ -198,13 +209,36 @@ impl StateStore {
         Ok(Some((fp, RunStage::parse(&stage))))
     }
 
-    /// Starts a run or checks that the existing one has the same fingerprint.
+    /// Starts a run or checks that the existing one has the same fingerprint, then takes the
+    /// target over (see [`StateStore::take_over`]).
     pub async fn begin(
         &self,
         conn: &mut PgConnection,
         fingerprint: &Fingerprint,
     ) -> Result<RunStage, RunError> {
         self.init(conn).await?;
+        let stage = self.begin_run(conn, fingerprint).await?;
+        self.take_over(conn).await?;
+        Ok(stage)
+    }
+
+    /// Makes this run's epoch the target's: the batches of a previous run that are committing
+    /// finish first, and none commits after (a run whose control session was terminated still
+    /// has writers; they stop at their next batch). Called once the run lock is held.
+    pub async fn take_over(&self, conn: &mut PgConnection) -> Result<i64, RunError> {
+        let epoch: i64 = sqlx::query_scalar(&sql::take_over(&self.schema))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(RunError::db("taking the target over from any previous run"))?;
+        let _ = self.epoch.set(epoch);
+        Ok(self.epoch().unwrap_or(epoch))
+    }
+
+    async fn begin_run(
+        &self,
+        conn: &mut PgConnection,
+        fingerprint: &Fingerprint,
+    ) -> Result<RunStage, RunError> {
         match self.current(conn).await? {
             Some((stored, stage)) => {
                 let differences = fingerprint.differences(&stored);

@@ -29,6 +29,8 @@ const COPY_SLICE: usize = 1024 * 1024;
 pub(super) enum Failure {
     /// The partition's checkpoint is no longer where this batch started.
     Moved,
+    /// Another run took the target over (its epoch is the target's now).
+    TakenOver,
     /// The data was refused (constraint, value): isolate the documents.
     Document(Box<dyn sqlx::error::DatabaseError>),
     /// The connection or server had a passing problem: reconnect and retry the batch.
@@ -232,6 +234,12 @@ impl BatchWriter {
                         partition: batch.partition.index,
                     });
                 }
+                Failure::TakenOver => {
+                    self.conn = None;
+                    return Err(RunError::TakenOver {
+                        state: self.config.state.schema().to_string(),
+                    });
+                }
                 Failure::Reread(e) => {
                     self.conn = None;
                     return Err(e);
@@ -271,6 +279,7 @@ impl BatchWriter {
         let model = self.model.clone();
         let copy_sql = self.copy_sql.clone();
         let state = self.config.state.schema().to_string();
+        let epoch = self.config.state.epoch();
         let source = self.source.clone();
         let conn = self.connection().await.map_err(classify)?;
         let mut dead = batch.dead_letters.clone();
@@ -317,7 +326,7 @@ impl BatchWriter {
         let bounds = serde_json::to_value(&batch.partition).unwrap_or_default();
         let position = serde_json::to_value(&batch.end).unwrap_or_default();
         let start = serde_json::to_value(&batch.start).unwrap_or_default();
-        let recorded: i64 = sqlx::query_scalar(&sql::record_batch(&state))
+        let (recorded, ours): (i64, bool) = sqlx::query_as(&sql::record_batch(&state))
             .bind(&batch.collection)
             .bind(i32::try_from(batch.partition.index).unwrap_or(i32::MAX))
             .bind(bounds)
@@ -330,9 +339,15 @@ impl BatchWriter {
             .bind(start)
             .bind(names)
             .bind(counts)
+            .bind(epoch)
             .fetch_one(&mut *tx)
             .await
             .map_err(classify)?;
+        if !ours {
+            // Another run took the target over: this one writes nothing more.
+            drop(tx);
+            return Err(Failure::TakenOver);
+        }
         if recorded != 1 {
             // The partition moved on without us: roll back rather than land rows twice.
             drop(tx);

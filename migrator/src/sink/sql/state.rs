@@ -34,6 +34,10 @@ pub fn create_state(state: &str) -> Vec<String> {
     PRIMARY KEY (collection, partition)
 )"
         ),
+        // The epoch of the run that holds the target: each batch commits only while it is its
+        // run's (see `take_over`), so a run that lost its control session cannot write after
+        // another took over.
+        format!("CREATE TABLE IF NOT EXISTS {s}.fence (epoch bigint PRIMARY KEY)"),
         format!(
             "CREATE TABLE IF NOT EXISTS {s}.table_rows (
     table_name text PRIMARY KEY,
@@ -147,14 +151,19 @@ pub fn insert_planned_checkpoint(state: &str) -> String {
 /// only moves if the partition is still where the batch started (`$10`): a batch never lands
 /// twice, even if an earlier process's last commit arrived late. The written-row counts of the
 /// tables grow by `$12` (counts) for the tables `$11` (names). Returns the number of checkpoints
-/// moved (1, or 0 when the partition moved on without this batch).
+/// moved (1, or 0 when the partition moved on without this batch) and whether the batch's run
+/// (epoch `$13`) still holds the target.
 pub fn record_batch(state: &str) -> String {
     let s = quote_ident(state);
+    // `$13`: the writer's run epoch (NULL: unfenced). The fence row is locked until the commit,
+    // so a take-over waits for this batch, and a batch after it finds no row and records nothing.
     format!(
-        "WITH checkpoint AS (\
+        "WITH fence AS (SELECT epoch FROM {s}.fence WHERE epoch = $13 FOR KEY SHARE), \
+         checkpoint AS (\
          INSERT INTO {s}.checkpoints AS c (collection, partition, bounds, position, documents, \
          rows_written, dead_letters, batches, done, seconds) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, 1, $8, $9 \
+         WHERE $13::bigint IS NULL OR EXISTS (SELECT 1 FROM fence) \
          ON CONFLICT (collection, partition) DO UPDATE SET position = EXCLUDED.position, \
          documents = c.documents + EXCLUDED.documents, rows_written = c.rows_written + EXCLUDED.rows_written, \
          dead_letters = c.dead_letters + EXCLUDED.dead_letters, batches = c.batches + 1, \
@@ -164,7 +173,19 @@ pub fn record_batch(state: &str) -> String {
          INSERT INTO {s}.table_rows AS t (table_name, rows_written) \
          SELECT * FROM unnest($11::text[], $12::bigint[]) \
          ON CONFLICT (table_name) DO UPDATE SET rows_written = t.rows_written + EXCLUDED.rows_written) \
-         SELECT count(*) FROM checkpoint"
+         SELECT (SELECT count(*) FROM checkpoint), \
+         $13::bigint IS NULL OR EXISTS (SELECT 1 FROM fence)"
+    )
+}
+
+/// Makes the next run epoch the only one that may commit batches, and returns it: waits for the
+/// batches that locked the fence to commit (see [`record_batch`]).
+pub fn take_over(state: &str) -> String {
+    let s = quote_ident(state);
+    format!(
+        "WITH old AS (DELETE FROM {s}.fence RETURNING epoch) \
+         INSERT INTO {s}.fence (epoch) SELECT coalesce((SELECT max(epoch) FROM old), 0) + 1 \
+         RETURNING epoch"
     )
 }
 
