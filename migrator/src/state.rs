@@ -9,7 +9,7 @@ use sqlx::{Connection, PgConnection, Row};
 
 use crate::run_error::RunError;
 use crate::sink::sql;
-use crate::source::{Partition, Position};
+use crate::source::{Partition, Position, SourceStamp};
 
 /// What must not change between a run and its resume.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,8 +50,13 @@ impl Fingerprint {
 
 /// A stable 64-bit FNV-1a hash, as hex, for fingerprints.
 pub fn stable_hash(text: &str) -> String {
+    stable_hash_bytes(text.as_bytes())
+}
+
+/// [`stable_hash`] of bytes.
+pub fn stable_hash_bytes(bytes: &[u8]) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
+    for &b in bytes {
         hash ^= u64::from(b);
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
@@ -278,12 +283,14 @@ impl StateStore {
         Ok(())
     }
 
-    /// Records a collection's partitions, none of them started, in one transaction.
+    /// Records a collection's partitions, none of them started, and what its source was when
+    /// they were planned (if the source can say), in one transaction.
     pub async fn plan_partitions(
         &self,
         conn: &mut PgConnection,
         collection: &str,
         partitions: &[Partition],
+        stamp: Option<&SourceStamp>,
     ) -> Result<(), RunError> {
         let failed = || RunError::db(format!("recording the partitions of `{collection}`"));
         let mut tx = conn.begin().await.map_err(failed())?;
@@ -308,7 +315,42 @@ impl StateStore {
                 .await
                 .map_err(failed())?;
         }
+        if let Some(stamp) = stamp {
+            let stamp = serde_json::to_value(stamp)
+                .map_err(|e| RunError::Internal(format!("unwritable source stamp: {e}")))?;
+            sqlx::query(&sql::record_source_stamp(&self.schema))
+                .bind(collection)
+                .bind(stamp)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed())?;
+        }
         tx.commit().await.map_err(failed())
+    }
+
+    /// What each planned collection's source was when it was planned (collections planned by
+    /// a version that recorded nothing, or from a source that cannot say, are not listed).
+    pub async fn source_stamps(
+        &self,
+        conn: &mut PgConnection,
+    ) -> Result<Vec<(String, SourceStamp)>, RunError> {
+        let rows = sqlx::query(&sql::select_source_stamps(&self.schema))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(RunError::db("reading what the sources were when planned"))?;
+        rows.into_iter()
+            .map(|row| {
+                let collection: String = row.get(0);
+                let stamp: serde_json::Value = row.get(1);
+                let stamp = serde_json::from_value(stamp).map_err(|e| {
+                    RunError::Internal(format!(
+                        "unreadable source stamp of `{collection}` in {}.sources: {e}",
+                        self.schema
+                    ))
+                })?;
+                Ok((collection, stamp))
+            })
+            .collect()
     }
 
     /// Every partition's checkpoint.

@@ -176,7 +176,12 @@ async fn a_batch_whose_partition_moved_on_is_refused_and_lands_nothing_nor_its_k
             .await
             .expect("tables");
         state
-            .plan_partitions(&mut conn, "things", &[migrator::source::Partition::whole()])
+            .plan_partitions(
+                &mut conn,
+                "things",
+                &[migrator::source::Partition::whole()],
+                None,
+            )
             .await
             .expect("plan");
         let config = migrator::sink::postgres::WriterConfig {
@@ -261,7 +266,12 @@ async fn an_unreadable_checkpoint_names_its_collection_and_partition() {
         let state = StateStore::new("_migrator");
         state.init(&mut conn).await.expect("init");
         state
-            .plan_partitions(&mut conn, "things", &[migrator::source::Partition::whole()])
+            .plan_partitions(
+                &mut conn,
+                "things",
+                &[migrator::source::Partition::whole()],
+                None,
+            )
             .await
             .expect("plan");
         // A resume point whose `_id` is not Extended JSON (edited by hand, say).

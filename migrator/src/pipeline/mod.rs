@@ -2,6 +2,7 @@
 //! bounded channels (a full channel blocks the reader), checkpoints with every batch.
 
 pub mod batch;
+mod changes;
 pub mod config;
 pub mod dry_run;
 mod early;

@@ -425,6 +425,13 @@ macro_rules! file_source {
                 self.files.fetch(collection, ids)
             }
 
+            fn stamp(
+                &self,
+                collection: &str,
+            ) -> Result<Option<$crate::source::SourceStamp>, $crate::source::SourceError> {
+                $crate::source::SourceStamp::of_file(self.files.path(collection)?).map(Some)
+            }
+
             fn rereadable(&self) -> bool {
                 true
             }

@@ -13,6 +13,7 @@ mod framing;
 mod metadata;
 pub mod mongo;
 pub mod sample;
+mod stamp;
 
 pub use archive::{ArchiveCollection, ArchiveSource, ArchiveWriter};
 pub use dump::DumpSource;
@@ -20,6 +21,7 @@ pub use ejson::ExportSource;
 pub use metadata::UniqueIndex;
 pub use mongo::MongoSource;
 pub use sample::SampleSource;
+pub use stamp::SourceStamp;
 
 use std::path::{Path, PathBuf};
 
@@ -275,6 +277,12 @@ pub trait Source: Send + Sync {
     /// The documents with these `_id`s (for dead letters found after the load, and validation
     /// samples), in any order; ids that are not found are left out.
     fn fetch(&self, collection: &str, ids: &[Bson]) -> Result<Vec<RawDocumentBuf>, SourceError>;
+
+    /// What the collection's data is now, if the source can say (files and archives: see
+    /// [`SourceStamp`]), so a resume notices that it changed since its partitions were planned.
+    fn stamp(&self, _collection: &str) -> Result<Option<SourceStamp>, SourceError> {
+        Ok(None)
+    }
 
     /// Whether a partition read again from a position gives the same documents, as files do (a
     /// live deployment may have changed meanwhile). A load keeps no copy of the documents of

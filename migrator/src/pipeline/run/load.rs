@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use sqlx::PgConnection;
 
+use super::super::changes;
 use super::super::config::SchemaMode;
 use super::super::early::{EarlyKeys, EarlyWork};
 use super::partition::{run_partition, start_reading};
@@ -122,7 +123,24 @@ async fn load(
     early: Option<&EarlyKeys>,
     spare: &mut Vec<PgConnection>,
 ) -> Result<Outcome, RunError> {
-    let checkpoints = state.checkpoints(control).await?;
+    let mut checkpoints = state.checkpoints(control).await?;
+    // A collection whose file changed since it was planned is loaded again from its start.
+    let observer = shared.observer.as_ref();
+    let source = &shared.source;
+    let config = &shared.config;
+    if changes::forget_changed(
+        schema,
+        source,
+        config,
+        observer,
+        state,
+        control,
+        &checkpoints,
+    )
+    .await?
+    {
+        checkpoints = state.checkpoints(control).await?;
+    }
     let mut prefetched = workload.prefetched.take();
     let estimate = |m: usize| workload.estimate(schema, m);
     let mut to_plan: VecDeque<usize> = workload.order.iter().copied().collect();
@@ -225,10 +243,15 @@ async fn load(
             }
             Some(planned) = planner.join_next(), if !planner.is_empty() => {
                 let recorded = match planned {
-                    Ok((model, Ok(partitions), readings)) => state
-                        .plan_partitions(control, model.collection(), &partitions)
+                    Ok((model, Ok(planned), readings)) => state
+                        .plan_partitions(
+                            control,
+                            model.collection(),
+                            &planned.partitions,
+                            planned.stamp.as_ref(),
+                        )
                         .await
-                        .map(|()| (model, partitions, readings)),
+                        .map(|()| (model, planned.partitions, readings)),
                     Ok((_, Err(e), _)) => Err(e),
                     Err(e) => Err(planning_failed(e)),
                 };

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::super::changes::{self, Planned};
 use super::super::config::RunConfig;
 use super::super::reader::Reading;
 use super::partition::start_reading;
@@ -12,7 +13,7 @@ use crate::plan::LoadPlan;
 use crate::progress::Event;
 use crate::run_error::RunError;
 use crate::schema::{ModelHandle, Schema};
-use crate::source::{CollectionInfo, Partition, Position};
+use crate::source::{CollectionInfo, Position};
 
 /// How much work each collection is, and the order the load takes the models in.
 pub(super) struct Workload {
@@ -33,7 +34,7 @@ pub(super) struct Workload {
 /// started on the first of them.
 pub(super) struct Prefetch {
     pub(super) model: usize,
-    pub(super) planned: tokio::task::JoinHandle<(Result<Vec<Partition>, RunError>, Readings)>,
+    pub(super) planned: tokio::task::JoinHandle<(Result<Planned, RunError>, Readings)>,
 }
 
 /// Readers started ahead of their tasks, by partition index.
@@ -44,20 +45,21 @@ pub(super) fn planning_failed(e: tokio::task::JoinError) -> RunError {
     RunError::Internal(format!("planning partitions failed: {e}"))
 }
 
-/// Asks the source for the partitions of `model`'s collection (run it on a blocking thread).
+/// Asks the source for the partitions of `model`'s collection, with what the collection's
+/// source is now (run it on a blocking thread).
 pub(super) fn plan(
     shared: &Shared,
     model: ModelHandle,
     max: usize,
-) -> impl FnOnce() -> Result<Vec<Partition>, RunError> + Send + 'static {
+) -> impl FnOnce() -> Result<Planned, RunError> + Send + 'static {
     let (source, observer) = (Arc::clone(&shared.source), Arc::clone(&shared.observer));
     move || {
-        let partitions = source.partitions(model.collection(), max)?;
+        let planned = changes::plan(source.as_ref(), model.collection(), max)?;
         if let Some(reason) = source.split_reason(model.collection()) {
             let message = format!("`{}`: {reason}", model.collection());
             observer.event(&Event::Note { message });
         }
-        Ok(partitions)
+        Ok(planned)
     }
 }
 
@@ -113,7 +115,10 @@ impl Workload {
         let shared = Arc::clone(shared);
         let planned = tokio::task::spawn_blocking(move || {
             let planned = planning();
-            let first = planned.as_deref().unwrap_or_default();
+            let first = planned
+                .as_ref()
+                .map(|p| p.partitions.as_slice())
+                .unwrap_or_default();
             let readings = first
                 .iter()
                 .take(shared.config.jobs.max(1))

@@ -38,6 +38,14 @@ pub fn create_state(state: &str) -> Vec<String> {
         // run's (see `take_over`), so a run that lost its control session cannot write after
         // another took over.
         format!("CREATE TABLE IF NOT EXISTS {s}.fence (epoch bigint PRIMARY KEY)"),
+        // What each collection's source was when its partitions were planned (see
+        // `crate::pipeline::changes`).
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.sources (
+    collection text PRIMARY KEY,
+    stamp jsonb NOT NULL
+)"
+        ),
         format!(
             "CREATE TABLE IF NOT EXISTS {s}.table_rows (
     table_name text PRIMARY KEY,
@@ -178,6 +186,23 @@ pub fn record_batch(state: &str) -> String {
     )
 }
 
+/// Records (or replaces) what a collection's source was when it was planned (`$1` collection,
+/// `$2` stamp).
+pub fn record_source_stamp(state: &str) -> String {
+    format!(
+        "INSERT INTO {}.sources (collection, stamp) VALUES ($1, $2) \
+         ON CONFLICT (collection) DO UPDATE SET stamp = EXCLUDED.stamp",
+        quote_ident(state)
+    )
+}
+
+pub fn select_source_stamps(state: &str) -> String {
+    format!(
+        "SELECT collection, stamp FROM {}.sources ORDER BY collection",
+        quote_ident(state)
+    )
+}
+
 /// Makes the next run epoch the only one that may commit batches, and returns it: waits for the
 /// batches that locked the fence to commit (see [`record_batch`]).
 pub fn take_over(state: &str) -> String {
@@ -197,13 +222,14 @@ pub fn select_table_rows(state: &str) -> String {
 }
 
 /// Forgets what the load of some collections recorded (`$1`: collections), so it can run again
-/// from the start: their checkpoints, dead letters and key census.
-pub fn forget_loads(state: &str) -> [String; 3] {
+/// from the start: their checkpoints, dead letters, key census and source stamps.
+pub fn forget_loads(state: &str) -> [String; 4] {
     let s = quote_ident(state);
     [
         format!("DELETE FROM {s}.checkpoints WHERE collection = ANY($1)"),
         format!("DELETE FROM {s}.dead_letters WHERE collection = ANY($1)"),
         format!("DELETE FROM {s}.key_census WHERE collection = ANY($1)"),
+        format!("DELETE FROM {s}.sources WHERE collection = ANY($1)"),
     ]
 }
 

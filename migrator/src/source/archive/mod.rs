@@ -35,7 +35,7 @@ pub use self::writer::ArchiveWriter;
 use super::fetch::IdSet;
 use super::framing::{BsonStream, Frame};
 use super::metadata::{self, UniqueIndex};
-use super::{CollectionInfo, DocStream, Partition, Position, Source, SourceError};
+use super::{CollectionInfo, DocStream, Partition, Position, Source, SourceError, SourceStamp};
 
 /// The first four bytes of an archive (`0x8199e26d`, little endian).
 pub(crate) const MAGIC: [u8; 4] = 0x8199_e26d_u32.to_le_bytes();
@@ -359,6 +359,24 @@ impl Source for ArchiveSource {
     fn fetch(&self, collection: &str, ids: &[Bson]) -> Result<Vec<RawDocumentBuf>, SourceError> {
         let wanted = IdSet::new(ids);
         wanted.scan(self.read(collection, &Partition::whole(), &Position::Start)?)
+    }
+
+    /// Where the collection's blocks are, what they hold and the CRC its EOF header gives.
+    fn stamp(&self, collection: &str) -> Result<Option<SourceStamp>, SourceError> {
+        let found = self.find(collection)?;
+        let namespace = self.index()?.namespace(&found.db, &found.collection);
+        let blocks: Vec<String> = namespace
+            .spans
+            .iter()
+            .map(|s| format!("{}-{}", s.start, s.end))
+            .collect();
+        Ok(Some(SourceStamp::Archive {
+            path: self.path.display().to_string(),
+            blocks: crate::state::stable_hash(&blocks.join(",")),
+            documents: namespace.documents,
+            bytes: namespace.bytes,
+            crc: namespace.eof.map(|e| e.crc),
+        }))
     }
 
     /// Blocks are read at their offsets in the archive (or in its decompressed copy).
