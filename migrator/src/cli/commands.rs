@@ -206,8 +206,9 @@ async fn migrate(
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 // The runtime has one thread: the run is between two awaits here, so the stage
-                // it reported is the stage it is in. A load stops after its batches commit; the
-                // last stage (keys, references, constraints) reads nothing more and finishes.
+                // it reported is the stage it is in. A load stops after its batches commit (and
+                // a stop asked before the last stage begins stops there); the last stage (keys,
+                // references, constraints) reads no more documents and is left to finish.
                 if display.past_the_load() {
                     eprintln!(
                         "\nthe load is done: finishing its last stage (keys, references and \
@@ -217,8 +218,8 @@ async fn migrate(
                     eprintln!(
                         "\nstopping after the current batches commit (Ctrl+C again to abort now)..."
                     );
+                    stop.store(true, Ordering::SeqCst);
                 }
-                stop.store(true, Ordering::SeqCst);
                 if tokio::signal::ctrl_c().await.is_ok() {
                     eprintln!(
                         "aborted; committed batches are kept, run the same command to resume"
