@@ -8,6 +8,7 @@ pub mod census;
 pub mod cli;
 pub mod dead_letter;
 pub mod error;
+pub mod geo;
 pub mod id;
 pub mod mapping;
 pub mod model;
@@ -36,7 +37,7 @@ pub use migrator_derive::Migrate;
 pub use model::{IdStrategy, MissingPolicy, ModelDef, PgType, TableDef};
 pub use schema::{ModelHandle, Schema, SchemaError};
 pub use transform::{Embedded, Migrate, RowSet, RowSink};
-pub use value::{ArrayElement, Cell, FromBson, PgValue};
+pub use value::{ArrayElement, Cell, FromBson, PgValue, Vector};
 
 /// Re-exported so models can name BSON types without their own dependency.
 pub use bson;

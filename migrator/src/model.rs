@@ -10,8 +10,10 @@ use std::any::TypeId;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PgType {
     Text,
+    SmallInt,
     Integer,
     BigInt,
+    Real,
     Double,
     Numeric,
     Boolean,
@@ -21,15 +23,28 @@ pub enum PgType {
     Jsonb,
     Array(Box<PgType>),
     Enum(EnumDef),
+    /// PostGIS `geometry(<Kind>, 4326)` (see [`crate::geo`]).
+    Geometry(crate::geo::GeometryKind),
 }
 
 impl PgType {
+    /// Whether the type needs the PostGIS extension.
+    pub fn is_geometry(&self) -> bool {
+        match self {
+            PgType::Geometry(_) => true,
+            PgType::Array(inner) => inner.is_geometry(),
+            _ => false,
+        }
+    }
+
     /// The type as written in DDL (`text`, `uuid`, `integer[]`, the enum's quoted name).
     pub fn sql(&self) -> String {
         match self {
             PgType::Text => "text".into(),
+            PgType::SmallInt => "smallint".into(),
             PgType::Integer => "integer".into(),
             PgType::BigInt => "bigint".into(),
+            PgType::Real => "real".into(),
             PgType::Double => "double precision".into(),
             PgType::Numeric => "numeric".into(),
             PgType::Boolean => "boolean".into(),
@@ -42,6 +57,7 @@ impl PgType {
                 EnumRepr::Native => crate::naming::quote_ident(e.name),
                 EnumRepr::TextCheck => "text".into(),
             },
+            PgType::Geometry(kind) => format!("geometry({}, {})", kind.name(), crate::geo::SRID),
         }
     }
 
@@ -49,8 +65,10 @@ impl PgType {
     pub fn udt_name(&self) -> String {
         match self {
             PgType::Text => "text".into(),
+            PgType::SmallInt => "int2".into(),
             PgType::Integer => "int4".into(),
             PgType::BigInt => "int8".into(),
+            PgType::Real => "float4".into(),
             PgType::Double => "float8".into(),
             PgType::Numeric => "numeric".into(),
             PgType::Boolean => "bool".into(),
@@ -63,6 +81,7 @@ impl PgType {
                 EnumRepr::Native => e.name.to_string(),
                 EnumRepr::TextCheck => "text".into(),
             },
+            PgType::Geometry(_) => "geometry".into(),
         }
     }
 }

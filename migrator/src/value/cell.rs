@@ -22,6 +22,8 @@ pub enum Cell {
     Array(Vec<Cell>),
     /// An enum label.
     Enum(String),
+    /// A PostGIS geometry as EWKT (`SRID=4326;POINT(-93.24565 44.85466)`).
+    Geometry(String),
 }
 
 impl Cell {
@@ -97,6 +99,7 @@ impl Serialize for Cell {
                 seq.end()
             }
             Cell::Enum(e) => s.serialize_str(e),
+            Cell::Geometry(g) => s.serialize_str(&format!("geometry {g}")),
         }
     }
 }

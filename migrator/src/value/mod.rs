@@ -32,7 +32,7 @@ mod cell;
 mod decimal;
 mod excerpt;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 mod json;
 mod number;
 mod numeric;
@@ -42,8 +42,9 @@ mod scalar;
 mod serialized;
 mod shape;
 mod time;
+mod vector;
 pub mod view;
-mod wire;
+pub(crate) mod wire;
 
 pub use cell::Cell;
 pub use excerpt::{excerpt, excerpt_str, EXCERPT_CHARS};
@@ -51,6 +52,7 @@ pub use json::ToJson;
 pub use object_id::{ObjectIdText, ObjectIdTextColumn};
 pub use serialized::{decode_serde, SerdeJson};
 pub use shape::serde_shape;
+pub use vector::{check_dimensions, Dimensions, Vector, VectorElement, VECTOR_SUBTYPE};
 
 use bson::RawBsonRef;
 

@@ -12,6 +12,8 @@ pub fn pg_text(cell: &Cell) -> Option<String> {
         Cell::BigInt(i) => i.to_string(),
         Cell::Double(x) => pg_float(*x),
         Cell::Numeric(n) | Cell::Text(n) | Cell::Enum(n) => n.clone(),
+        // Geometries print as hex EWKB; `shapes_roundtrip` reads them back with PostGIS.
+        Cell::Geometry(ewkt) => ewkt.clone(),
         Cell::Bytes(b) => format!(
             "\\x{}",
             b.iter().map(|x| format!("{x:02x}")).collect::<String>()
