@@ -33,6 +33,8 @@ enum Shape {
     OptionalPath,
     /// `key = ["text", ...]`
     StrList,
+    /// `key = 123`
+    Int,
 }
 
 fn shape(key: Symbol) -> Shape {
@@ -43,6 +45,7 @@ fn shape(key: Symbol) -> Shape {
         WITH | REFERENCES => Shape::Path,
         DEFAULT => Shape::OptionalPath,
         IGNORE => Shape::StrList,
+        DIMENSIONS => Shape::Int,
         _ => Shape::Str,
     }
 }
@@ -53,6 +56,7 @@ fn example(key: Symbol) -> String {
         Shape::Str | Shape::OptionalStr => format!("`{key} = \"...\"`"),
         Shape::Path | Shape::OptionalPath => format!("`{key} = path::to::item`"),
         Shape::StrList => format!("`{key} = [\"key\", \"parent.key\"]`"),
+        Shape::Int => format!("`{key} = 1536`"),
     }
 }
 
@@ -63,6 +67,7 @@ enum Value {
     Str(LitStr),
     Path(syn::Path),
     StrList(Vec<LitStr>),
+    Int(usize),
 }
 
 #[derive(Debug, Clone)]
@@ -132,7 +137,7 @@ impl Attrs {
                 skip_value(&meta)?;
                 return Ok(());
             }
-            (Shape::Str | Shape::Path | Shape::StrList, false) => {
+            (Shape::Str | Shape::Path | Shape::StrList | Shape::Int, false) => {
                 cx.error_at(span, format!("`{key}` needs a value: {}", example(key)));
                 skip_value(&meta)?;
                 return Ok(());
@@ -184,6 +189,25 @@ impl Attrs {
                                 "`{key}` expects a list of non-empty string literals: {}",
                                 example(key)
                             ),
+                        );
+                        return Ok(());
+                    }
+                }
+            }
+            (Shape::Int, true) => {
+                let expr: Expr = meta.value()?.parse()?;
+                let parsed = match &expr {
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Int(lit), ..
+                    }) => lit.base10_parse::<usize>().ok().filter(|n| *n > 0),
+                    _ => None,
+                };
+                match parsed {
+                    Some(n) => Value::Int(n),
+                    None => {
+                        cx.error_spanned_by(
+                            expr,
+                            format!("`{key}` expects a positive integer: {}", example(key)),
                         );
                         return Ok(());
                     }
@@ -292,6 +316,15 @@ impl Attrs {
     }
 
     /// The path of `key = path`.
+    pub fn int(&self, key: Symbol) -> Option<usize> {
+        self.entries
+            .iter()
+            .find_map(|e| match (&e.value, e.key == key) {
+                (Value::Int(n), true) => Some(*n),
+                _ => None,
+            })
+    }
+
     pub fn path(&self, key: Symbol) -> Option<&syn::Path> {
         match &self.entry(key)?.value {
             Value::Path(path) => Some(path),

@@ -110,7 +110,7 @@ fn accepted(role: Role) -> &'static [Symbol] {
         ],
         Role::Value => &[
             RENAME, COLUMN, DEFAULT, WITH, UNIQUE, INDEX, JSONB, AS_TEXT, REFERENCES, KEY,
-            ON_MISSING,
+            ON_MISSING, DIMENSIONS,
         ],
     }
 }
@@ -223,7 +223,12 @@ fn junction(cx: &Ctxt, attrs: &Attrs) {
 }
 
 fn value(cx: &Ctxt, field: &syn::Field, attrs: &Attrs) {
-    let exclusive = [symbol::REFERENCES, symbol::JSONB, symbol::AS_TEXT];
+    let exclusive = [
+        symbol::REFERENCES,
+        symbol::JSONB,
+        symbol::AS_TEXT,
+        symbol::DIMENSIONS,
+    ];
     let present: Vec<Symbol> = exclusive.into_iter().filter(|k| attrs.has(*k)).collect();
     for extra in present.iter().skip(1) {
         if let (Some(first), Some(span)) = (present.first(), attrs.span(*extra)) {

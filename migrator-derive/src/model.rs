@@ -128,6 +128,8 @@ pub struct Value<'a> {
     pub optional: bool,
     pub unique: bool,
     pub index: bool,
+    /// `dimensions = N`: the length a vector field must have.
+    pub dimensions: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -431,6 +433,7 @@ fn field_kind<'a>(attrs: &Attrs, role: Role, ty: &'a Type, owner: &str) -> Optio
                 optional,
                 unique: attrs.has(symbol::UNIQUE),
                 index: attrs.has(symbol::INDEX),
+                dimensions: attrs.int(symbol::DIMENSIONS),
             })
         }
     })

@@ -67,6 +67,7 @@ pub const TARGET_COLUMN: Symbol = Symbol("target_column");
 pub const POSITION: Symbol = Symbol("position");
 pub const CHILD: Symbol = Symbol("child");
 pub const PARENT_COLUMN: Symbol = Symbol("parent_column");
+pub const DIMENSIONS: Symbol = Symbol("dimensions");
 
 // Serde's own keys inside `rename(..)` and `rename_all(..)`.
 pub const SERIALIZE: Symbol = Symbol("serialize");
@@ -105,6 +106,7 @@ pub const FIELD_KEYS: &[Symbol] = &[
     POSITION,
     CHILD,
     PARENT_COLUMN,
+    DIMENSIONS,
 ];
 /// Keys accepted on an enum variant.
 pub const VARIANT_KEYS: &[Symbol] = &[RENAME];

@@ -40,6 +40,14 @@ pub enum RunError {
     },
     #[error("not enough memory for this run: the limit is {limit} and it may need {need}; raise the limit, or lower `--batch-bytes` or `--jobs`")]
     Memory { limit: String, need: String },
+    #[error("the models have {what}, which needs the PostgreSQL extension `{extension}`, and the server at the target does not have it installed; nothing was written. {install}")]
+    MissingExtension {
+        extension: String,
+        /// What needs it (`geometry columns (organizations.office)`).
+        what: String,
+        /// How to install it.
+        install: String,
+    },
     #[error("{0}")]
     Internal(String),
 }

@@ -225,3 +225,40 @@ async fn vectors_round_trip_byte_for_byte() {
     })
     .await;
 }
+
+/// A server without the extension stops a run before it writes anything, saying how to install
+/// it (checked against the real server with an extension name it does not have, since this
+/// machine has PostGIS).
+#[tokio::test]
+async fn a_server_without_the_extension_is_refused_with_how_to_install_it() {
+    with_test_database("missing_extension", |url| async move {
+        let mut conn = PgConnection::connect(&url).await.expect("connect");
+        let refused = migrator::sink::extensions::require_extension(
+            &mut conn,
+            "postgis_not_on_this_server",
+            "geometry columns (places.area)",
+            migrator::sink::extensions::INSTALL_POSTGIS,
+        )
+        .await
+        .expect_err("the extension is not available");
+        let message = refused.to_string();
+        for part in [
+            "geometry columns (places.area)",
+            "`postgis_not_on_this_server`",
+            "nothing was written",
+            "apt-get install postgresql-15-postgis-3",
+        ] {
+            assert!(message.contains(part), "{part} in {message}");
+        }
+        migrator::sink::extensions::require_extension(
+            &mut conn,
+            "postgis",
+            "geometry columns",
+            migrator::sink::extensions::INSTALL_POSTGIS,
+        )
+        .await
+        .expect("PostGIS is available here");
+        conn.close().await.expect("close");
+    })
+    .await;
+}

@@ -2,7 +2,8 @@
 //! converted in declaration order, its errors prefixed with its document key.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 
 use super::private;
 use crate::model::{DefaultValue, Field, FieldKind, Storage, Struct};
@@ -84,11 +85,16 @@ pub fn read(f: &Field<'_>, slot: &syn::Ident) -> TokenStream {
             } else {
                 quote!(#p::missing)
             };
-            let read = match (&v.with, &v.storage) {
+            let mut read = match (&v.with, &v.storage) {
                 (Some(with), _) => quote!(#p::read_with(#slot, #key, #with, #missing)),
                 (None, Storage::Jsonb) => quote!(#p::read_json::<#ty>(#slot, #key, #missing)),
                 (None, _) => quote!(#p::read::<#ty>(#slot, #key)),
             };
+            if let Some(n) = v.dimensions {
+                // Spanned at the type, so a field that is not a vector is reported there.
+                let check = quote_spanned!(ty.span()=> #p::dimensions::<#ty>);
+                read = quote!(#check(#read, #n, #key));
+            }
             (read, v.default.as_ref())
         }
         FieldKind::Junction(j) => (

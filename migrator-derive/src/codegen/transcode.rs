@@ -84,7 +84,7 @@ fn value(f: &Field<'_>, v: &Value<'_>, slot: &syn::Ident) -> TokenStream {
         v.storage,
         Storage::Native | Storage::Reference(Reference { key: Some(_), .. })
     );
-    if v.with.is_some() || !as_itself {
+    if v.with.is_some() || !as_itself || v.dimensions.is_some() {
         let read = read(f, slot);
         let stored = stored(v, &quote!(&__x));
         return quote! {{

@@ -107,6 +107,17 @@ fn with_value(error: impl Display, value: RawBsonRef<'_>) -> FieldError {
     ))
 }
 
+/// Checks the length of a vector field read by `read` against its `dimensions = expected`.
+pub fn dimensions<T: crate::value::Dimensions>(
+    read: Result<T, FieldError>,
+    expected: usize,
+    key: &'static str,
+) -> Result<T, FieldError> {
+    let value = read?;
+    crate::value::check_dimensions(&value, expected).map_err(|e| e.at_key(key))?;
+    Ok(value)
+}
+
 /// An absent key with no default: the missing-field error.
 pub fn missing<T>() -> Result<T, FieldError> {
     Err(FieldError::missing())

@@ -16,7 +16,8 @@ use crate::schema::Schema;
 /// The DDL of a schema, split by when it runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ddl {
-    /// `CREATE TYPE` for native enums.
+    /// What the column types need, before the tables: `CREATE EXTENSION IF NOT EXISTS postgis`
+    /// when a column is a geometry, then `CREATE TYPE` for native enums.
     pub types: Vec<String>,
     /// `CREATE TABLE` in load order (a collection's table, then its junction and child tables),
     /// keys included: the tables as they end up.
@@ -60,6 +61,9 @@ impl Ddl {
         let ns = Namespace(pg_schema);
         let plan = LoadPlan::new(schema);
         let mut ddl = Ddl::default();
+        if !super::extensions::geometry_columns(schema).is_empty() {
+            ddl.types.push(sql::CREATE_POSTGIS.to_string());
+        }
         for e in schema.enum_types().values() {
             if e.repr == crate::model::EnumRepr::Native {
                 ddl.types.push(sql::create_enum(ns, e));
@@ -104,7 +108,11 @@ impl Ddl {
                 }
                 for cols in &table.indexes {
                     if indexed.insert(cols.clone()) {
-                        ddl.indexes.push(sql::create_index(ns, &table.name, cols));
+                        let index = match geometry_column(table, cols) {
+                            Some(column) => sql::create_gist_index(ns, &table.name, column),
+                            None => sql::create_index(ns, &table.name, cols),
+                        };
+                        ddl.indexes.push(index);
                         ddl.index_tables.push(table.name.clone());
                     }
                 }
@@ -118,7 +126,7 @@ impl Ddl {
         let mut out = String::new();
         let fks: Vec<String> = self.foreign_keys.iter().map(|(_, s)| s.clone()).collect();
         for (title, stmts) in [
-            ("Enum types", &self.types),
+            ("Types (extensions and enums)", &self.types),
             ("Tables", &self.tables),
             ("Foreign keys (added after the load)", &fks),
             ("Indexes (added after the load)", &self.indexes),
@@ -133,6 +141,14 @@ impl Ddl {
             }
         }
         out
+    }
+}
+
+/// The column of a one-column index on a geometry, which gets a GiST index.
+fn geometry_column<'a>(table: &TableDef, cols: &'a [String]) -> Option<&'a str> {
+    match cols {
+        [column] if table.column(column).is_some_and(|c| c.ty.is_geometry()) => Some(column),
+        _ => None,
     }
 }
 

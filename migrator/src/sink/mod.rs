@@ -4,6 +4,7 @@ pub mod constraints;
 pub mod copy;
 pub mod ddl;
 pub mod isolate;
+pub mod extensions;
 pub mod pool;
 pub mod postgres;
 pub mod sql;

@@ -62,7 +62,7 @@ impl VectorElement for f32 {
 
     fn elements(data: &[u8], padding: u8) -> Result<Vec<Self>, String> {
         no_padding(padding)?;
-        if data.len() % 4 != 0 {
+        if !data.len().is_multiple_of(4) {
             return Err(format!(
                 "a float32 vector has 4 bytes per element, found {} bytes",
                 data.len()

@@ -101,6 +101,8 @@ pub async fn run(
     // The writers' sessions connect meanwhile too: the first batches need them at once.
     let sessions = setup::open_writer_sessions(&config);
     let mut control = connect(&config.pg_url).await?;
+    // Before the lock and the state: a server without PostGIS stops the run with nothing written.
+    crate::sink::extensions::require(&mut control, schema).await?;
     state.lock(&mut control).await?;
     // Idle buffers kept: two batches per job (a job holds up to three, its read-ahead two).
     let idle_buffers = config

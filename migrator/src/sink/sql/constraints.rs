@@ -73,3 +73,13 @@ pub const INDEX_EXISTS: &str =
 pub fn if_missing(create_index_statement: &str) -> String {
     create_index_statement.replacen("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
 }
+
+/// A GiST index on a geometry column (a geometry has no B-tree ordering worth indexing).
+pub fn create_gist_index(ns: Namespace<'_>, table: &str, column: &str) -> String {
+    format!(
+        "CREATE INDEX {} ON {} USING gist ({})",
+        quote_ident(&constraint_name(table, &[column], "idx")),
+        ns.qualify(table),
+        quote_ident(column)
+    )
+}

@@ -136,6 +136,13 @@ pub fn add_keys(ns: Namespace<'_>, table: &TableDef) -> Option<String> {
     })
 }
 
+/// The PostGIS extension, which geometry columns need; first among the DDL's types.
+pub const CREATE_POSTGIS: &str = "CREATE EXTENSION IF NOT EXISTS postgis";
+
+/// Whether the server can create an extension (`$1`: its name), installed or not yet created.
+pub const EXTENSION_AVAILABLE: &str =
+    "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = $1)";
+
 /// `CREATE SCHEMA IF NOT EXISTS`.
 pub fn create_schema(name: &str) -> String {
     format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(name))
