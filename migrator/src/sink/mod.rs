@@ -3,8 +3,8 @@
 pub mod constraints;
 pub mod copy;
 pub mod ddl;
-pub mod isolate;
 pub mod extensions;
+pub mod isolate;
 pub mod pool;
 pub mod postgres;
 pub mod sql;
