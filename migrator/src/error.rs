@@ -98,18 +98,63 @@ impl fmt::Display for FieldErrorKind {
 ///
 /// The path is built while the error travels outwards (innermost segment pushed first), so
 /// the happy path pays nothing for it.
+///
+/// A document's `decode` reports every bad field: the first is this error, the others (at most
+/// [`MAX_FIELD_ERRORS`] in all) travel with it ([`FieldError::all`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldError {
-    reversed_path: Vec<PathSegment>,
     kind: FieldErrorKind,
+    /// The path and the document's other errors, allocated once the error travels (boxed so
+    /// that every `Result` carrying a field error stays small).
+    context: Option<Box<Context>>,
 }
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Context {
+    reversed_path: Vec<PathSegment>,
+    /// The other errors of the same document, after this one.
+    others: Vec<FieldError>,
+}
+
+/// The most field errors one document reports.
+pub const MAX_FIELD_ERRORS: usize = 20;
 
 impl FieldError {
     pub fn new(kind: FieldErrorKind) -> Self {
         FieldError {
-            reversed_path: Vec::new(),
             kind,
+            context: None,
         }
+    }
+
+    /// One error carrying all of `errors` (the first one leads), at most [`MAX_FIELD_ERRORS`];
+    /// `None` if there are none.
+    pub fn gather(errors: Vec<FieldError>) -> Option<FieldError> {
+        let mut flat = errors.into_iter().flat_map(FieldError::into_all);
+        let mut first = flat.next()?;
+        let others: Vec<FieldError> = flat.take(MAX_FIELD_ERRORS - 1).collect();
+        if !others.is_empty() {
+            first.context.get_or_insert_with(Box::default).others = others;
+        }
+        Some(first)
+    }
+
+    /// This error and the others of the same document, each without the others.
+    pub fn all(&self) -> impl Iterator<Item = &FieldError> {
+        std::iter::once(self).chain(self.context.iter().flat_map(|c| c.others.iter()))
+    }
+
+    fn into_all(mut self) -> impl Iterator<Item = FieldError> {
+        let others = self
+            .context
+            .as_mut()
+            .map(|c| std::mem::take(&mut c.others))
+            .unwrap_or_default();
+        std::iter::once(self).chain(others)
+    }
+
+    fn reversed_path(&self) -> &[PathSegment] {
+        self.context.as_ref().map_or(&[], |c| &c.reversed_path)
     }
 
     pub fn missing() -> Self {
@@ -147,14 +192,25 @@ impl FieldError {
     }
 
     /// Prefixes the path with a document key (call while unwinding outwards).
-    pub fn at_key(mut self, key: impl Into<Cow<'static, str>>) -> Self {
-        self.reversed_path.push(PathSegment::Key(key.into()));
-        self
+    pub fn at_key(self, key: impl Into<Cow<'static, str>>) -> Self {
+        self.prefixed(PathSegment::Key(key.into()))
     }
 
     /// Prefixes the path with an array index (call while unwinding outwards).
-    pub fn at_index(mut self, index: usize) -> Self {
-        self.reversed_path.push(PathSegment::Index(index));
+    pub fn at_index(self, index: usize) -> Self {
+        self.prefixed(PathSegment::Index(index))
+    }
+
+    fn prefixed(mut self, segment: PathSegment) -> Self {
+        let context = self.context.get_or_insert_with(Box::default);
+        for other in &mut context.others {
+            other
+                .context
+                .get_or_insert_with(Box::default)
+                .reversed_path
+                .push(segment.clone());
+        }
+        context.reversed_path.push(segment);
         self
     }
 
@@ -165,7 +221,7 @@ impl FieldError {
     /// The field path from the document root, for example `items[3].price`.
     pub fn path(&self) -> String {
         let mut out = String::new();
-        for seg in self.reversed_path.iter().rev() {
+        for seg in self.reversed_path().iter().rev() {
             match seg {
                 PathSegment::Key(k) => {
                     if !out.is_empty() {
@@ -186,7 +242,7 @@ impl FieldError {
     /// The path with array indexes replaced by `[]`, for grouping errors (`items[].price`).
     pub fn path_pattern(&self) -> String {
         let mut out = String::new();
-        for seg in self.reversed_path.iter().rev() {
+        for seg in self.reversed_path().iter().rev() {
             match seg {
                 PathSegment::Key(k) => {
                     if !out.is_empty() {
@@ -240,6 +296,34 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "field `items[3].price`: expected double, found string \"12.5\""
+        );
+    }
+
+    #[test]
+    fn gathered_errors_keep_their_order_and_share_the_outer_path() {
+        let errors = vec![
+            FieldError::missing().at_key("a"),
+            FieldError::wrong_type("int32", "string").at_key("b"),
+            FieldError::null().at_key("c"),
+        ];
+        let err = FieldError::gather(errors)
+            .expect("three errors")
+            .at_index(2)
+            .at_key("lines");
+        let all: Vec<(String, &str)> = err.all().map(|e| (e.path(), e.kind().class())).collect();
+        assert_eq!(
+            all,
+            [
+                ("lines[2].a".to_string(), "missing"),
+                ("lines[2].b".to_string(), "wrong_type"),
+                ("lines[2].c".to_string(), "null"),
+            ]
+        );
+        assert!(FieldError::gather(Vec::new()).is_none());
+        let many = (0..50).map(|i| FieldError::missing().at_index(i)).collect();
+        assert_eq!(
+            FieldError::gather(many).expect("errors").all().count(),
+            MAX_FIELD_ERRORS
         );
     }
 

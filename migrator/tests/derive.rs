@@ -708,6 +708,44 @@ fn transform_names_collection_and_id() {
     assert!(set.counts().values().all(|n| *n == 0), "nothing written");
 }
 
+#[test]
+fn a_document_with_three_bad_fields_reports_all_three() {
+    // `email` missing, `name` of the wrong type, `role` outside the enum: every one is named,
+    // in declaration order, and the dead letter carries them all.
+    let doc = doc! { "_id": oid(1), "name": 7, "role": "owner" };
+    let e = migrator::transform::transform::<User, _>(
+        "users",
+        &raw(&doc),
+        &mut RowSet::new(&User::model()),
+    )
+    .expect_err("rejected");
+    let all: Vec<(String, &str)> = e
+        .error
+        .all()
+        .map(|f| (f.path(), f.kind().class()))
+        .collect();
+    assert_eq!(
+        all,
+        [
+            ("email".to_string(), "missing"),
+            ("name".to_string(), "wrong_type"),
+            ("role".to_string(), "not_in_enum"),
+        ]
+    );
+    let letter = migrator::dead_letter::DeadLetter::from_transform(&e, &raw(&doc));
+    assert_eq!(
+        (letter.field.as_str(), letter.class.as_str()),
+        ("email", "missing")
+    );
+    let fields: Vec<&str> = letter.errors.iter().map(|i| i.field.as_str()).collect();
+    assert_eq!(fields, ["email", "name", "role"]);
+    // Inside a child element, each error keeps the element's path.
+    let bad_item = doc! { "sku": 5, "price": "free" };
+    let e = decode::<Order>(&with(doc! { "items": [bad_item] })).expect_err("rejected");
+    let paths: Vec<String> = e.all().map(FieldError::path).collect();
+    assert_eq!(paths, ["items[0].sku", "items[0].price"]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Enums.
 

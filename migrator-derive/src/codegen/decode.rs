@@ -8,26 +8,40 @@ use syn::spanned::Spanned;
 use super::private;
 use crate::model::{DefaultValue, Field, FieldKind, Storage, Struct};
 
+///
+/// Every field is read even after one fails, so the error lists each bad field (the first one
+/// leads, see `FieldError::all`).
 pub fn body(s: &Struct<'_>) -> TokenStream {
     let p = private();
     let slots = slot_idents(s);
     let collect = collect_slots(s);
-    let reads = s.fields.iter().zip(&slots).map(|(f, slot)| {
-        let member = f.ident;
-        let read = read(f, slot);
-        quote!(#member: #read?)
-    });
+    let members: Vec<_> = s.fields.iter().map(|f| f.ident).collect();
     let skipped = s.skipped.iter().map(|k| {
         let member = k.ident;
         let ty = k.ty;
         quote!(#member: <#ty as #p::Default>::default())
     });
+    if s.fields.is_empty() {
+        return quote! {
+            #collect
+            #p::Ok(Self { #(#skipped,)* })
+        };
+    }
+    let reads = s.fields.iter().zip(&slots).map(|(f, slot)| {
+        let read = read(f, slot);
+        quote!(let #slot = __errors.keep(#read);)
+    });
     quote! {
         #collect
-        #p::Ok(Self {
-            #(#reads,)*
-            #(#skipped,)*
-        })
+        let mut __errors = #p::Gather::default();
+        #(#reads)*
+        match (#(#slots,)*) {
+            (#(#p::Some(#slots),)*) => #p::Ok(Self {
+                #(#members: #slots,)*
+                #(#skipped,)*
+            }),
+            _ => #p::Err(__errors.into_error()),
+        }
     }
 }
 

@@ -255,3 +255,26 @@ pub fn not_in_enum(value: &str, expected: &'static [&'static str]) -> FieldError
         expected,
     })
 }
+
+/// A derived `decode`'s field errors: every field is read, and every bad one is reported.
+#[derive(Debug, Default)]
+pub struct Gather(Vec<FieldError>);
+
+impl Gather {
+    /// The value, or `None` with its error kept.
+    pub fn keep<T>(&mut self, read: Result<T, FieldError>) -> Option<T> {
+        match read {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.0.push(error);
+                None
+            }
+        }
+    }
+
+    /// All the kept errors as one (the first leads).
+    pub fn into_error(self) -> FieldError {
+        FieldError::gather(self.0)
+            .unwrap_or_else(|| FieldError::invalid("a field failed without an error"))
+    }
+}
