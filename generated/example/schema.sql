@@ -873,3 +873,6 @@ CREATE INDEX "notifications_comment_id_idx" ON "notifications" ("comment_id");
 
 CREATE INDEX "notifications_attachment_id_idx" ON "notifications" ("attachment_id");
 
+-- References without a foreign key (on_missing = "keep": a value that points at
+-- nothing is kept as it is, and counted by the run)
+-- audit_events.actor_email -> users.email

@@ -183,3 +183,6 @@ CREATE INDEX "comments_movie_id_idx" ON "comments" ("movie_id");
 
 CREATE INDEX "cart_items_item_id_idx" ON "cart_items" ("item_id");
 
+-- References without a foreign key (on_missing = "keep": a value that points at
+-- nothing is kept as it is, and counted by the run)
+-- sessions.user_id -> users.email

@@ -45,11 +45,40 @@ pub struct DeadLetter {
     pub message: String,
     /// The original document as canonical Extended JSON (exact types kept), if available.
     pub document: Option<String>,
+    /// Every field error of a document that failed its model (at most
+    /// [`crate::error::MAX_FIELD_ERRORS`]; the first is also `field`, `class` and `message`).
+    /// Empty for a single error and for the other stages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldIssue>,
+    /// Class [`CASCADE_CLASS`]: the `_id` of the document of the referenced collection whose own
+    /// rejection (for its true reason) started the chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_id: Option<String>,
+}
+
+/// The class of a document rejected because a document it references was rejected itself.
+pub const CASCADE_CLASS: &str = "rejected_reference";
+
+/// One field error of a rejected document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldIssue {
+    pub field: String,
+    pub class: String,
+    pub message: String,
 }
 
 impl DeadLetter {
-    /// A document that failed its transformation.
+    /// A document that failed its transformation, with every field error its model found.
     pub fn from_transform(error: &DocumentError, doc: &RawDocument) -> DeadLetter {
+        let errors: Vec<FieldIssue> = error
+            .error
+            .all()
+            .map(|e| FieldIssue {
+                field: e.path(),
+                class: e.kind().class().to_string(),
+                message: e.kind().to_string(),
+            })
+            .collect();
         DeadLetter {
             collection: error.collection.clone(),
             document_id: error.id.clone(),
@@ -58,6 +87,21 @@ impl DeadLetter {
             class: error.error.kind().class().to_string(),
             message: error.error.kind().to_string(),
             document: document_json(doc),
+            errors: if errors.len() > 1 { errors } else { Vec::new() },
+            root_id: None,
+        }
+    }
+
+    /// Every error of the letter: its field errors, or its one error.
+    pub fn issues(&self) -> Vec<FieldIssue> {
+        if self.errors.is_empty() {
+            vec![FieldIssue {
+                field: self.field.clone(),
+                class: self.class.clone(),
+                message: self.message.clone(),
+            }]
+        } else {
+            self.errors.clone()
         }
     }
 }
@@ -106,10 +150,19 @@ pub async fn insert(
             .bind(&letter.class)
             .bind(&letter.message)
             .bind(&letter.document)
+            .bind(errors_json(letter))
+            .bind(&letter.root_id)
             .execute(&mut *conn)
             .await?;
     }
     Ok(())
+}
+
+/// The field errors as stored (`NULL` for a single error).
+fn errors_json(letter: &DeadLetter) -> Option<serde_json::Value> {
+    (!letter.errors.is_empty())
+        .then(|| serde_json::to_value(&letter.errors).ok())
+        .flatten()
 }
 
 /// A dead letter read back from the state schema, with its id there.
@@ -130,6 +183,11 @@ pub fn from_row(row: &sqlx::postgres::PgRow) -> (i64, DeadLetter) {
             class: row.get(5),
             message: row.get(6),
             document: row.get(7),
+            errors: row
+                .get::<Option<serde_json::Value>, _>(8)
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or_default(),
+            root_id: row.get(9),
         },
     )
 }
@@ -211,6 +269,8 @@ mod tests {
         let letter = DeadLetter::from_transform(&err, &doc);
         assert_eq!(letter.field, "price");
         assert_eq!(letter.class, "wrong_type");
+        assert!(letter.errors.is_empty(), "one error is the letter's own");
+        assert_eq!(letter.issues().len(), 1);
         assert_eq!(
             letter.document.as_deref(),
             Some("{\"_id\":{\"$numberInt\":\"7\"},\"price\":\"12\"}")
@@ -229,6 +289,8 @@ mod tests {
             class: "unique_violation".into(),
             message: "duplicate".into(),
             document: None,
+            errors: Vec::new(),
+            root_id: None,
         };
         file.append(std::slice::from_ref(&letter)).expect("append");
         file.append(std::slice::from_ref(&letter)).expect("append");

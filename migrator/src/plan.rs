@@ -204,6 +204,9 @@ fn write_model(out: &mut String, schema: &Schema, def: &ModelDef) {
                     .map(|t| format!("{}.{}", t.table, t.column))
                     .unwrap_or_else(|| "?".into());
                 notes.push(format!("-> `{target}`, missing: {}", r.on_missing.as_str()));
+                if r.on_missing == MissingPolicy::Keep {
+                    notes.push("no foreign key (values kept unchecked)".into());
+                }
             }
             let _ = writeln!(
                 out,

@@ -12,6 +12,8 @@ use crate::dead_letter::DeadLetter;
 pub enum Outcome {
     /// Everything loaded, references resolved, constraints added.
     Completed,
+    /// An earlier run had completed already: this one wrote nothing (the figures are that run's).
+    AlreadyComplete,
     /// Stopped on request after committing the current batches; running again resumes.
     Interrupted,
     /// Stopped because `--max-errors` was exceeded; running again resumes.
@@ -54,6 +56,26 @@ pub struct ErrorGroup {
     pub example_message: String,
 }
 
+/// What resolving one reference did after the load, counted exactly (every row, no cap).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReferenceCount {
+    /// The collection whose documents hold the reference.
+    pub collection: String,
+    pub table: String,
+    pub column: String,
+    /// `table.column` the reference points at.
+    pub target: String,
+    /// The reference's policy: `reject`, `null`, `skip` or `keep`.
+    pub action: String,
+    /// Rows whose value pointed at nothing.
+    pub rows: u64,
+    /// Distinct values among those rows.
+    pub distinct_values: u64,
+    /// Documents of `collection` removed as a whole: rejected (`reject`), or whose collection
+    /// row was dropped (`skip` on the collection's own table); 0 for every other action.
+    pub documents_removed: u64,
+}
+
 /// The summary of a run (this invocation; counts include resumed work from checkpoints).
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
@@ -61,8 +83,9 @@ pub struct RunReport {
     pub collections: BTreeMap<String, CollectionReport>,
     /// Dead letters grouped by (collection, class, field), largest first.
     pub error_groups: Vec<ErrorGroup>,
-    /// Dangling references handled after the load: (table.column, action) -> count.
-    pub reference_actions: BTreeMap<String, u64>,
+    /// Dangling references handled after the load, per reference and action (every run's:
+    /// read from the state).
+    pub references: Vec<ReferenceCount>,
     /// Seconds this invocation spent per stage: `setup` (state, tables), `load`, `references`
     /// (keys, foreign keys and indexes, or resolving dangling references first), `constraints`.
     pub stage_seconds: BTreeMap<String, f64>,
@@ -88,24 +111,47 @@ impl RunReport {
     pub fn dead_letters(&self) -> u64 {
         self.collections.values().map(|c| c.dead_letters).sum()
     }
+
+    /// Documents a `skip` reference dropped as a whole (their collection row was removed).
+    pub fn dropped_by_policy(&self) -> u64 {
+        self.references
+            .iter()
+            .filter(|r| r.action == "skip")
+            .map(|r| r.documents_removed)
+            .sum()
+    }
+
+    /// Documents read whose collection row is in the target.
+    pub fn landed(&self) -> u64 {
+        self.documents()
+            .saturating_sub(self.dead_letters())
+            .saturating_sub(self.dropped_by_policy())
+    }
 }
 
-/// Groups dead letters by (collection, class, field), largest group first.
+/// Groups the errors of dead letters by (collection, class, field), largest group first: a
+/// document with three bad fields counts in three groups.
 pub fn group_errors<'a>(letters: impl IntoIterator<Item = &'a DeadLetter>) -> Vec<ErrorGroup> {
     let mut groups: BTreeMap<(String, String, String), ErrorGroup> = BTreeMap::new();
     for l in letters {
-        let key = (l.collection.clone(), l.class.clone(), pattern(&l.field));
-        groups
-            .entry(key)
-            .and_modify(|g| g.count += 1)
-            .or_insert_with(|| ErrorGroup {
-                collection: l.collection.clone(),
-                class: l.class.clone(),
-                field: pattern(&l.field),
-                count: 1,
-                example_id: l.document_id.clone(),
-                example_message: l.message.clone(),
-            });
+        for issue in l.issues() {
+            let key = (
+                l.collection.clone(),
+                issue.class.clone(),
+                pattern(&issue.field),
+            );
+            groups
+                .entry(key)
+                .and_modify(|g| g.count += 1)
+                .or_insert_with(|| ErrorGroup {
+                    collection: l.collection.clone(),
+                    class: issue.class.clone(),
+                    field: pattern(&issue.field),
+                    count: 1,
+                    example_id: l.document_id.clone(),
+                    example_message: issue.message.clone(),
+                });
+        }
     }
     let mut out: Vec<ErrorGroup> = groups.into_values().collect();
     out.sort_by(|a, b| {
@@ -151,6 +197,8 @@ mod tests {
             class: class.into(),
             message: "m".into(),
             document: None,
+            errors: Vec::new(),
+            root_id: None,
         }
     }
 
@@ -161,6 +209,17 @@ mod tests {
             letter("items", "wrong_type", "items[0].price"),
             letter("users", "missing", "email"),
         ];
+        let mut three = letter("users", "missing", "name");
+        three.errors = ["name", "age", "email"]
+            .iter()
+            .map(|f| crate::dead_letter::FieldIssue {
+                field: f.to_string(),
+                class: "missing".into(),
+                message: "m".into(),
+            })
+            .collect();
+        let groups = group_errors(std::iter::once(&three));
+        assert_eq!(groups.len(), 3, "each error of a document is counted");
         let groups = group_errors(&letters);
         assert_eq!(groups.len(), 2);
         assert_eq!(groups[0].field, "items[].price");

@@ -21,8 +21,12 @@ fn transform_dyn<T: Migrate>(
 }
 type KeyFn = fn(&RawDocument) -> Option<String>;
 
+/// The stored key of a document, from its `_id` alone (a document that fails its model has one).
 fn key_text<T: Migrate>(doc: &RawDocument) -> Option<String> {
-    T::decode(doc).ok().map(|t| t.key().to_string())
+    use crate::id::IdKey;
+    use crate::value::FromBson;
+    let id = <T::Id as FromBson>::from_bson(doc.get("_id").ok()??).ok()?;
+    Some(id.key(T::ID_STRATEGY).to_string())
 }
 
 /// One model of a schema: its description and its type-erased transformation.
@@ -111,6 +115,17 @@ pub enum SchemaError {
     },
     #[error("enum type `{name}` is declared twice with different values")]
     EnumConflict { name: String },
+    /// A reference by natural key needs the key unique to get a foreign key.
+    #[error(
+        "`{reference}`: `{key}` is not unique in `{target}`, so the reference can have no foreign \
+         key; declare `#[migrate(unique)]` on that field, or `on_missing = \"keep\"` to keep the \
+         values unchecked"
+    )]
+    NonUniqueKey {
+        reference: String,
+        target: String,
+        key: String,
+    },
 }
 
 /// A reference resolved to its target table and column.
@@ -284,6 +299,15 @@ impl Schema {
                 key: key_name,
             });
         };
+        if reference.on_missing != crate::model::MissingPolicy::Keep
+            && !target_table.is_unique_key(&[key_name.as_str()])
+        {
+            return Err(SchemaError::NonUniqueKey {
+                reference: format!("{}.{}", def.rust_name, reference.column),
+                target: target_table.name.clone(),
+                key: key_name,
+            });
+        }
         let Some(col) = table.column(&reference.column) else {
             return Ok(());
         };

@@ -43,6 +43,12 @@ pub fn oid_text(id: &ObjectId) -> String {
 }
 
 impl RealOutcome {
+    /// Documents a run rejects: the movie, the duplicate account and the dangling comments
+    /// (what `--accept-rejected` is given for the real data).
+    pub fn rejected(&self) -> usize {
+        2 + self.dangling_comments.len()
+    }
+
     pub fn of(data: &Dataset) -> RealOutcome {
         // accounts: the first document with an account_id wins, the next is a duplicate.
         let mut account_ids = BTreeSet::new();

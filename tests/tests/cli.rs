@@ -3,6 +3,7 @@
 
 use migrator_e2e::cli::{Cli, SchemaChoice};
 use migrator_e2e::data::Dataset;
+use migrator_e2e::expect::RealOutcome;
 use migrator_e2e::pg::TestDb;
 
 const BIN: &str = env!("CARGO_BIN_EXE_e2e-migrate");
@@ -112,8 +113,10 @@ fn a_toml_file_supplies_options_that_flags_override() {
     std::fs::write(
         &config,
         format!(
-            "source = \"{}\"\nbatch-size = 7\ndead-letters = \"from-file.jsonl\"\nmax-errors = \"10000\"\n",
-            dir.path().display()
+            "source = \"{}\"\nbatch-size = 7\ndead-letters = \"from-file.jsonl\"\nmax-errors = \"10000\"\n\
+             accept-rejected = \"{}\"\n",
+            dir.path().display(),
+            RealOutcome::of(&Dataset::real()).rejected()
         ),
     )
     .expect("write the config");

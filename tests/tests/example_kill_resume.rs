@@ -111,7 +111,17 @@ fn kill_9_at_twenty_moments_then_resume_gives_the_uninterrupted_tables() {
     let cli = Cli::new(BIN, SchemaChoice::Real, db.url());
     let source = dir.path().display().to_string();
     let batch = BATCH.to_string();
-    let args = ["migrate", "--source", &source, "--batch-size", &batch];
+    // The example's deliberate faults are rejected: accepted, exactly as many as the manifest's.
+    let accepted = report.dead_letters().to_string();
+    let args = [
+        "migrate",
+        "--source",
+        &source,
+        "--batch-size",
+        &batch,
+        "--accept-rejected",
+        &accepted,
+    ];
     let started = Instant::now();
     let mut moments = Moments::new(SEED);
     let kills = kill_until_done(&db, &cli, &args, 300, |kills| {

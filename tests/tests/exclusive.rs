@@ -12,6 +12,7 @@ use migrator::source::DumpSource;
 use migrator::state::{connect, StateStore};
 use migrator_e2e::cli::{Cli, SchemaChoice};
 use migrator_e2e::data::Dataset;
+use migrator_e2e::expect::RealOutcome;
 use migrator_e2e::fixture::{self, CLEAN_ROWS};
 use migrator_e2e::pg::{TestDb, STATE, TARGET};
 
@@ -53,7 +54,14 @@ fn a_run_is_refused_while_another_holds_the_lock() {
 
     let cli = Cli::new(BIN, SchemaChoice::Fixture, db.url());
     let source = dir.path().display().to_string();
-    let args = ["migrate", "--source", source.as_str()];
+    let accepted = RealOutcome::of(&Dataset::real()).rejected().to_string();
+    let args = [
+        "migrate",
+        "--source",
+        source.as_str(),
+        "--accept-rejected",
+        accepted.as_str(),
+    ];
     let refused = cli.run(&args);
     refused.expect_code(5);
     assert!(
@@ -79,7 +87,16 @@ fn a_second_process_exits_with_code_5_while_the_first_runs() {
     Dataset::real().write_dump(dir.path());
     let cli = Cli::new(BIN, SchemaChoice::Real, db.url());
     let source = dir.path().display().to_string();
-    let args = ["migrate", "--source", source.as_str(), "--batch-size", "20"];
+    let accepted = RealOutcome::of(&Dataset::real()).rejected().to_string();
+    let args = [
+        "migrate",
+        "--source",
+        source.as_str(),
+        "--batch-size",
+        "20",
+        "--accept-rejected",
+        accepted.as_str(),
+    ];
 
     let mut first = cli.spawn(&args);
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -105,9 +122,14 @@ fn a_second_process_exits_with_code_5_while_the_first_runs() {
     first.wait_at_most(Duration::from_secs(120)).expect_code(0);
     let tables = db.table_hashes();
 
-    // Once the first is done, the same command finds nothing left to do.
+    // Once the first is done, the same command finds nothing left to do, and says so.
     let again = cli.run(&args);
     again.expect_code(0);
+    assert!(
+        again.stdout.contains("Already complete"),
+        "{}",
+        again.stdout
+    );
     assert_eq!(db.table_hashes(), tables);
 }
 

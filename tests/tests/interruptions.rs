@@ -12,6 +12,7 @@ use migrator::report::Outcome;
 use migrator::source::DumpSource;
 use migrator_e2e::cli::{Cli, Running, SchemaChoice};
 use migrator_e2e::data::Dataset;
+use migrator_e2e::expect::RealOutcome;
 use migrator_e2e::kills::{self, committed, Kills, Moment};
 use migrator_e2e::moments::Moments;
 use migrator_e2e::mongo::MongoDb;
@@ -131,6 +132,7 @@ fn assert_like_baseline(db: &TestDb, what: &str) {
     );
 }
 
+/// A run of the real data, its known rejections accepted.
 fn migrate_args(source: &str, batch: usize) -> Vec<String> {
     vec![
         "migrate".into(),
@@ -138,6 +140,8 @@ fn migrate_args(source: &str, batch: usize) -> Vec<String> {
         source.to_string(),
         "--batch-size".into(),
         batch.to_string(),
+        "--accept-rejected".into(),
+        RealOutcome::of(&Dataset::real()).rejected().to_string(),
     ]
 }
 

@@ -118,6 +118,19 @@ pub async fn dispatch(cli: Cli, file: FileConfig, schema: Schema) -> u8 {
         Command::Coverage { json } => coverage(*json, &target, &schema).await,
         Command::Validate(args) => validate(args, &file, &target, &schema).await,
         Command::Errors { command } => errors(command, &target).await,
+        Command::References {
+            collection,
+            action,
+            limit,
+            json,
+        } => {
+            let filter = super::references::Filter {
+                collection: collection.clone(),
+                action: action.clone(),
+                limit: *limit,
+            };
+            super::references::show(&target.pg_url, &target.state(), &schema, &filter, *json).await
+        }
         Command::Reset { drop_tables } => reset(*drop_tables, &target, &schema).await,
     };
     match result {
@@ -154,15 +167,24 @@ async fn migrate(
         .await
         .context("the dry run stopped unexpectedly")??;
         display.finish();
-        say!("(dry run: nothing was written)");
         if args.json {
             say!("{}", serde_json::to_string_pretty(&report)?);
         } else {
+            say!("(dry run: nothing was written)");
             let spec = source_args.source.as_deref().unwrap_or_default();
             say!("{}", summary::render_dry_run(&report, spec, &target.pg_url));
         }
         return Ok(exit::OK);
     }
+    let accept = args
+        .accept_rejected
+        .clone()
+        .or_else(|| file.accept_rejected.clone())
+        .map(|t| ErrorLimit::parse(&t))
+        .transpose()
+        .map_err(anyhow::Error::msg)
+        .context("--accept-rejected")?
+        .unwrap_or(ErrorLimit::Count(0));
     let max_errors = args
         .max_errors
         .clone()
@@ -236,12 +258,21 @@ async fn migrate(
     let mut report = report?;
     super::coverage::add_findings(&mut report, &target.pg_url, &target.state_schema, schema)
         .await?;
-    print_report(args.json, &report, target)?;
+    let finished = matches!(
+        report.outcome,
+        Outcome::Completed | Outcome::AlreadyComplete
+    );
+    // With `--json` and `--validate`, stdout holds one JSON document with both reports.
+    if !(args.json && args.validate && finished) {
+        print_report(args.json, &report, target)?;
+    }
     if let Some(path) = dead_file.filter(|_| report.dead_letters() > 0) {
-        eprintln!(
-            "rejected documents were also appended to {}",
-            path.display()
-        );
+        if report.outcome != Outcome::AlreadyComplete {
+            eprintln!(
+                "rejected documents were also appended to {}",
+                path.display()
+            );
+        }
     }
     match report.outcome {
         Outcome::Interrupted => {
@@ -251,12 +282,57 @@ async fn migrate(
             return Ok(exit::INTERRUPTED);
         }
         Outcome::TooManyErrors => return Ok(exit::TOO_MANY_ERRORS),
-        Outcome::Completed => {}
+        Outcome::Completed | Outcome::AlreadyComplete => {}
     }
+    let mut code = exit::OK;
     if args.validate {
-        return run_validation(source.as_ref(), target, schema, args.sample, args.json).await;
+        let validation = validation(source.as_ref(), target, schema, args.sample).await?;
+        if args.json {
+            say!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "run": report,
+                    "validation": validation,
+                }))?
+            );
+        } else {
+            say!("{}", summary::render_validation(&validation));
+        }
+        if !validation.passed() {
+            code = exit::VALIDATION_FAILED;
+        }
     }
-    Ok(exit::OK)
+    let (rejected, read) = (report.dead_letters(), report.documents());
+    if code == exit::OK && !accept.accepts(rejected, read) {
+        eprintln!(
+            "{rejected} of {read} documents were rejected (`{} errors list` shows why); \
+             exit code {}: pass `--accept-rejected {rejected}` (a count, or a share like `2%`) \
+             when that many are expected",
+            super::program_name(),
+            exit::REJECTED
+        );
+        code = exit::REJECTED;
+    }
+    Ok(code)
+}
+
+/// Validates the target against the source.
+async fn validation(
+    source: &dyn crate::source::Source,
+    target: &Target,
+    schema: &Schema,
+    sample: usize,
+) -> anyhow::Result<crate::validate::ValidationReport> {
+    let mut conn = connect(&target.pg_url).await?;
+    Ok(crate::validate::validate(
+        schema,
+        source,
+        &mut conn,
+        &target.target_schema,
+        &target.state(),
+        sample,
+    )
+    .await?)
 }
 
 /// A count from the command line or the `--config` file, which must be at least 1 (the flags'
@@ -276,16 +352,7 @@ async fn run_validation(
     sample: usize,
     json: bool,
 ) -> anyhow::Result<u8> {
-    let mut conn = connect(&target.pg_url).await?;
-    let report = crate::validate::validate(
-        schema,
-        source,
-        &mut conn,
-        &target.target_schema,
-        &target.state(),
-        sample,
-    )
-    .await?;
+    let report = validation(source, target, schema, sample).await?;
     if json {
         say!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -444,15 +511,19 @@ async fn errors(command: &ErrorsCommand, target: &Target) -> anyhow::Result<u8> 
             say!("\nlatest {}:", rows.len());
             for row in &rows {
                 let (id, l) = crate::dead_letter::from_row(row);
-                say!(
-                    "  #{id} {} _id {} [{}] {} {}: {}",
-                    l.collection,
-                    l.document_id,
-                    l.stage.as_str(),
-                    l.field,
-                    l.class,
-                    l.message
-                );
+                for (n, e) in l.issues().iter().enumerate() {
+                    let head = if n == 0 {
+                        format!(
+                            "  #{id} {} _id {} [{}]",
+                            l.collection,
+                            l.document_id,
+                            l.stage.as_str()
+                        )
+                    } else {
+                        "      and".to_string()
+                    };
+                    say!("{head} {} {}: {}", e.field, e.class, e.message);
+                }
             }
             say!("\n(`errors show ID` prints one with its document; `errors export FILE` writes them all)");
         }
@@ -468,6 +539,15 @@ async fn errors(command: &ErrorsCommand, target: &Target) -> anyhow::Result<u8> 
             };
             let (_, l) = crate::dead_letter::from_row(&row);
             say!("collection: {}\n_id:        {}\nstage:      {}\nfield:      {}\nclass:      {}\nreason:     {}", l.collection, l.document_id, l.stage.as_str(), l.field, l.class, l.message);
+            if let Some(root) = &l.root_id {
+                say!("root:       _id {root} (the rejected document the chain starts at)");
+            }
+            if !l.errors.is_empty() {
+                say!("errors:     {}", l.errors.len());
+                for e in &l.errors {
+                    say!("  {} {}: {}", e.field, e.class, e.message);
+                }
+            }
             if let Some(doc) = &l.document {
                 let pretty = serde_json::from_str::<serde_json::Value>(doc)
                     .and_then(|v| serde_json::to_string_pretty(&v))

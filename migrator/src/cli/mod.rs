@@ -23,6 +23,7 @@ mod next;
 pub mod options;
 mod plan;
 mod progress;
+mod references;
 mod source;
 mod summary;
 

@@ -18,9 +18,10 @@ fn pg_url_flag(pg_url: &str) -> String {
 pub fn after_run(program: &str, pg_url: &str, state_schema: &str) -> String {
     let url = redact_url(pg_url);
     format!(
-        "\nNext:\n  psql '{url}' -c '\\dt'\n  {program}{} errors list          # rejected documents, grouped\n  \
+        "\nNext:\n  psql '{url}' -c '\\dt'\n  {program}{flag} errors list          # rejected documents, grouped\n  \
+         {program}{flag} references           # dangling references nulled, skipped or kept, by _id\n  \
          psql '{url}' -c 'SELECT collection, class, field, message FROM {state_schema}.dead_letters LIMIT 20'\n",
-        pg_url_flag(pg_url)
+        flag = pg_url_flag(pg_url)
     )
 }
 

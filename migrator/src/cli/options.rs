@@ -13,6 +13,8 @@ pub mod exit {
     pub const VALIDATION_FAILED: u8 = 3;
     pub const TOO_MANY_ERRORS: u8 = 4;
     pub const LOCKED: u8 = 5;
+    /// The run completed but rejected more documents than `--accept-rejected` allows.
+    pub const REJECTED: u8 = 6;
     pub const INTERRUPTED: u8 = 130;
 }
 
@@ -67,6 +69,21 @@ pub enum Command {
     Errors {
         #[command(subcommand)]
         command: ErrorsCommand,
+    },
+    /// Dangling references the run set to NULL, skipped or kept (rejected ones are in `errors`):
+    /// the counts per reference, then each one with the `_id` of the document holding it.
+    References {
+        #[arg(long)]
+        collection: Option<String>,
+        /// Only this action: `null`, `skip`, `keep` or `reject`.
+        #[arg(long)]
+        action: Option<String>,
+        /// Most references listed one by one.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Print them as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Forget the run's state so the next `migrate` starts over.
     Reset {
@@ -174,6 +191,10 @@ pub struct MigrateArgs {
     /// Stop when rejected documents exceed a count (`100`) or a rate (`2%`).
     #[arg(long, env = "MIGRATOR_MAX_ERRORS")]
     pub max_errors: Option<String>,
+    /// Rejected documents a completed run may have and still exit 0: a count (`12`) or a share
+    /// of the documents read (`2%`) [default: 0; more exit with code 6].
+    #[arg(long, env = "MIGRATOR_ACCEPT_REJECTED")]
+    pub accept_rejected: Option<String>,
     /// Also append rejected documents to this JSON-lines file.
     #[arg(long, env = "MIGRATOR_DEAD_LETTERS")]
     pub dead_letters: Option<PathBuf>,
@@ -240,6 +261,7 @@ pub struct FileConfig {
     pub jobs: Option<usize>,
     pub partitions: Option<usize>,
     pub max_errors: Option<String>,
+    pub accept_rejected: Option<String>,
     pub dead_letters: Option<PathBuf>,
     pub schema_mode: Option<SchemaModeArg>,
 }

@@ -1,6 +1,6 @@
 //! The human summary of a run, and where to look next.
 
-use crate::report::{Outcome, RunReport};
+use crate::report::{Outcome, ReferenceCount, RunReport};
 use crate::validate::ValidationReport;
 
 fn thousands(n: u64) -> String {
@@ -52,20 +52,9 @@ pub fn render_dry_run(report: &RunReport, source: &str, pg_url: &str) -> String 
 /// Per collection, slowest collections, error groups, reference actions.
 fn body(report: &RunReport) -> String {
     let mut out = String::new();
-    let outcome = match report.outcome {
-        Outcome::Completed => "completed",
-        Outcome::Interrupted => "interrupted (run the same command again to resume)",
-        Outcome::TooManyErrors => {
-            "stopped: --max-errors exceeded (fix the data or the models, then run again to resume)"
-        }
-    };
-    out.push_str(&format!(
-        "\nMigration {outcome} in {:.1}s: {} documents, {} rows, {} rejected.\n\n",
-        report.seconds,
-        thousands(report.documents()),
-        thousands(report.rows()),
-        thousands(report.dead_letters())
-    ));
+    out.push('\n');
+    out.push_str(&headline(report));
+    out.push_str("\n\n");
     out.push_str(&format!(
         "{:<24} {:>12} {:>9} {:>9} {:>12}  rows per table\n",
         "collection", "documents", "rejected", "busy s", "docs/s"
@@ -134,14 +123,70 @@ fn body(report: &RunReport) -> String {
             ));
         }
     }
-    if !report.reference_actions.is_empty() {
-        out.push_str("\nDangling references handled after the load:\n");
-        for (what, n) in &report.reference_actions {
-            out.push_str(&format!("  {:>7} {what}\n", thousands(*n)));
-        }
+    if !report.references.is_empty() {
+        out.push_str("\nDangling references handled after the load (every one counted):\n");
+        out.push_str(&references_table(&report.references));
     }
     if let Some(keys) = &report.keys {
         out.push_str(&super::coverage::findings_text(keys));
+    }
+    out
+}
+
+/// The summary's first line: how the run ended and what became of every document read.
+fn headline(report: &RunReport) -> String {
+    let outcome = match report.outcome {
+        Outcome::Completed => format!("Migration completed in {:.1}s", report.seconds),
+        Outcome::AlreadyComplete => {
+            "Already complete: an earlier run finished this migration; nothing was done or \
+             written. Its figures"
+                .to_string()
+        }
+        Outcome::Interrupted => format!(
+            "Migration interrupted after {:.1}s (run the same command again to resume)",
+            report.seconds
+        ),
+        Outcome::TooManyErrors => format!(
+            "Migration stopped after {:.1}s: --max-errors exceeded (fix the data or the models, \
+             then run again to resume)",
+            report.seconds
+        ),
+    };
+    let mut line = format!(
+        "{outcome}: {} documents read: {} landed, {} rejected",
+        thousands(report.documents()),
+        thousands(report.landed()),
+        thousands(report.dead_letters()),
+    );
+    let dropped = report.dropped_by_policy();
+    if dropped > 0 {
+        line.push_str(&format!(
+            ", {} dropped by a `skip` reference",
+            thousands(dropped)
+        ));
+    }
+    line.push_str(&format!("; {} rows.", thousands(report.rows())));
+    line
+}
+
+/// One line per reference and action: rows, distinct values, documents removed.
+pub fn references_table(counts: &[ReferenceCount]) -> String {
+    let mut out = String::new();
+    for r in counts {
+        let removed = match (r.action.as_str(), r.documents_removed) {
+            (_, 0) => String::new(),
+            ("reject", n) => format!(", {} documents rejected", thousands(n)),
+            (_, n) => format!(", {} documents dropped", thousands(n)),
+        };
+        out.push_str(&format!(
+            "  {:<6} {}.{} -> {}: {} rows ({} distinct values){removed}\n",
+            r.action,
+            r.table,
+            r.column,
+            r.target,
+            thousands(r.rows),
+            thousands(r.distinct_values),
+        ));
     }
     out
 }

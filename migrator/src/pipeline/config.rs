@@ -47,6 +47,15 @@ impl ErrorLimit {
         }
     }
 
+    /// Whether `dead` rejected documents out of `read` stay within this limit, exactly (for
+    /// `--accept-rejected`; a rate is not waived for small runs).
+    pub fn accepts(&self, dead: u64, read: u64) -> bool {
+        match *self {
+            ErrorLimit::Count(n) => dead <= n,
+            ErrorLimit::Rate(r) => (dead as f64) <= r * read as f64,
+        }
+    }
+
     pub fn exceeded(&self, dead: u64, read: u64) -> bool {
         match *self {
             ErrorLimit::Count(n) => dead > n,
@@ -141,6 +150,18 @@ mod tests {
         assert!(!ErrorLimit::Count(2).exceeded(2, 10));
         assert!(!ErrorLimit::Rate(0.01).exceeded(50, 999));
         assert!(ErrorLimit::Rate(0.01).exceeded(11, 1000));
+    }
+
+    #[test]
+    fn accepted_rejections_are_exact_for_small_runs_too() {
+        assert!(ErrorLimit::Count(0).accepts(0, 10));
+        assert!(!ErrorLimit::Count(0).accepts(1, 10));
+        assert!(ErrorLimit::Count(12).accepts(12, 10));
+        assert!(!ErrorLimit::Count(12).accepts(13, 100));
+        assert!(ErrorLimit::Rate(0.02).accepts(2, 100));
+        assert!(!ErrorLimit::Rate(0.02).accepts(3, 100));
+        // Unlike `--max-errors`, a share is applied below 1,000 documents read.
+        assert!(!ErrorLimit::Rate(0.5).accepts(6, 10));
     }
 
     #[test]

@@ -81,7 +81,7 @@ pub fn dry_run(
         outcome: Outcome::Completed,
         collections,
         error_groups,
-        reference_actions: BTreeMap::new(),
+        references: Vec::new(),
         stage_seconds: BTreeMap::new(),
         seconds: started.elapsed().as_secs_f64(),
         keys: Some(KeyFindings::of(&coverage(schema, &census))),

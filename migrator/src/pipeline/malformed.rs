@@ -74,6 +74,8 @@ pub fn dead_letters(error: &DocumentError, doc: &RawDocument, next: &Position) -
                 describe_id(doc)
             ),
             document: document_json(inner_doc).or_else(|| Some(binary_json(inner_doc.as_bytes()))),
+            errors: Vec::new(),
+            root_id: None,
         });
     }
     letters

@@ -8,6 +8,7 @@ pub mod dry_run;
 mod early;
 pub mod malformed;
 pub mod memory;
+mod finished;
 pub mod reader;
 mod reload;
 pub mod run;

@@ -5,8 +5,8 @@
 //! whole and cannot say which document came first. The collections owning those tables are then
 //! loaded again, from the start, into their tables emptied and given their keys: the load refuses
 //! each repeat as it comes, as a dead letter naming the document's `_id` and the column, exactly
-//! as a load into tables that have keys from the start does. The other collections stay as they
-//! are.
+//! as a load into tables that have keys from the start does. Each is read as one partition, so
+//! the document kept is the first in the source's order. The other collections stay as they are.
 
 use std::collections::BTreeSet;
 
@@ -19,6 +19,7 @@ use crate::schema::Schema;
 use crate::sink::constraints::{self, RefusedKeys};
 use crate::sink::ddl::Ddl;
 use crate::sink::sql::{self, Namespace};
+use crate::source::Partition;
 use crate::state::{RunStage, StateStore};
 
 /// The collections an invocation has loaded again so far.
@@ -94,6 +95,14 @@ impl Reloaded {
                 .map_err(RunError::db(what.clone()))?;
         }
         state.forget_loads(&mut tx, &collections, &tables).await?;
+        // Each is read again as one partition, in the source's order (a file's order, or `_id`
+        // order live): the first of two documents sharing a value is the one kept, whatever
+        // `--partitions` and `--jobs` say. Planned here, so a resume reads it the same way.
+        for collection in &collections {
+            state
+                .plan_partitions(&mut tx, collection, &[Partition::whole()])
+                .await?;
+        }
         state.set_stage(&mut tx, RunStage::Loading).await?;
         tx.commit().await.map_err(RunError::db(what))?;
         self.0.extend(collections);

@@ -35,6 +35,8 @@ pub struct Ddl {
     pub foreign_key_tables: Vec<(String, String)>,
     /// For each of `indexes`: its table, unqualified.
     pub index_tables: Vec<String>,
+    /// References that get no foreign key (`on_missing = "keep"`): `table.column -> target`.
+    pub unchecked: Vec<String>,
 }
 
 /// The keys of one table, added by one statement.
@@ -86,6 +88,12 @@ impl Ddl {
                     let Some(target) = schema.resolve(def, &reference.target) else {
                         continue;
                     };
+                    if reference.on_missing == MissingPolicy::Keep {
+                        ddl.unchecked.push(format!(
+                            "{}.{} -> {}.{}",
+                            table.name, reference.column, target.table, target.column
+                        ));
+                    }
                     if reference.on_missing != MissingPolicy::Keep && target.enforceable {
                         ddl.foreign_keys.push((
                             sql::foreign_key_name(&table.name, &reference.column),
@@ -138,6 +146,15 @@ impl Ddl {
             for s in stmts {
                 out.push_str(s);
                 out.push_str(";\n\n");
+            }
+        }
+        if !self.unchecked.is_empty() {
+            out.push_str(
+                "-- References without a foreign key (on_missing = \"keep\": a value that points at\n\
+                 -- nothing is kept as it is, and counted by the run)\n",
+            );
+            for r in &self.unchecked {
+                out.push_str(&format!("-- {r}\n"));
             }
         }
         out

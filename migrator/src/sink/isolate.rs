@@ -185,5 +185,7 @@ fn load_dead_letter(
         class: sqlstate_class(&code).to_string(),
         message,
         document: crate::dead_letter::document_json(doc),
+        errors: Vec::new(),
+        root_id: None,
     }
 }

@@ -237,10 +237,20 @@ impl fmt::Display for ValidationReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let problems = self.problems().len();
         if problems == 0 {
-            writeln!(f, "validation passed")?;
+            write!(f, "validation passed")?;
         } else {
-            writeln!(f, "validation FAILED: {problems} problem(s)")?;
+            write!(f, "validation FAILED: {problems} problem(s)")?;
         }
+        // What the comparison leaves out, always said: it compares what landed.
+        let rejected: u64 = self.collections.iter().map(|c| c.dead_letters).sum();
+        let skipped: u64 = self.collections.iter().map(|c| c.skipped).sum();
+        let read: u64 = self.collections.iter().map(|c| c.source_documents).sum();
+        writeln!(
+            f,
+            " over {} of {read} source documents: {rejected} rejected (dead letters, not \
+             compared), {skipped} dropped by a `skip` reference",
+            read.saturating_sub(rejected).saturating_sub(skipped)
+        )?;
         for c in &self.collections {
             writeln!(f)?;
             write!(f, "{c}")?;
@@ -290,7 +300,7 @@ impl fmt::Display for CollectionValidation {
             };
             writeln!(
                 f,
-                "  reference {}.{} -> {}.{} ({}): {} orphaned{note}",
+                "  reference {}.{} -> {}.{} ({}): {} orphaned rows{note}",
                 r.table, r.column, r.target_table, r.target_column, r.policy, r.orphans
             )?;
         }
@@ -367,8 +377,14 @@ mod tests {
         };
         assert!(report.passed());
         let text = report.to_string();
-        assert!(text.starts_with("validation passed\n"), "{text}");
-        assert!(text.contains("4 orphaned  (allowed: keep)"), "{text}");
+        assert!(
+            text.starts_with(
+                "validation passed over 2 of 3 source documents: 1 rejected (dead letters, not \
+                 compared), 0 dropped by a `skip` reference\n"
+            ),
+            "never `passed` without the rejected count: {text}"
+        );
+        assert!(text.contains("4 orphaned rows  (allowed: keep)"), "{text}");
         let json = serde_json::to_value(&report).expect("json");
         assert_eq!(json["passed"], true);
         assert_eq!(json["collections"][0]["references"][0]["orphans"], 4);
@@ -412,7 +428,7 @@ mod tests {
         );
         let text = report.to_string();
         assert!(
-            text.starts_with("validation FAILED: 4 problem(s)\n"),
+            text.starts_with("validation FAILED: 4 problem(s) over 2 of 3 source documents"),
             "{text}"
         );
         assert!(text.contains("posts: FAILED"), "{text}");

@@ -98,6 +98,9 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
     println!("3/4 migrating and validating, as a user would run the example's binary:");
     let source = args.out.display().to_string();
+    // The injected faults are rejected on purpose: exactly that many are accepted (more would
+    // exit with code 6).
+    let accepted = manifest.rejections().to_string();
     let argv = [
         EXAMPLE_APP,
         "migrate",
@@ -108,6 +111,8 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
         "--dead-letters",
         "target/demo/dead-letters.jsonl",
         "--validate",
+        "--accept-rejected",
+        accepted.as_str(),
     ];
     println!("    {}", argv.join(" "));
     let code = migrator::cli::main_from(argv, schema::example::schema);

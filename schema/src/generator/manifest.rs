@@ -134,6 +134,14 @@ impl Manifest {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
 
+    /// How many documents a migration rejects: every fault that rejects its document.
+    pub fn rejections(&self) -> usize {
+        self.faults
+            .iter()
+            .filter(|f| f.stage != Stage::None)
+            .count()
+    }
+
     /// The faults whose documents are rejected at `stage`.
     pub fn rejected_at(&self, stage: Stage) -> impl Iterator<Item = &FaultRecord> {
         self.faults.iter().filter(move |f| f.stage == stage)

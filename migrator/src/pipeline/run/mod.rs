@@ -52,7 +52,6 @@ struct Shared {
     read: AtomicU64,
     dead: AtomicU64,
     dead_file: Option<DeadLetterFile>,
-    reference_actions: Mutex<BTreeMap<String, u64>>,
     /// Whether every table holds exactly the rows the batches wrote (so the summary need not
     /// count them).
     rows_as_written: AtomicBool,
@@ -117,7 +116,6 @@ pub async fn run(
         too_many_errors: AtomicBool::new(false),
         read: AtomicU64::new(0),
         dead: AtomicU64::new(0),
-        reference_actions: Mutex::new(BTreeMap::new()),
         stage_seconds: Mutex::new(BTreeMap::new()),
         rows_as_written: AtomicBool::new(false),
         tables: TablesGate::pending(),
@@ -127,7 +125,10 @@ pub async fn run(
     let result = run_locked(schema, &shared, &state, &mut control, started_ahead).await;
     // The file was appended to as batches committed; the table is the exact record (a kill
     // between a commit and its append, or a resumed stage, can leave the file off by a few).
-    let exported = summary::export_dead_letters(&shared, &state, &mut control).await;
+    let exported = match result {
+        Ok(Outcome::AlreadyComplete) => Ok(()),
+        _ => summary::export_dead_letters(&shared, &state, &mut control).await,
+    };
     let _ = state.unlock(&mut control).await;
     let outcome = result?;
     exported?;
@@ -186,7 +187,11 @@ async fn run_locked(
     let config = &shared.config;
     let mark = Instant::now();
     let ddl = Ddl::new(schema, Some(&config.target_schema));
-    let mut run = setup::stage(schema, shared, state, control, &ddl, started_ahead, mark).await?;
+    let Some(mut run) =
+        setup::stage(schema, shared, state, control, &ddl, started_ahead, mark).await?
+    else {
+        return Ok(Outcome::AlreadyComplete);
+    };
     loop {
         if run.stage == RunStage::Loading {
             let outcome = load::stage(schema, shared, state, control, &ddl, &mut run).await?;

@@ -97,9 +97,6 @@ pub(super) async fn stage(
     if config.schema_mode == SchemaMode::Create && run.loaded_here && !resolved.rows_removed {
         shared.rows_as_written.store(true, Ordering::SeqCst);
     }
-    if let Ok(mut map) = shared.reference_actions.lock() {
-        *map = resolved.actions;
-    }
     shared.time_stage("references", &mut run.mark);
     run.stage = RunStage::Constraints;
     // With every constraint added already, the next record is `done` (one commit fewer; a

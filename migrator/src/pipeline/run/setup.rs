@@ -31,7 +31,7 @@ pub(super) async fn stage(
     ddl: &Ddl,
     started_ahead: Started,
     mut mark: Instant,
-) -> Result<Invocation, RunError> {
+) -> Result<Option<Invocation>, RunError> {
     let Started { listing, sessions } = started_ahead;
     let config = &shared.config;
     if config.restart {
@@ -44,6 +44,10 @@ pub(super) async fn stage(
         partitions: config.partitions,
         schema_mode: config.schema_mode.as_str().to_string(),
     };
+    // A run that finished already: nothing to do, nothing written.
+    if crate::pipeline::finished::already_complete(state, control, &fingerprint).await? {
+        return Ok(None);
+    }
     // Before anything is written: a source without a collection the models need.
     let infos = listing
         .await
@@ -100,7 +104,7 @@ pub(super) async fn stage(
         shared.tables.open();
     }
     shared.time_stage("setup", &mut mark);
-    Ok(Invocation {
+    Ok(Some(Invocation {
         stage,
         mark,
         workload: Some(workload),
@@ -111,7 +115,7 @@ pub(super) async fn stage(
         reloaded: Default::default(),
         opened: None,
         busy: None,
-    })
+    }))
 }
 
 /// Checks a user's own tables against the models and records the `loading` stage: the check

@@ -90,11 +90,9 @@ pub(super) async fn summarize(
         collections.insert(model.collection().to_string(), report);
     }
     let error_groups = error_groups(state, control, 10).await?;
-    let reference_actions = shared
-        .reference_actions
-        .lock()
-        .map(|m| m.clone())
-        .unwrap_or_default();
+    let references = crate::references::counts(control, state.schema())
+        .await
+        .map_err(RunError::db("reading the reference counts"))?;
     let stage_seconds = shared
         .stage_seconds
         .lock()
@@ -104,7 +102,7 @@ pub(super) async fn summarize(
         outcome,
         collections,
         error_groups,
-        reference_actions,
+        references,
         stage_seconds,
         seconds: elapsed.as_secs_f64(),
         keys: None,

@@ -5,16 +5,16 @@ use crate::naming::quote_ident;
 
 pub fn insert_dead_letter(state: &str) -> String {
     format!(
-        "INSERT INTO {}.dead_letters (collection, document_id, stage, field, class, message, document) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO {}.dead_letters (collection, document_id, stage, field, class, message, document, \
+         errors, root_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         quote_ident(state)
     )
 }
 
 pub fn select_dead_letters(state: &str) -> String {
     format!(
-        "SELECT id, collection, document_id, stage, field, class, message, document \
-         FROM {}.dead_letters ORDER BY id",
+        "SELECT id, collection, document_id, stage, field, class, message, document, errors, \
+         root_id FROM {}.dead_letters ORDER BY id",
         quote_ident(state)
     )
 }
@@ -22,8 +22,10 @@ pub fn select_dead_letters(state: &str) -> String {
 /// Dead letters grouped by collection, class and field pattern (`items[].price`), largest first.
 pub fn group_dead_letters(state: &str) -> String {
     format!(
-        "SELECT collection, class, regexp_replace(field, '\\[[0-9]+\\]', '[]', 'g') AS pattern, count(*), \
-         min(document_id), min(message) FROM {}.dead_letters GROUP BY 1, 2, 3 \
+        "SELECT collection, e->>'class', regexp_replace(e->>'field', '\\[[0-9]+\\]', '[]', 'g') AS pattern, \
+         count(*), min(document_id), min(e->>'message') FROM {}.dead_letters d, \
+         LATERAL jsonb_array_elements(coalesce(d.errors, jsonb_build_array(jsonb_build_object(\
+         'field', d.field, 'class', d.class, 'message', d.message)))) AS e GROUP BY 1, 2, 3 \
          ORDER BY 4 DESC, 1, 2, 3 LIMIT $1",
         quote_ident(state)
     )
@@ -32,9 +34,11 @@ pub fn group_dead_letters(state: &str) -> String {
 /// Dead letters, newest first, optionally filtered by collection and class.
 pub fn select_dead_letters_filtered(state: &str) -> String {
     format!(
-        "SELECT id, collection, document_id, stage, field, class, message, document \
-         FROM {}.dead_letters WHERE ($1::text IS NULL OR collection = $1) \
-         AND ($2::text IS NULL OR class = $2) ORDER BY id DESC LIMIT $3",
+        "SELECT id, collection, document_id, stage, field, class, message, document, errors, \
+         root_id FROM {}.dead_letters WHERE ($1::text IS NULL OR collection = $1) \
+         AND ($2::text IS NULL OR class = $2 \
+         OR errors @> jsonb_build_array(jsonb_build_object('class', $2::text))) \
+         ORDER BY id DESC LIMIT $3",
         quote_ident(state)
     )
 }
@@ -42,8 +46,8 @@ pub fn select_dead_letters_filtered(state: &str) -> String {
 /// One dead letter by id.
 pub fn select_dead_letter(state: &str) -> String {
     format!(
-        "SELECT id, collection, document_id, stage, field, class, message, document \
-         FROM {}.dead_letters WHERE id = $1",
+        "SELECT id, collection, document_id, stage, field, class, message, document, errors, \
+         root_id FROM {}.dead_letters WHERE id = $1",
         quote_ident(state)
     )
 }
@@ -60,6 +64,15 @@ pub fn select_dead_letter_ids(state: &str) -> String {
 pub fn count_dead_letters(state: &str) -> String {
     format!(
         "SELECT collection, count(*) FROM {}.dead_letters GROUP BY collection",
+        quote_ident(state)
+    )
+}
+
+/// A collection's rejected documents: `_id` and the `_id` their rejection started at; `$1`:
+/// collection.
+pub fn select_dead_letter_roots(state: &str) -> String {
+    format!(
+        "SELECT document_id, coalesce(root_id, document_id) FROM {}.dead_letters WHERE collection = $1",
         quote_ident(state)
     )
 }

@@ -15,6 +15,72 @@ pub fn insert_reference_issues(state: &str) -> String {
     )
 }
 
+/// Records the dangling (root document key, value) pairs of `table.column` (`table` already
+/// qualified, joined up `links` like [`select_dangling`]), at most `limit` if given, server-side;
+/// `$1`: collection, `$2`: table, `$3`: column, `$4`: action.
+pub fn record_dangling(
+    state: &str,
+    table: &str,
+    links: &[ParentLink],
+    root_key: &str,
+    column: &str,
+    condition: &str,
+    limit: Option<i64>,
+) -> String {
+    let (from, root) = root_of(table, links, root_key);
+    let limit = limit.map_or_else(String::new, |n| format!(" LIMIT {n}"));
+    format!(
+        "INSERT INTO {}.reference_issues (collection, document_key, table_name, column_name, value, action) \
+         SELECT $1, k, $2, $3, v, $4 FROM (SELECT DISTINCT {root}::text AS k, t.{}::text AS v \
+         FROM {from} WHERE {condition}{limit}) AS d",
+        quote_ident(state),
+        quote_ident(column)
+    )
+}
+
+/// The dangling references of `table.column` counted exactly: rows and distinct values
+/// (`table` already qualified, `condition` from [`dangling`]).
+pub fn count_dangling(table: &str, column: &str, condition: &str) -> String {
+    format!(
+        "SELECT count(*), count(DISTINCT t.{}) FROM {table} AS t WHERE {condition}",
+        quote_ident(column)
+    )
+}
+
+/// Adds one reference's counts (or replaces them when `$9`); `$1`..`$8`: collection, table,
+/// column, target, action, rows, distinct values, documents removed.
+pub fn add_reference_counts(state: &str) -> String {
+    format!(
+        "INSERT INTO {s}.reference_counts AS c (collection, table_name, column_name, target, action, \
+         rows, distinct_values, documents_removed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (table_name, column_name, action) DO UPDATE SET \
+         rows = CASE WHEN $9 THEN 0 ELSE c.rows END + EXCLUDED.rows, \
+         distinct_values = CASE WHEN $9 THEN 0 ELSE c.distinct_values END + EXCLUDED.distinct_values, \
+         documents_removed = CASE WHEN $9 THEN 0 ELSE c.documents_removed END + EXCLUDED.documents_removed",
+        s = quote_ident(state)
+    )
+}
+
+/// Every reference's counts, in a stable order.
+pub fn select_reference_counts(state: &str) -> String {
+    format!(
+        "SELECT collection, table_name, column_name, target, action, rows, distinct_values, \
+         documents_removed FROM {}.reference_counts ORDER BY collection, table_name, column_name, action",
+        quote_ident(state)
+    )
+}
+
+/// Recorded dangling references, optionally of one collection and one action; `$1`:
+/// collection, `$2`: action, `$3`: limit.
+pub fn select_reference_issues_filtered(state: &str) -> String {
+    format!(
+        "SELECT collection, document_key, table_name, column_name, value, action \
+         FROM {}.reference_issues WHERE ($1::text IS NULL OR collection = $1) \
+         AND ($2::text IS NULL OR action = $2) ORDER BY id LIMIT $3",
+        quote_ident(state)
+    )
+}
+
 /// Forgets the recorded dangling references of one column and action; `$1`: collection,
 /// `$2`: table, `$3`: column, `$4`: action.
 pub fn delete_reference_issues(state: &str) -> String {
@@ -49,6 +115,16 @@ pub struct ParentLink {
     pub parent: String,
     pub key: String,
     pub column: String,
+}
+
+/// [`from_up_to_root`], with the root key of a table that is the collection's own (no links).
+fn root_of(table: &str, links: &[ParentLink], root_key: &str) -> (String, String) {
+    let (from, root) = from_up_to_root(table, links);
+    if links.is_empty() {
+        (from, format!("t.{}", quote_ident(root_key)))
+    } else {
+        (from, root)
+    }
 }
 
 /// `FROM table AS t JOIN parent AS p1 ON .. JOIN ..` along `links` (nearest parent first), and
@@ -96,12 +172,7 @@ pub fn select_dangling(
     condition: &str,
     limit: i64,
 ) -> String {
-    let (from, root) = from_up_to_root(table, links);
-    let root = if links.is_empty() {
-        format!("t.{}", quote_ident(root_key))
-    } else {
-        root
-    };
+    let (from, root) = root_of(table, links, root_key);
     format!(
         "SELECT DISTINCT {root}::text, t.{}::text FROM {from} WHERE {condition} LIMIT {limit}",
         quote_ident(column)

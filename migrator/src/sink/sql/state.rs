@@ -65,6 +65,11 @@ pub fn create_state(state: &str) -> Vec<String> {
     created_at timestamptz NOT NULL DEFAULT now()
 )"
         ),
+        // Added after the first release of the table: a state made before gains them.
+        format!(
+            "ALTER TABLE {s}.dead_letters ADD COLUMN IF NOT EXISTS errors jsonb, \
+             ADD COLUMN IF NOT EXISTS root_id text"
+        ),
         format!(
             "CREATE INDEX IF NOT EXISTS dead_letters_collection_idx ON {s}.dead_letters (collection, class)"
         ),
@@ -89,6 +94,19 @@ pub fn create_state(state: &str) -> Vec<String> {
     value text NOT NULL,
     action text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now()
+)"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.reference_counts (
+    collection text NOT NULL,
+    table_name text NOT NULL,
+    column_name text NOT NULL,
+    target text NOT NULL,
+    action text NOT NULL,
+    rows bigint NOT NULL,
+    distinct_values bigint NOT NULL,
+    documents_removed bigint NOT NULL,
+    PRIMARY KEY (table_name, column_name, action)
 )"
         ),
     ]

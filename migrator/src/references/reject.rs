@@ -1,0 +1,250 @@
+//! The `reject` policy: the documents whose reference points at nothing become dead letters.
+//!
+//! A reference can dangle because its target was rejected itself (a manager whose own manager
+//! does not exist, a task of that manager): such a document gets its own class,
+//! [`CASCADE_CLASS`], naming the `_id` of the document whose rejection started the chain, which
+//! keeps its true reason.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use sqlx::{PgConnection, Row};
+
+use super::{delete_rows, reference_source, Dangling, REJECT_CHUNK};
+use crate::dead_letter::{DeadLetter, DeadLetterFile, Stage, CASCADE_CLASS};
+use crate::model::RefTarget;
+use crate::run_error::RunError;
+use crate::schema::{ModelHandle, Schema};
+use crate::sink::sql;
+use crate::source::{Position, Source};
+use crate::state::StateStore;
+
+/// Rejected documents by collection: stored key -> the `_id` at the root of its rejection (its
+/// own, or its root's for a cascade). Loaded from the dead letters the first time a collection
+/// is asked for, and kept up to date as documents are rejected.
+#[derive(Debug, Default)]
+pub(super) struct Roots {
+    by_collection: HashMap<String, HashMap<String, String>>,
+}
+
+impl Roots {
+    async fn of(
+        &mut self,
+        conn: &mut PgConnection,
+        state: &StateStore,
+        model: &ModelHandle,
+    ) -> Result<&HashMap<String, String>, RunError> {
+        let collection = model.collection().to_string();
+        if !self.by_collection.contains_key(&collection) {
+            let rows = sqlx::query(&sql::select_dead_letter_roots(state.schema()))
+                .bind(&collection)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(RunError::db(format!(
+                    "reading the rejected documents of `{collection}`"
+                )))?;
+            let mut roots = HashMap::new();
+            for row in rows {
+                let id: String = row.get(0);
+                let root: String = row.get(1);
+                if let Some(key) = key_of_id(model, &id) {
+                    roots.insert(key, root);
+                }
+            }
+            self.by_collection.insert(collection.clone(), roots);
+        }
+        Ok(self.by_collection.entry(collection).or_default())
+    }
+
+    fn add(&mut self, collection: &str, key: String, root: String) {
+        if let Some(roots) = self.by_collection.get_mut(collection) {
+            roots.insert(key, root);
+        }
+    }
+}
+
+/// The stored key of a document with this `_id` (relaxed Extended JSON, as dead letters hold it).
+fn key_of_id(model: &ModelHandle, id: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(id).ok()?;
+    let id = bson::Bson::try_from(value).ok()?;
+    let doc = bson::RawDocumentBuf::try_from(&bson::doc! { "_id": id }).ok()?;
+    model.key_text(&doc)
+}
+
+/// Rejects every document of `dangling`'s collection whose reference points at nothing, a chunk
+/// at a time, inside the caller's transaction. Returns the documents rejected.
+pub(super) async fn reject_all(
+    conn: &mut PgConnection,
+    dangling: &Dangling<'_>,
+    schema: &Schema,
+    source: &dyn Source,
+    state: &StateStore,
+    dead_file: Option<&DeadLetterFile>,
+    roots: &mut Roots,
+) -> Result<u64, RunError> {
+    // Only a reference to a primary key can be traced to a rejected document by its `_id`.
+    let target_model = match &dangling.reference.target {
+        RefTarget::Model {
+            type_id, key: None, ..
+        } => schema.models().iter().find(|m| m.def().type_id == *type_id),
+        _ => None,
+    };
+    let field = reference_source(dangling.table, &dangling.reference.column);
+    let collection = dangling.model.collection();
+    let mut rejected = 0u64;
+    loop {
+        let found = sqlx::query(&sql::select_dangling(
+            &dangling.qualified,
+            &dangling.links,
+            dangling.root_key(),
+            &dangling.reference.column,
+            &dangling.condition,
+            REJECT_CHUNK,
+        ))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(RunError::db(format!(
+            "finding dangling references in {}.{}",
+            dangling.table.name, dangling.reference.column
+        )))?;
+        if found.is_empty() {
+            break;
+        }
+        let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for row in &found {
+            values.entry(row.get(0)).or_default().push(row.get(1));
+        }
+        let causes = match target_model {
+            Some(target) => Some(roots.of(conn, state, target).await?),
+            None => None,
+        };
+        let letters = rejections(
+            dangling.model,
+            source,
+            &values,
+            &field,
+            &dangling.target,
+            causes,
+        )?;
+        let keys: Vec<String> = values.into_keys().collect();
+        delete_rows(conn, dangling.ns, dangling.def, 0, None, &keys).await?;
+        let letters: Vec<DeadLetter> = keys
+            .into_iter()
+            .zip(letters)
+            .map(|(key, letter)| {
+                let root = letter
+                    .root_id
+                    .clone()
+                    .unwrap_or_else(|| letter.document_id.clone());
+                roots.add(collection, key, root);
+                letter
+            })
+            .collect();
+        crate::dead_letter::insert(conn, state.schema(), &letters)
+            .await
+            .map_err(RunError::db("recording rejected documents"))?;
+        if let Some(file) = dead_file {
+            file.append(&letters).map_err(|e| RunError::Io {
+                path: file.path().display().to_string(),
+                source: e,
+            })?;
+        }
+        rejected += letters.len() as u64;
+    }
+    Ok(rejected)
+}
+
+/// Dead letters for documents rejected for dangling references (`values`: key -> the values it
+/// holds that point at nothing), in key order, with their original documents found by scanning
+/// the source. `causes`: the target's rejected documents, when the target is a collection's
+/// primary key.
+fn rejections(
+    model: &ModelHandle,
+    source: &dyn Source,
+    values: &BTreeMap<String, Vec<String>>,
+    field: &str,
+    target: &str,
+    causes: Option<&HashMap<String, String>>,
+) -> Result<Vec<DeadLetter>, RunError> {
+    let mut wanted: HashSet<&str> = values.keys().map(String::as_str).collect();
+    let mut documents: BTreeMap<String, (String, Option<String>)> = BTreeMap::new();
+    let collection = model.collection();
+    'partitions: for partition in source.partitions(collection, 1)? {
+        for item in source.read(collection, &partition, &Position::Start)? {
+            let doc = item?.doc;
+            let Some(key) = model.key_text(&doc) else {
+                continue;
+            };
+            if wanted.remove(key.as_str()) {
+                documents.insert(
+                    key,
+                    (
+                        crate::transform::describe_id(&doc),
+                        crate::dead_letter::document_json(&doc),
+                    ),
+                );
+                if wanted.is_empty() {
+                    break 'partitions;
+                }
+            }
+        }
+    }
+    Ok(values
+        .iter()
+        .map(|(key, dangling)| {
+            let (id, document) = documents
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| (key.clone(), None));
+            let described: Vec<String> = dangling.iter().map(|v| describe_value(v)).collect();
+            // A cascade only when every value it misses belongs to a rejected document: one
+            // that never existed is the document's own reason.
+            let roots: Option<Vec<&String>> = causes.and_then(|causes| {
+                dangling
+                    .iter()
+                    .map(|v| causes.get(v))
+                    .collect::<Option<Vec<_>>>()
+            });
+            let (class, message, root_id) = match roots.as_deref() {
+                Some([root, ..]) => (
+                    CASCADE_CLASS,
+                    format!(
+                        "references `{target}` = {}, whose document was rejected itself \
+                         (the rejections start at _id {root})",
+                        described.join(", ")
+                    ),
+                    Some((*root).clone()),
+                ),
+                _ => (
+                    "missing_reference",
+                    format!(
+                        "references `{target}` = {}, which does not exist",
+                        described.join(", ")
+                    ),
+                    None,
+                ),
+            };
+            DeadLetter {
+                collection: collection.to_string(),
+                document_id: id,
+                stage: Stage::Reference,
+                field: field.to_string(),
+                class: class.into(),
+                message,
+                document,
+                errors: Vec::new(),
+                root_id,
+            }
+        })
+        .collect())
+}
+
+/// A stored key as a user knows it: ordered UUIDs also name the ObjectId they came from.
+fn describe_value(value: &str) -> String {
+    match uuid::Uuid::parse_str(value)
+        .ok()
+        .and_then(|u| crate::id::ordered_uuid_to_object_id(&u))
+    {
+        Some(oid) => format!("{value} (ObjectId {})", oid.to_hex()),
+        None => value.to_string(),
+    }
+}

@@ -1,0 +1,293 @@
+//! Honest outcomes: rejected documents change the exit code unless accepted, a finished run
+//! found finished writes nothing, a rejection caused by another one names its root, and
+//! dangling references are counted exactly, the same by `migrate` and `validate`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bson::{doc, Document};
+use migrator::report::Outcome;
+use migrator::source::DumpSource;
+use migrator::state::StateStore;
+use migrator::{Migrate, Schema};
+use migrator_e2e::cli::{Cli, SchemaChoice};
+use migrator_e2e::data::Dataset;
+use migrator_e2e::fixture::{self, docs_mut};
+use migrator_e2e::pg::{TestDb, STATE, TARGET};
+
+const BIN: &str = env!("CARGO_BIN_EXE_e2e-migrate");
+
+fn dump(data: Vec<(&'static str, Vec<Document>)>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    Dataset::from_documents(data).write_dump(dir.path());
+    dir
+}
+
+fn migrate_args<'a>(dir: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "migrate",
+        "--source",
+        dir.to_str().expect("a UTF-8 temp path"),
+        "--batch-size",
+        "7",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// Every document of the fixture fails its model (or references one that does): the run
+/// completes, says that nothing landed, and exits with the documented code for rejections.
+#[test]
+fn a_run_rejecting_everything_exits_6() {
+    let db = TestDb::create("outcomes_all_rejected");
+    let mut data = fixture::clean();
+    for (collection, key) in [
+        ("customers", "name"),
+        ("coupons", "code"),
+        ("products", "price"),
+        ("orders", "status"),
+        ("shipments", "carrier"),
+    ] {
+        for d in docs_mut(&mut data, collection) {
+            d.remove(key);
+        }
+    }
+    let dir = dump(data);
+    let cli = Cli::new(BIN, SchemaChoice::Fixture, db.url());
+    let run = cli.run(&migrate_args(dir.path(), &[]));
+    run.expect_code(6);
+    assert!(
+        run.stdout.contains("Migration completed in")
+            && run
+                .stdout
+                .contains("75 documents read: 0 landed, 75 rejected"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("--accept-rejected 75"),
+        "the message says how to accept them: {}",
+        run.stderr
+    );
+    assert_eq!(db.count(&format!("SELECT 1 FROM {STATE}.dead_letters")), 75);
+}
+
+/// Three bad customers among 78 documents: exit 6 by default, 0 when that many (or that share)
+/// are accepted. Run again on the finished target, it says it is complete, in human and JSON
+/// output (JSON only), and writes nothing: no row of the target or of the state changes.
+#[test]
+fn accepted_rejections_exit_0_and_a_finished_run_writes_nothing() {
+    let db = TestDb::create("outcomes_accepted");
+    let mut data = fixture::clean();
+    for i in 0..3 {
+        docs_mut(&mut data, "customers").push(doc! {"_id": 100 + i, "email": format!("x{i}@y")});
+    }
+    let dir = dump(data);
+    let cli = Cli::new(BIN, SchemaChoice::Fixture, db.url());
+    let first = cli.run(&migrate_args(dir.path(), &["--accept-rejected", "5%"]));
+    first.expect_code(0);
+    assert!(
+        first
+            .stdout
+            .contains("78 documents read: 75 landed, 3 rejected; 159 rows."),
+        "{}",
+        first.stdout
+    );
+    let versions = || {
+        let tables = ["customers", "orders", "order_lines", "order_products"].map(|t| {
+            format!("(SELECT string_agg(xmin::text, ',' ORDER BY ctid) FROM {TARGET}.{t})")
+        });
+        let state = ["run", "checkpoints", "dead_letters", "table_rows"].map(|t| {
+            format!("(SELECT string_agg(xmin::text, ',' ORDER BY ctid) FROM {STATE}.{t})")
+        });
+        db.scalar(&format!(
+            "SELECT concat_ws('|', {}, {})",
+            tables.join(", "),
+            state.join(", ")
+        ))
+        .expect("row versions")
+    };
+    let before = versions();
+
+    let again = cli.run(&migrate_args(dir.path(), &["--accept-rejected", "3"]));
+    again.expect_code(0);
+    assert!(
+        again.stdout.contains("Already complete")
+            && again.stdout.contains("nothing was done or written")
+            && again.stdout.contains("75 landed, 3 rejected"),
+        "{}",
+        again.stdout
+    );
+    let json = cli.run(&migrate_args(
+        dir.path(),
+        &["--json", "--accept-rejected", "3"],
+    ));
+    json.expect_code(0);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout)
+        .unwrap_or_else(|e| panic!("stdout is one JSON document ({e}):\n{}", json.stdout));
+    assert_eq!(report["outcome"], "already_complete");
+    // The finished run's rejections still count against what is accepted.
+    let strict = cli.run(&migrate_args(dir.path(), &["--accept-rejected", "2"]));
+    strict.expect_code(6);
+    let share = cli.run(&migrate_args(dir.path(), &["--accept-rejected", "2%"]));
+    share.expect_code(6);
+    assert_eq!(
+        versions(),
+        before,
+        "a finished run found finished writes nothing"
+    );
+
+    // A dry run's JSON is JSON only too.
+    let dry = cli.run(&migrate_args(dir.path(), &["--dry-run", "--json"]));
+    dry.expect_code(0);
+    serde_json::from_str::<serde_json::Value>(&dry.stdout)
+        .unwrap_or_else(|e| panic!("dry-run stdout is one JSON document ({e}):\n{}", dry.stdout));
+}
+
+#[derive(Debug, Migrate)]
+#[migrate(collection = "staff")]
+struct Staff {
+    #[migrate(id)]
+    id: i32,
+    name: String,
+    #[migrate(references = Staff)]
+    manager_id: Option<i32>,
+}
+
+#[derive(Debug, Migrate)]
+#[migrate(collection = "assignments")]
+struct Assignment {
+    #[migrate(id)]
+    id: i32,
+    #[migrate(references = Staff)]
+    staff_id: i32,
+}
+
+fn staff_schema() -> Schema {
+    migrator::schema![Staff, Assignment].expect("the staff schema")
+}
+
+/// Staff 1's manager does not exist: staff 1 keeps that reason; staff 2 (managed by 1), staff 3
+/// (managed by 2) and an assignment of staff 3 are rejected as a cascade naming staff 1.
+#[test]
+fn rejections_caused_by_a_rejected_document_name_the_root() {
+    let db = TestDb::create("outcomes_cascade");
+    let dir = dump(vec![
+        (
+            "staff",
+            vec![
+                doc! {"_id": 1, "name": "a", "manager_id": 999},
+                doc! {"_id": 2, "name": "b", "manager_id": 1},
+                doc! {"_id": 3, "name": "c", "manager_id": 2},
+                doc! {"_id": 4, "name": "d"},
+            ],
+        ),
+        (
+            "assignments",
+            vec![
+                doc! {"_id": 1, "staff_id": 3},
+                doc! {"_id": 2, "staff_id": 4},
+            ],
+        ),
+    ]);
+    let source = Arc::new(DumpSource::open(dir.path()).expect("the dump opens"));
+    let report = db
+        .run(&staff_schema(), source, db.config())
+        .expect("the run completes");
+    assert_eq!(report.outcome, Outcome::Completed);
+    let letters = db.rows(&format!(
+        "SELECT collection, document_id, class, coalesce(root_id, '-') FROM {STATE}.dead_letters \
+         ORDER BY collection, document_id"
+    ));
+    let letters: Vec<Vec<String>> = letters
+        .into_iter()
+        .map(|r| r.into_iter().map(Option::unwrap_or_default).collect())
+        .collect();
+    assert_eq!(
+        letters,
+        [
+            ["assignments", "1", "rejected_reference", "1"],
+            ["staff", "1", "missing_reference", "-"],
+            ["staff", "2", "rejected_reference", "1"],
+            ["staff", "3", "rejected_reference", "1"],
+        ]
+        .map(|r| r.map(str::to_string).to_vec())
+    );
+    assert_eq!(db.table_count("staff"), 1);
+    assert_eq!(db.table_count("assignments"), 1);
+    let groups: Vec<(String, u64)> = report
+        .error_groups
+        .iter()
+        .map(|g| (format!("{}.{}", g.collection, g.class), g.count))
+        .collect();
+    assert!(
+        groups.contains(&("staff.rejected_reference".into(), 2))
+            && groups.contains(&("staff.missing_reference".into(), 1)),
+        "root causes and cascades are separate groups: {groups:?}"
+    );
+}
+
+/// 12,000 orders whose `referrer` (kept when it dangles) points at 5,000 distinct unknown
+/// emails: the run counts every row, not the first 10,000, with the distinct values; validate
+/// counts the same rows; the detail kept in `reference_issues` stays bounded.
+#[test]
+fn dangling_references_are_counted_exactly_above_10000() {
+    let db = TestDb::create("outcomes_exact_counts");
+    let mut data = fixture::clean();
+    let orders = docs_mut(&mut data, "orders");
+    for i in 0..12_000 {
+        orders.push(doc! {
+            "_id": 1000 + i,
+            "status": "pending",
+            "customer_id": 1,
+            "referrer": format!("ghost{}@nowhere", i % 5000),
+            "products": [],
+            "lines": [],
+        });
+    }
+    let dir = dump(data);
+    let schema = fixture::schema().expect("the fixture schema");
+    let source = Arc::new(DumpSource::open(dir.path()).expect("the dump opens"));
+    let report = db
+        .run(&schema, source.clone(), db.config())
+        .expect("the run completes");
+    let kept = report
+        .references
+        .iter()
+        .find(|r| r.column == "referrer")
+        .unwrap_or_else(|| panic!("no count for referrer: {:?}", report.references));
+    assert_eq!(
+        (kept.action.as_str(), kept.rows, kept.distinct_values),
+        ("keep", 12_000, 5_000)
+    );
+    assert_eq!(
+        db.count(&format!(
+            "SELECT 1 FROM {STATE}.reference_issues WHERE column_name = 'referrer'"
+        )),
+        10_000,
+        "the detail is bounded"
+    );
+    let mut conn = db.connect();
+    let validation = db
+        .block_on(async {
+            migrator::validate::validate(
+                &schema,
+                source.as_ref(),
+                &mut conn,
+                TARGET,
+                &StateStore::new(STATE.to_string()),
+                10,
+            )
+            .await
+        })
+        .expect("validate runs");
+    let orphans: Vec<u64> = validation
+        .collections
+        .iter()
+        .flat_map(|c| c.references.iter())
+        .filter(|r| r.column == "referrer")
+        .map(|r| r.orphans)
+        .collect();
+    assert_eq!(orphans, [12_000], "validate counts the same rows");
+    assert!(validation.passed(), "{validation}");
+}
