@@ -303,7 +303,7 @@ mod tests {
     fn gathered_errors_keep_their_order_and_share_the_outer_path() {
         let errors = vec![
             FieldError::missing().at_key("a"),
-            FieldError::wrong_type("int32", "string").at_key("b"),
+            FieldError::wrong_type("int32", "string", "\"x\"").at_key("b"),
             FieldError::null().at_key("c"),
         ];
         let err = FieldError::gather(errors)
