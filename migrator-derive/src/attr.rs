@@ -40,7 +40,9 @@ enum Shape {
 fn shape(key: Symbol) -> Shape {
     use crate::symbol::*;
     match key {
-        EMBEDDED | ID | SKIP | UNIQUE | INDEX | JSONB | AS_TEXT | POSITION => Shape::Flag,
+        EMBEDDED | OPTIONAL | ID | SKIP | UNIQUE | INDEX | JSONB | AS_TEXT | POSITION => {
+            Shape::Flag
+        }
         JUNCTION | CHILD => Shape::OptionalStr,
         WITH | REFERENCES => Shape::Path,
         DEFAULT => Shape::OptionalPath,

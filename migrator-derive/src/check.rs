@@ -32,7 +32,7 @@ pub fn container(cx: &Ctxt, attrs: &Attrs, embedded: bool) {
     if !embedded {
         return;
     }
-    for key in [symbol::COLLECTION, symbol::TABLE] {
+    for key in [symbol::COLLECTION, symbol::TABLE, symbol::OPTIONAL] {
         if let Some(span) = attrs.span(key) {
             cx.error_at(
                 span,

@@ -53,6 +53,8 @@ pub struct Struct<'a> {
     pub ident: &'a Ident,
     pub kind: StructKind,
     pub unknown_fields: UnknownFields,
+    /// `#[migrate(optional)]`: the collection may be absent from the source (then empty).
+    pub may_be_absent: bool,
     pub fields: Vec<Field<'a>>,
     /// `skip` fields: set to their default; their document keys are accepted under `reject`.
     pub skipped: Vec<Skipped<'a>>,
@@ -300,6 +302,7 @@ fn build_struct<'a>(cx: &Ctxt, input: &'a DeriveInput, fields: &'a syn::FieldsNa
         ident: &input.ident,
         kind,
         unknown_fields,
+        may_be_absent: attrs.has(symbol::OPTIONAL),
         fields: Vec::new(),
         skipped: Vec::new(),
         ignored: ignored.iter().map(|s| s.value.clone()).collect(),

@@ -42,6 +42,7 @@ pub const TABLE: Symbol = Symbol("table");
 pub const EMBEDDED: Symbol = Symbol("embedded");
 pub const UNKNOWN_FIELDS: Symbol = Symbol("unknown_fields");
 pub const IGNORE: Symbol = Symbol("ignore");
+pub const OPTIONAL: Symbol = Symbol("optional");
 pub const RENAME_ALL: Symbol = Symbol("rename_all");
 pub const NAME: Symbol = Symbol("name");
 pub const REPR: Symbol = Symbol("repr");
@@ -81,6 +82,7 @@ pub const STRUCT_KEYS: &[Symbol] = &[
     UNKNOWN_FIELDS,
     IGNORE,
     RENAME_ALL,
+    OPTIONAL,
 ];
 /// Keys accepted on a fieldless enum.
 pub const ENUM_KEYS: &[Symbol] = &[NAME, REPR, RENAME_ALL];

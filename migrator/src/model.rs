@@ -307,6 +307,9 @@ pub struct ModelDef {
     pub collection: String,
     pub id_strategy: IdStrategy,
     pub unknown_fields: UnknownFields,
+    /// `#[migrate(optional)]`: the source may lack the collection; a run then reports it absent
+    /// and loads it as empty (references to it dangle by their policy).
+    pub may_be_absent: bool,
     /// `tables[0]` is the collection's own table; junction and child tables follow in field order,
     /// a child's own junctions and children right after it.
     pub tables: Vec<TableDef>,

@@ -86,6 +86,9 @@ pub struct RunReport {
     /// Dangling references handled after the load, per reference and action (every run's:
     /// read from the state).
     pub references: Vec<ReferenceCount>,
+    /// Collections absent from the source that may be (`#[migrate(optional)]`, `--absent-ok`):
+    /// loaded as empty.
+    pub absent: Vec<String>,
     /// Seconds this invocation spent per stage: `setup` (state, tables), `load`, `references`
     /// (keys, foreign keys and indexes, or resolving dangling references first), `constraints`.
     pub stage_seconds: BTreeMap<String, f64>,

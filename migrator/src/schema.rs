@@ -152,6 +152,22 @@ macro_rules! schema {
 }
 
 impl Schema {
+    /// Declares the collections that may be absent from the source (`--absent-ok`), like
+    /// `#[migrate(optional)]` does; names no model's collection: that name is the error.
+    pub fn allow_absent(&mut self, collections: &[String]) -> Result<(), String> {
+        for name in collections {
+            let model = self
+                .models
+                .iter_mut()
+                .find(|m| m.def.collection == *name)
+                .ok_or_else(|| {
+                    format!("`{name}` is not a collection of the schema (--absent-ok)")
+                })?;
+            model.def.may_be_absent = true;
+        }
+        Ok(())
+    }
+
     /// Checks the models as a whole: unique collections and tables, resolvable references with
     /// matching types, consistent enum types.
     pub fn new(models: Vec<ModelHandle>) -> Result<Schema, SchemaError> {

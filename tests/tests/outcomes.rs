@@ -154,8 +154,9 @@ struct Staff {
     manager_id: Option<i32>,
 }
 
+/// An old dump may lack it: declared as possibly absent.
 #[derive(Debug, Migrate)]
-#[migrate(collection = "assignments")]
+#[migrate(collection = "assignments", optional)]
 struct Assignment {
     #[migrate(id)]
     id: i32,
@@ -290,4 +291,60 @@ fn dangling_references_are_counted_exactly_above_10000() {
         .collect();
     assert_eq!(orphans, [12_000], "validate counts the same rows");
     assert!(validation.passed(), "{validation}");
+}
+
+/// A model declared `optional` whose collection the dump lacks: the run reports it absent and
+/// loads it as empty instead of stopping.
+#[test]
+fn an_optional_collection_may_be_absent() {
+    let db = TestDb::create("outcomes_optional");
+    let dir = dump(vec![("staff", vec![doc! {"_id": 1, "name": "a"}])]);
+    let source = Arc::new(DumpSource::open(dir.path()).expect("the dump opens"));
+    let report = db
+        .run(&staff_schema(), source, db.config())
+        .expect("an absent optional collection does not stop the run");
+    assert_eq!(report.outcome, Outcome::Completed);
+    assert_eq!(report.absent, ["assignments"]);
+    assert_eq!(db.table_count("staff"), 1);
+    assert_eq!(db.table_count("assignments"), 0);
+}
+
+/// `--absent-ok` does the same from the command line: the fixture without `coupons` loads, the
+/// orders' coupons (policy `null`) dangle and are nulled, and validate passes; without the flag
+/// the run stops naming the collection.
+#[test]
+fn absent_ok_loads_a_missing_collection_as_empty() {
+    let db = TestDb::create("outcomes_absent_ok");
+    let data: Vec<_> = fixture::clean()
+        .into_iter()
+        .filter(|(name, _)| *name != "coupons")
+        .collect();
+    let dir = dump(data);
+    let cli = Cli::new(BIN, SchemaChoice::Fixture, db.url());
+    let refused = cli.run(&migrate_args(dir.path(), &[]));
+    refused.expect_code(1);
+    assert!(refused.stderr.contains("coupons"), "{}", refused.stderr);
+    let run = cli.run(&migrate_args(
+        dir.path(),
+        &["--absent-ok", "coupons", "--validate"],
+    ));
+    run.expect_code(0);
+    assert!(
+        run.stdout
+            .contains("Absent from the source (allowed; loaded as empty): coupons"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("validation passed"), "{}", run.stdout);
+    assert_eq!(db.table_count("coupons"), 0);
+    assert_eq!(
+        db.count("SELECT 1 FROM public.orders WHERE coupon_id IS NOT NULL"),
+        0,
+        "references to the absent collection dangle and are nulled"
+    );
+    assert!(
+        run.stdout.contains("null   orders.coupon_id -> coupons.id"),
+        "{}",
+        run.stdout
+    );
 }

@@ -64,6 +64,7 @@ fn collection_impl(s: &Struct<'_>, collection: &str, table: &str) -> TokenStream
     let emit_body = rows::collection(s);
     let transcode_body = transcode::collection(s);
     let unknown = unknown_fields(s);
+    let may_be_absent = s.may_be_absent;
     quote! {
         #[automatically_derived]
         impl #p::Migrate for #ident #where_clause {
@@ -78,6 +79,7 @@ fn collection_impl(s: &Struct<'_>, collection: &str, table: &str) -> TokenStream
                     collection: #p::String::from(#collection),
                     id_strategy: Self::ID_STRATEGY,
                     unknown_fields: #unknown,
+                    may_be_absent: #may_be_absent,
                     tables: __tables,
                 }
             }

@@ -76,8 +76,22 @@ fn without_source(args: &SourceArgs) -> Option<u8> {
     })
 }
 
-pub async fn dispatch(cli: Cli, file: FileConfig, schema: Schema) -> u8 {
+pub async fn dispatch(cli: Cli, file: FileConfig, mut schema: Schema) -> u8 {
     let target = Target::new(&cli, &file);
+    // Collections that may be absent, from the command line (or the file) as from the models.
+    let absent_ok = match &cli.command {
+        Command::Migrate(args) => Some(&args.absent_ok),
+        Command::Validate(args) => Some(&args.absent_ok),
+        _ => None,
+    }
+    .filter(|list| !list.is_empty())
+    .or(file.absent_ok.as_ref());
+    if let Some(list) = absent_ok {
+        if let Err(e) = schema.allow_absent(list) {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    }
     let result = match &cli.command {
         Command::Migrate(args) => migrate(args, &file, &target, &schema).await,
         Command::Plan(args) => {

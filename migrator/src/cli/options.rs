@@ -195,6 +195,10 @@ pub struct MigrateArgs {
     /// of the documents read (`2%`) [default: 0; more exit with code 6].
     #[arg(long, env = "MIGRATOR_ACCEPT_REJECTED")]
     pub accept_rejected: Option<String>,
+    /// Collections that may be absent from the source (comma-separated or repeated): reported
+    /// absent and loaded as empty, like `#[migrate(optional)]` models.
+    #[arg(long, value_delimiter = ',', env = "MIGRATOR_ABSENT_OK")]
+    pub absent_ok: Vec<String>,
     /// Also append rejected documents to this JSON-lines file.
     #[arg(long, env = "MIGRATOR_DEAD_LETTERS")]
     pub dead_letters: Option<PathBuf>,
@@ -234,6 +238,9 @@ pub struct ValidateArgs {
     /// Documents compared column by column per collection.
     #[arg(long, default_value_t = 100)]
     pub sample: usize,
+    /// Collections that may be absent from the source (as given to `migrate`).
+    #[arg(long, value_delimiter = ',', env = "MIGRATOR_ABSENT_OK")]
+    pub absent_ok: Vec<String>,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -262,6 +269,7 @@ pub struct FileConfig {
     pub partitions: Option<usize>,
     pub max_errors: Option<String>,
     pub accept_rejected: Option<String>,
+    pub absent_ok: Option<Vec<String>>,
     pub dead_letters: Option<PathBuf>,
     pub schema_mode: Option<SchemaModeArg>,
 }

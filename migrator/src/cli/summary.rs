@@ -55,6 +55,12 @@ fn body(report: &RunReport) -> String {
     out.push('\n');
     out.push_str(&headline(report));
     out.push_str("\n\n");
+    if !report.absent.is_empty() {
+        out.push_str(&format!(
+            "Absent from the source (allowed; loaded as empty): {}\n\n",
+            report.absent.join(", ")
+        ));
+    }
     out.push_str(&format!(
         "{:<24} {:>12} {:>9} {:>9} {:>12}  rows per table\n",
         "collection", "documents", "rejected", "busy s", "docs/s"

@@ -26,9 +26,14 @@ pub fn dry_run(
     let mut census = Census::new();
     let listed = source.collections()?;
     observer.event(&Event::listed(&listed));
+    super::absent::report(schema, &listed, observer);
+    let absent = super::absent::missing(schema, &listed, true);
     for m in LoadPlan::new(schema).order() {
         let model = &schema.models()[m];
         let collection = model.collection();
+        if absent.contains(&collection) {
+            continue;
+        }
         let begun = Instant::now();
         let mut counter = RowCounter::new(model.def().tables.len());
         let mut report = CollectionReport::default();
@@ -82,6 +87,7 @@ pub fn dry_run(
         collections,
         error_groups,
         references: Vec::new(),
+        absent: absent.iter().map(|c| c.to_string()).collect(),
         stage_seconds: BTreeMap::new(),
         seconds: started.elapsed().as_secs_f64(),
         keys: Some(KeyFindings::of(&coverage(schema, &census))),

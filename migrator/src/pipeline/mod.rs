@@ -1,6 +1,7 @@
 //! The run loop: partitions read and transformed on their own threads, batches written through
 //! bounded channels (a full channel blocks the reader), checkpoints with every batch.
 
+pub mod absent;
 pub mod batch;
 mod changes;
 pub mod config;

@@ -180,7 +180,12 @@ pub(super) fn scan(
     };
     let mut eligible = 0u64;
     let mut tally = Tally::new();
-    for partition in source.partitions(collection, 1)? {
+    let partitions = match source.partitions(collection, 1) {
+        // Declared as possibly absent: absent, it is empty (as the run loaded it).
+        Err(SourceError::MissingCollection { .. }) if model.def().may_be_absent => Vec::new(),
+        other => other?,
+    };
+    for partition in partitions {
         for item in source.read(collection, &partition, &Position::Start)? {
             let doc = item?.doc;
             out.documents += 1;

@@ -143,7 +143,7 @@ async fn load(
     }
     let mut prefetched = workload.prefetched.take();
     let estimate = |m: usize| workload.estimate(schema, m);
-    let mut to_plan: VecDeque<usize> = workload.order.iter().copied().collect();
+    let mut to_plan: VecDeque<usize> = workload.to_read(schema).collect();
     let mut queue = Queue::default();
     let mut planner = tokio::task::JoinSet::new();
     let mut running = tokio::task::JoinSet::new();

@@ -54,6 +54,7 @@ pub(super) async fn stage(
         .map_err(|e| RunError::Internal(format!("listing the collections failed: {e}")))??;
     shared.observer.event(&Event::listed(&infos));
     check_collections(schema, shared.source.as_ref(), &infos)?;
+    crate::pipeline::absent::report(schema, &infos, shared.observer.as_ref());
     let mut workload = Workload::new(schema, infos);
     // The first collection's partitions are asked for while the state and the tables are set
     // up (on a resume that planned it already, the answer goes unused).
@@ -168,12 +169,7 @@ fn check_collections(
     source: &dyn Source,
     available: &[CollectionInfo],
 ) -> Result<(), RunError> {
-    let missing: Vec<&str> = schema
-        .models()
-        .iter()
-        .map(ModelHandle::collection)
-        .filter(|c| !available.iter().any(|a| a.name == *c))
-        .collect();
+    let missing: Vec<&str> = crate::pipeline::absent::missing(schema, available, false);
     let holds: Vec<&str> = available.iter().map(|a| a.name.as_str()).collect();
     let source_name = match holds.as_slice() {
         [] => format!("{}, which holds no collection", source.describe()),

@@ -11,7 +11,7 @@ use sqlx::{PgConnection, Row};
 use super::Shared;
 use crate::report::{CollectionReport, ErrorGroup, Outcome, RunReport};
 use crate::run_error::RunError;
-use crate::schema::Schema;
+use crate::schema::{ModelHandle, Schema};
 use crate::sink::sql;
 use crate::state::StateStore;
 
@@ -98,8 +98,18 @@ pub(super) async fn summarize(
         .lock()
         .map(|m| m.clone())
         .unwrap_or_default();
+    // Allowed to be absent, and never planned: absent from the source.
+    let absent = schema
+        .models()
+        .iter()
+        .filter(|m| m.def().may_be_absent)
+        .map(ModelHandle::collection)
+        .filter(|c| !checkpoints.iter().any(|k| k.collection == *c))
+        .map(str::to_string)
+        .collect();
     Ok(RunReport {
         outcome,
+        absent,
         collections,
         error_groups,
         references,

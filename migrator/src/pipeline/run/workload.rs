@@ -108,7 +108,9 @@ impl Workload {
     /// first batches are ready by the time the state and the tables are. (A resume that planned
     /// the collection before drops these readers unused.)
     pub(super) fn prefetch_first(&mut self, schema: &Schema, shared: &Arc<Shared>) {
-        let Some(&m) = self.order.first() else { return };
+        let Some(m) = self.to_read(schema).next() else {
+            return;
+        };
         let max = self.max_partitions(schema, &shared.config, m);
         let model = schema.models()[m].clone();
         let planning = plan(shared, model.clone(), max);
@@ -130,6 +132,15 @@ impl Workload {
             (planned, readings)
         });
         self.prefetched = Some(Prefetch { model: m, planned });
+    }
+
+    /// The models whose collection the source has, in load order (one allowed to be absent
+    /// and absent is not read: its tables stay empty).
+    pub(super) fn to_read<'a>(&'a self, schema: &'a Schema) -> impl Iterator<Item = usize> + 'a {
+        self.order
+            .iter()
+            .copied()
+            .filter(|&m| self.weights.contains_key(schema.models()[m].collection()))
     }
 
     fn weight(&self, schema: &Schema, m: usize) -> u64 {
