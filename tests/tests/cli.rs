@@ -258,8 +258,11 @@ fn a_dry_run_s_next_lines_work_as_printed() {
             .current_dir(cli.dir())
             .output()
             .expect("run a printed command");
+        // The real run completes; the real data's rejected documents (found by the real run's
+        // reference stage too, which a dry run cannot see) give the documented code 6.
+        let code = done.status.code();
         assert!(
-            done.status.success(),
+            code == Some(0) || (line.contains(" migrate ") && code == Some(6)),
             "`{line}` failed:\n{}{}",
             String::from_utf8_lossy(&done.stdout),
             String::from_utf8_lossy(&done.stderr)
