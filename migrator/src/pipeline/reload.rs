@@ -9,6 +9,7 @@
 //! the document kept is the first in the source's order. The other collections stay as they are.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use sqlx::{Connection, PgConnection};
 
@@ -19,7 +20,7 @@ use crate::schema::Schema;
 use crate::sink::constraints::{self, RefusedKeys};
 use crate::sink::ddl::Ddl;
 use crate::sink::sql::{self, Namespace};
-use crate::source::Partition;
+use crate::source::{Partition, Source, SourceStamp};
 use crate::state::{RunStage, StateStore};
 
 /// The collections an invocation has loaded again so far.
@@ -32,11 +33,13 @@ impl Reloaded {
     /// collections again (a run killed after the commit does so when it resumes, before it the
     /// keys are tried again). Foreign keys already added are dropped first (they would keep
     /// the tables from being emptied) and added again after the load.
+    #[allow(clippy::too_many_arguments)] // the run's parts it touches, each once
     pub async fn reload(
         &mut self,
         schema: &Schema,
         config: &RunConfig,
         observer: &dyn Observer,
+        source: &Arc<dyn Source>,
         state: &StateStore,
         control: &mut PgConnection,
         refused: Vec<RefusedKeys>,
@@ -87,6 +90,20 @@ impl Reloaded {
                 .filter(|k| !k.exist_in(&existing))
                 .map(|k| k.statement.clone()),
         );
+        // What each source is now: forgetting the load forgets its stamp, and the plan below
+        // records it again, so a resume still notices a source that changes after this.
+        let stamps = {
+            let source = Arc::clone(source);
+            let names = collections.clone();
+            tokio::task::spawn_blocking(move || {
+                names
+                    .iter()
+                    .map(|c| source.stamp(c))
+                    .collect::<Result<Vec<Option<SourceStamp>>, _>>()
+            })
+            .await
+            .map_err(|e| RunError::Internal(format!("stamping the sources to load again: {e}")))??
+        };
         let mut tx = control.begin().await.map_err(RunError::db(what.clone()))?;
         for statement in &statements {
             sqlx::query(statement)
@@ -98,9 +115,9 @@ impl Reloaded {
         // Each is read again as one partition, in the source's order (a file's order, or `_id`
         // order live): the first of two documents sharing a value is the one kept, whatever
         // `--partitions` and `--jobs` say. Planned here, so a resume reads it the same way.
-        for collection in &collections {
+        for (collection, stamp) in collections.iter().zip(&stamps) {
             state
-                .plan_partitions(&mut tx, collection, &[Partition::whole()])
+                .plan_partitions(&mut tx, collection, &[Partition::whole()], stamp.as_ref())
                 .await?;
         }
         state.set_stage(&mut tx, RunStage::Loading).await?;

@@ -80,7 +80,15 @@ pub(super) async fn stage(
             Added::KeysRefused(refused) => {
                 let observer = shared.observer.as_ref();
                 run.reloaded
-                    .reload(schema, config, observer, state, control, refused)
+                    .reload(
+                        schema,
+                        config,
+                        observer,
+                        &shared.source,
+                        state,
+                        control,
+                        refused,
+                    )
                     .await?;
                 shared.time_stage("references", &mut run.mark);
                 run.stage = RunStage::Loading;
