@@ -81,10 +81,28 @@ fn real_data_migrates_with_every_rejection_explained() {
     let want: BTreeSet<String> = expected.dangling_comments.iter().map(oid_text).collect();
     assert_eq!(rejected, want, "comments rejected for dangling references");
     assert_eq!(reference.len(), want.len(), "one dead letter per comment");
+    // A comment on the movie rejected above is a cascade: its own class, naming that movie's
+    // `_id` as the root; the others reference movies that are not in the source at all.
+    let rejected_movie = expected.rejected_movie.to_hex();
+    let mut cascades = 0;
     for l in &reference {
+        let class = if l[5].contains(&rejected_movie) {
+            cascades += 1;
+            assert!(
+                l[5].contains(&format!(
+                    "the rejections start at _id {}",
+                    oid_text(&expected.rejected_movie)
+                )),
+                "the cascade names its root: {}",
+                l[5]
+            );
+            "rejected_reference"
+        } else {
+            "missing_reference"
+        };
         assert_eq!(
             (l[0].as_str(), l[3].as_str(), l[4].as_str()),
-            ("comments", "movie_id", "missing_reference"),
+            ("comments", "movie_id", class),
             "{l:?}"
         );
         assert!(
@@ -93,6 +111,7 @@ fn real_data_migrates_with_every_rejection_explained() {
             l[5]
         );
     }
+    assert!(cascades > 0, "a comment on the rejected movie is a cascade");
     assert_eq!(
         letters.len(),
         2 + want.len(),

@@ -50,8 +50,10 @@ fn assert_like_manifest(db: &TestDb, manifest: &Manifest, what: &str) {
     assert_eq!(db.stage().as_deref(), Some("done"), "{what}");
 }
 
-fn migrate<'a>(source: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+/// The run's arguments; `accepted`: the manifest's injected faults, rejected on purpose.
+fn migrate<'a>(source: &'a str, accepted: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["migrate", "--source", source, "--partitions", "4"];
+    args.extend_from_slice(&["--accept-rejected", accepted]);
     args.extend_from_slice(extra);
     args.extend_from_slice(&["--batch-size", "100"]);
     args
@@ -73,7 +75,8 @@ fn a_truncated_file_restored_loads_every_document() {
     let db = TestDb::create("truncated_restored");
     let cli = Cli::new(BIN, SchemaChoice::Real, db.url());
     let source = dir.path().display().to_string();
-    let args = migrate(&source, &[]);
+    let accepted = manifest.rejections().to_string();
+    let args = migrate(&source, &accepted, &[]);
     let failed = cli.run(&args);
     failed.expect_code(1);
     assert!(
@@ -145,7 +148,8 @@ fn a_shifted_length_prefix_restored_loads_every_document() {
     let db = TestDb::create("shifted_prefix_restored");
     let cli = Cli::new(BIN, SchemaChoice::Real, db.url());
     let source = dir.path().display().to_string();
-    let args = migrate(&source, &[]);
+    let accepted = manifest.rejections().to_string();
+    let args = migrate(&source, &accepted, &[]);
     let failed = cli.run(&args);
     failed.expect_code(1);
     assert!(failed.stderr.contains("tasks.bson"), "{}", failed.stderr);
@@ -219,7 +223,8 @@ fn a_truncated_archive_restored_loads_every_document() {
     let db = TestDb::create("archive_restored");
     let cli = Cli::new(BIN, SchemaChoice::Real, db.url());
     let source = archive.display().to_string();
-    let args = migrate(&source, &["--source-kind", "archive"]);
+    let accepted = manifest.rejections().to_string();
+    let args = migrate(&source, &accepted, &["--source-kind", "archive"]);
     let failed = cli.run(&args);
     failed.expect_code(1);
     assert!(

@@ -10,6 +10,7 @@ use migrator::report::Outcome;
 use migrator::source::DumpSource;
 use migrator_e2e::cli::{Cli, SchemaChoice};
 use migrator_e2e::data::Dataset;
+use migrator_e2e::expect::RealOutcome;
 use migrator_e2e::fixture;
 use migrator_e2e::kills::committed;
 use migrator_e2e::pg::{TestDb, STATE};
@@ -112,7 +113,9 @@ fn a_run_that_lost_its_control_session_stops_writing_before_another_takes_over()
     let db = TestDb::create("control_lost");
     let cli = Cli::new(BIN, SchemaChoice::Real, db.url());
     let source = dir.path().display().to_string();
-    // Small batches: the load goes on long after the control session is gone.
+    // Small batches: the load goes on long after the control session is gone. The real data's
+    // known rejections are accepted (exactly that many).
+    let accepted = RealOutcome::of(&Dataset::real()).rejected().to_string();
     let args = [
         "migrate",
         "--source",
@@ -121,6 +124,8 @@ fn a_run_that_lost_its_control_session_stops_writing_before_another_takes_over()
         "5",
         "--jobs",
         "2",
+        "--accept-rejected",
+        &accepted,
     ];
     let mut first = cli.spawn(&args);
     wait_until("the first run loads", || {
