@@ -10,6 +10,20 @@ pub fn pg_name(name: &str) -> String {
     name.to_snake_case()
 }
 
+/// `name` in lowercase ASCII letters and digits, anything else as `_` (for names made up from
+/// labels and paths: test databases, a database named after a source).
+pub fn plain_identifier(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// Quotes an identifier for SQL text: always double-quoted, embedded quotes doubled.
 ///
 /// Every identifier that enters SQL goes through this function; values never enter SQL text.

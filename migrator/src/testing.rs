@@ -156,15 +156,8 @@ impl TestDatabase {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let label: String = label
+        let label: String = crate::naming::plain_identifier(label)
             .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '_'
-                }
-            })
             .take(30)
             .collect();
         let name = format!("migrator_{label}_{}_{n}_{nanos}", std::process::id());

@@ -70,16 +70,7 @@ fn database_name(source: &str) -> String {
         .next()
         .unwrap_or_default();
     let stem = last.split('.').next().unwrap_or_default();
-    let name: String = stem
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let name = crate::naming::plain_identifier(stem);
     match name.chars().next() {
         Some(c) if c.is_ascii_lowercase() && name != "postgres" => name,
         _ => "migrated".to_string(),
