@@ -240,16 +240,34 @@ impl DeadLetterFile {
         out.flush()
     }
 
-    /// Rewrites the file from `letters` (used by `errors export`).
-    pub fn rewrite(&self, letters: &[DeadLetter]) -> std::io::Result<()> {
-        if self.path.exists() {
-            std::fs::remove_file(&self.path)?;
+    /// Makes the file hold exactly `letters`, replacing it in one step (a temporary file beside
+    /// it, then a rename), so a kill leaves either the old file or the new one. Returns whether
+    /// the file changed: a file that holds exactly these letters already is not touched.
+    pub fn rewrite(&self, letters: &[DeadLetter]) -> std::io::Result<bool> {
+        let mut text = Vec::new();
+        for letter in letters {
+            serde_json::to_writer(&mut text, letter)?;
+            text.push(b'\n');
         }
-        self.append(letters)?;
-        if letters.is_empty() {
-            std::fs::write(&self.path, b"")?;
+        match std::fs::read(&self.path) {
+            Ok(existing) if existing == text => return Ok(false),
+            _ => {}
         }
-        Ok(())
+        if let Some(dir) = self.path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)?;
+            }
+        }
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(".partial");
+        let partial = self.path.with_file_name(name);
+        {
+            let mut out = std::fs::File::create(&partial)?;
+            out.write_all(&text)?;
+            out.sync_all()?;
+        }
+        std::fs::rename(&partial, &self.path)?;
+        Ok(true)
     }
 }
 
@@ -299,5 +317,48 @@ mod tests {
         let back: DeadLetter =
             serde_json::from_str(text.lines().next().expect("line")).expect("json");
         assert_eq!(back, letter);
+    }
+
+    #[test]
+    fn rewrite_replaces_a_different_file_and_leaves_an_equal_one() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = DeadLetterFile::new(dir.path().join("dead.jsonl"));
+        let letter = |id: &str| DeadLetter {
+            collection: "c".into(),
+            document_id: id.into(),
+            stage: Stage::Load,
+            field: "email".into(),
+            class: "unique_violation".into(),
+            message: "duplicate".into(),
+            document: None,
+            errors: Vec::new(),
+            root_id: None,
+        };
+        let letters = [letter("1"), letter("2")];
+        file.append(&letters[..1]).expect("append");
+        assert!(
+            file.rewrite(&letters).expect("rewrite"),
+            "a short file changes"
+        );
+        assert_eq!(
+            std::fs::read_to_string(file.path())
+                .expect("read")
+                .lines()
+                .count(),
+            2
+        );
+        assert!(
+            !file.rewrite(&letters).expect("rewrite"),
+            "an equal file stays"
+        );
+        assert!(
+            file.rewrite(&[]).expect("rewrite"),
+            "no letters: an empty file"
+        );
+        assert_eq!(std::fs::read(file.path()).expect("read"), b"");
+        assert!(
+            !dir.path().join("dead.jsonl.partial").exists(),
+            "no temporary file is left"
+        );
     }
 }

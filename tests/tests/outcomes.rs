@@ -74,7 +74,8 @@ fn a_run_rejecting_everything_exits_6() {
 
 /// Three bad customers among 78 documents: exit 6 by default, 0 when that many (or that share)
 /// are accepted. Run again on the finished target, it says it is complete, in human and JSON
-/// output (JSON only), and writes nothing: no row of the target or of the state changes.
+/// output (JSON only), and writes nothing: no row of the target or of the state changes (a
+/// dead-letter file left short by a kill is brought back to the table's letters).
 #[test]
 fn accepted_rejections_exit_0_and_a_finished_run_writes_nothing() {
     let db = TestDb::create("outcomes_accepted");
@@ -126,6 +127,20 @@ fn accepted_rejections_exit_0_and_a_finished_run_writes_nothing() {
     let report: serde_json::Value = serde_json::from_str(&json.stdout)
         .unwrap_or_else(|e| panic!("stdout is one JSON document ({e}):\n{}", json.stdout));
     assert_eq!(report["outcome"], "already_complete");
+    // A kill after the state said `done` and before the dead-letter file was written leaves the
+    // file short: the finished run found finished brings it back to the table's letters.
+    let file = cli.dir().join("migrator-dead-letters.jsonl");
+    let full = std::fs::read_to_string(&file).expect("the dead-letter file");
+    assert_eq!(full.lines().count(), 3, "{full}");
+    let first_line = full.lines().next().expect("a line");
+    std::fs::write(&file, format!("{first_line}\n")).expect("shorten the file");
+    cli.run(&migrate_args(dir.path(), &["--accept-rejected", "3"]))
+        .expect_code(0);
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("the dead-letter file"),
+        full,
+        "the finished run restores the dead-letter file from the table"
+    );
     // The finished run's rejections still count against what is accepted.
     let strict = cli.run(&migrate_args(dir.path(), &["--accept-rejected", "2"]));
     strict.expect_code(6);

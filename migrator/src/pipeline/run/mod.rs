@@ -125,10 +125,9 @@ pub async fn run(
     let result = run_locked(schema, &shared, &state, &mut control, started_ahead).await;
     // The file was appended to as batches committed; the table is the exact record (a kill
     // between a commit and its append, or a resumed stage, can leave the file off by a few).
-    let exported = match result {
-        Ok(Outcome::AlreadyComplete) => Ok(()),
-        _ => summary::export_dead_letters(&shared, &state, &mut control).await,
-    };
+    // A finished run brings it up to date too: a kill after the state said `done` and before
+    // this export left it short, and the file is only touched when it differs.
+    let exported = summary::export_dead_letters(&shared, &state, &mut control).await;
     let _ = state.unlock(&mut control).await;
     let outcome = result?;
     exported?;

@@ -15,7 +15,7 @@ use crate::schema::{ModelHandle, Schema};
 use crate::sink::sql;
 use crate::state::StateStore;
 
-/// Rewrites the dead-letter file (if any) from the state schema's table.
+/// Makes the dead-letter file (if any) hold exactly the state schema's table.
 pub(super) async fn export_dead_letters(
     shared: &Shared,
     state: &StateStore,
@@ -30,10 +30,12 @@ pub(super) async fn export_dead_letters(
     let letters = crate::dead_letter::load_all(control, state.schema())
         .await
         .map_err(RunError::db("reading dead letters"))?;
-    file.rewrite(&letters).map_err(|e| RunError::Io {
-        path: file.path().display().to_string(),
-        source: e,
-    })
+    file.rewrite(&letters)
+        .map(|_| ())
+        .map_err(|e| RunError::Io {
+            path: file.path().display().to_string(),
+            source: e,
+        })
 }
 
 /// The report of the whole migration so far, from the state tables.
