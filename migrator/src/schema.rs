@@ -1,11 +1,13 @@
 //! The registry of a schema's models, checked as a whole (references, names, enum types).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use bson::RawDocument;
 
 use crate::error::DocumentError;
 use crate::model::{ModelDef, PgType, RefTarget};
+use crate::sink::adapt::{Adapting, ModelAdapters};
 use crate::sink::copy::CopyEncoder;
 use crate::transform::{Migrate, RowSink};
 
@@ -37,6 +39,8 @@ pub struct ModelHandle {
     /// `transform` compiled for the COPY encoder: direct calls all the way down.
     encode: EncodeFn,
     key: KeyFn,
+    /// In an existing schema, the adapters of the columns whose type differs from the model's.
+    adapters: Option<Arc<ModelAdapters>>,
 }
 
 impl std::fmt::Debug for ModelHandle {
@@ -54,6 +58,7 @@ impl ModelHandle {
             transform: transform_dyn::<T>,
             encode: crate::transform::transform::<T, CopyEncoder>,
             key: key_text::<T>,
+            adapters: None,
         }
     }
 
@@ -72,12 +77,47 @@ impl ModelHandle {
 
     /// Decodes `doc` and writes its rows to `out`; nothing is written when it fails.
     pub fn transform(&self, doc: &RawDocument, out: &mut dyn RowSink) -> Result<(), DocumentError> {
-        (self.transform)(&self.def.collection, doc, out)
+        match &self.adapters {
+            None => (self.transform)(&self.def.collection, doc, out),
+            Some(adapters) => self.adapted(doc, &mut Adapting::new(out, adapters)),
+        }
     }
 
     /// [`ModelHandle::transform`] into COPY payloads: what a load runs.
     pub fn encode(&self, doc: &RawDocument, out: &mut CopyEncoder) -> Result<(), DocumentError> {
-        (self.encode)(&self.def.collection, doc, out)
+        match &self.adapters {
+            None => (self.encode)(&self.def.collection, doc, out),
+            Some(adapters) => self.adapted(doc, &mut Adapting::new(out, adapters)),
+        }
+    }
+
+    /// Transforms through the adapters: a value one refuses rejects the document, naming the
+    /// field (every refused field of the document).
+    fn adapted<S: RowSink + ?Sized>(
+        &self,
+        doc: &RawDocument,
+        out: &mut Adapting<'_, S>,
+    ) -> Result<(), DocumentError> {
+        (self.transform)(&self.def.collection, doc, out)?;
+        match out.failure() {
+            None => Ok(()),
+            Some(error) => {
+                out.abandon_document();
+                Err(DocumentError {
+                    collection: self.def.collection.clone(),
+                    id: crate::transform::describe_id(doc),
+                    error,
+                })
+            }
+        }
+    }
+
+    /// The same model writing through `adapters` into an existing schema's columns.
+    pub fn with_adapters(&self, adapters: Option<Arc<ModelAdapters>>) -> ModelHandle {
+        ModelHandle {
+            adapters,
+            ..self.clone()
+        }
     }
 }
 
@@ -174,6 +214,17 @@ impl Schema {
         let schema = Schema { models };
         schema.check()?;
         Ok(schema)
+    }
+
+    /// The same schema writing through the adapters an existing schema needs (by collection).
+    pub fn adapted(&self, adapters: &BTreeMap<String, Arc<ModelAdapters>>) -> Schema {
+        Schema {
+            models: self
+                .models
+                .iter()
+                .map(|m| m.with_adapters(adapters.get(m.collection()).cloned()))
+                .collect(),
+        }
     }
 
     pub fn models(&self) -> &[ModelHandle] {

@@ -76,7 +76,7 @@ fn mismatched_existing_tables_are_all_reported_before_anything_is_written() {
         "break the tables",
         &[
             "ALTER TABLE users DROP COLUMN password".to_string(),
-            "ALTER TABLE theaters ALTER COLUMN theater_id TYPE bigint".to_string(),
+            "ALTER TABLE theaters ALTER COLUMN theater_id TYPE text".to_string(),
             "ALTER TABLE items ADD COLUMN sku text NOT NULL".to_string(),
             "ALTER TABLE movies ALTER COLUMN plot SET NOT NULL".to_string(),
             "DROP TABLE cart_item_reviews".to_string(),
@@ -95,8 +95,8 @@ fn mismatched_existing_tables_are_all_reported_before_anything_is_written() {
     let text = mismatches.join("\n");
     for expected in [
         "column `users.password` does not exist",
-        "column `theaters.theater_id` is int8, the model writes int4",
-        "column `items.sku` is NOT NULL and has no source in the model",
+        "column `theaters.theater_id`: column is text, the model writes integer",
+        "column `items.sku` is NOT NULL without a default and has no source in the model",
         "column `movies.plot` is NOT NULL, but `plot` may be missing or null",
         "table `public.cart_item_reviews` does not exist",
     ] {

@@ -176,6 +176,15 @@ impl RowSink for CopyEncoder {
         }
     }
 
+    fn encoded(&mut self, field: &[u8], _value: &dyn PgValue) {
+        if let Some(row) = &mut self.open {
+            if let Some(t) = self.tables.get_mut(row.table) {
+                t.buf.extend_from_slice(field);
+                row.fields = row.fields.saturating_add(1);
+            }
+        }
+    }
+
     fn end_row(&mut self) {
         let Some(row) = self.open.take() else {
             return;

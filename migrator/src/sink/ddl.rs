@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use sqlx::{Connection, Executor, PgConnection, Row};
+use sqlx::{Connection, Executor, PgConnection};
 
 use super::sql::{self, Namespace};
 use crate::model::{MissingPolicy, TableDef};
@@ -260,78 +260,6 @@ pub async fn add_constraints(
             )))?;
     }
     Ok(())
-}
-
-/// Compares existing tables with the models: every missing table or column, every column whose
-/// type differs, every NOT NULL column the models may leave empty. All are reported at once.
-pub async fn check_existing(
-    conn: &mut PgConnection,
-    schema: &Schema,
-    target_schema: &str,
-) -> Result<Vec<String>, RunError> {
-    let mut mismatches = Vec::new();
-    for def in schema.models().iter().map(|m| m.def()) {
-        for table in &def.tables {
-            let rows = sqlx::query(sql::TABLE_COLUMNS)
-                .bind(target_schema)
-                .bind(&table.name)
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(RunError::db(format!(
-                    "reading the columns of {}",
-                    table.name
-                )))?;
-            if rows.is_empty() {
-                mismatches.push(format!(
-                    "table `{target_schema}.{}` does not exist",
-                    table.name
-                ));
-                continue;
-            }
-            let existing: Vec<(String, String, bool)> = rows
-                .iter()
-                .map(|r| {
-                    (
-                        r.get::<String, _>(0),
-                        r.get::<String, _>(1),
-                        r.get::<bool, _>(2),
-                    )
-                })
-                .collect();
-            for col in &table.columns {
-                match existing.iter().find(|(n, _, _)| n == &col.name) {
-                    None => mismatches.push(format!(
-                        "column `{}.{}` does not exist",
-                        table.name, col.name
-                    )),
-                    Some((_, udt, nullable)) => {
-                        let want = col.ty.udt_name();
-                        if udt != &want {
-                            mismatches.push(format!(
-                                "column `{}.{}` is {udt}, the model writes {want}",
-                                table.name, col.name
-                            ));
-                        }
-                        if col.nullable && !nullable {
-                            mismatches.push(format!(
-                                "column `{}.{}` is NOT NULL, but `{}` may be missing or null",
-                                table.name, col.name, col.source
-                            ));
-                        }
-                    }
-                }
-            }
-            for (name, _, nullable) in &existing {
-                if !nullable && table.column(name).is_none() {
-                    mismatches.push(format!(
-                        "column `{}.{name}` is NOT NULL and has no source in the model",
-                        table.name
-                    ));
-                }
-            }
-        }
-    }
-    Ok(mismatches)
 }
 
 fn first_line(stmt: &str) -> &str {

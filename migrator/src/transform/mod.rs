@@ -19,6 +19,13 @@ use crate::model::{IdStrategy, ModelDef, TableDef};
 pub trait RowSink {
     fn begin_row(&mut self, table: usize);
     fn value(&mut self, value: &dyn crate::value::PgValue);
+    /// A value already encoded as its binary field (length word included) for the column,
+    /// which differs from `value`'s own encoding (see [`crate::sink::adapt`]). Sinks that do
+    /// not write bytes take `value`.
+    fn encoded(&mut self, field: &[u8], value: &dyn crate::value::PgValue) {
+        let _ = field;
+        self.value(value);
+    }
     fn end_row(&mut self);
     /// Marks the start of a document's rows, which [`RowSink::abandon_document`] drops.
     fn begin_document(&mut self);
@@ -34,6 +41,10 @@ impl<S: RowSink + ?Sized> RowSink for &mut S {
 
     fn value(&mut self, value: &dyn crate::value::PgValue) {
         (**self).value(value);
+    }
+
+    fn encoded(&mut self, field: &[u8], value: &dyn crate::value::PgValue) {
+        (**self).encoded(field, value);
     }
 
     fn end_row(&mut self) {

@@ -30,6 +30,15 @@ fn unix_micros(millis: i64) -> Option<i64> {
     (micros.checked_sub(PG_EPOCH_MICROS)? >= MIN_PG_MICROS).then_some(micros)
 }
 
+/// The load time: the moment this process first asked for it, the same for every document
+/// after. For a column the documents do not always fill, such as Prisma's `@updatedAt`:
+/// `#[migrate(default = migrator::load_time)] updated_at: bson::DateTime` takes the document's
+/// `updatedAt` when it has one, else this.
+pub fn load_time() -> DateTime {
+    static LOAD_TIME: std::sync::OnceLock<DateTime> = std::sync::OnceLock::new();
+    *LOAD_TIME.get_or_init(DateTime::now)
+}
+
 impl FromBson for DateTime {
     fn from_bson(value: RawBsonRef<'_>) -> Result<Self, FieldError> {
         match value {

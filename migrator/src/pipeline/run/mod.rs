@@ -27,11 +27,11 @@ use sqlx::PgConnection;
 pub use setup::drop_tables;
 pub use summary::error_groups;
 
-use super::config::RunConfig;
+use super::config::{RunConfig, SchemaMode};
 use super::reload::Reloaded;
 use super::tables::TablesGate;
 use crate::dead_letter::DeadLetterFile;
-use crate::progress::Observer;
+use crate::progress::{Event, Observer};
 use crate::report::{Outcome, RunReport};
 use crate::run_error::RunError;
 use crate::schema::Schema;
@@ -185,6 +185,13 @@ async fn run_locked(
 ) -> Result<Outcome, RunError> {
     let config = &shared.config;
     let mark = Instant::now();
+    let adapted;
+    let schema = if config.schema_mode == SchemaMode::Existing {
+        adapted = fit_existing(schema, shared, control).await?;
+        &adapted
+    } else {
+        schema
+    };
     let ddl = Ddl::new(schema, Some(&config.target_schema));
     let Some(mut run) =
         setup::stage(schema, shared, state, control, &ddl, started_ahead, mark).await?
@@ -219,4 +226,25 @@ async fn run_locked(
         constraints::stage(shared, state, control, &ddl, &mut run).await?;
     }
     Ok(Outcome::Completed)
+}
+
+/// A user's own tables checked against the models before anything is written: every problem
+/// at once, else the adaptations (each a note) and the schema writing through them.
+async fn fit_existing(
+    schema: &Schema,
+    shared: &Shared,
+    control: &mut PgConnection,
+) -> Result<Schema, RunError> {
+    let fit = crate::sink::existing::check(control, schema, &shared.config.target_schema).await?;
+    if !fit.mismatches.is_empty() {
+        return Err(RunError::SchemaMismatch {
+            mismatches: fit.mismatches,
+        });
+    }
+    for adaptation in &fit.adaptations {
+        shared.observer.event(&Event::Note {
+            message: format!("existing column {adaptation}"),
+        });
+    }
+    Ok(schema.adapted(&fit.adapters))
 }

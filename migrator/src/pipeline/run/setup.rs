@@ -90,7 +90,7 @@ pub(super) async fn stage(
                     creating = Some(start_creating(shared, state, create, None));
                 }
             }
-            SchemaMode::Existing => check_tables(schema, config, state, control).await?,
+            SchemaMode::Existing => check_tables(state, control).await?,
         }
         stage = RunStage::Loading;
     } else if stage == RunStage::Loading && config.schema_mode == SchemaMode::Create {
@@ -119,22 +119,13 @@ pub(super) async fn stage(
     }))
 }
 
-/// Checks a user's own tables against the models and records the `loading` stage: the check
-/// and the stage that follows from it commit together.
-async fn check_tables(
-    schema: &Schema,
-    config: &RunConfig,
-    state: &StateStore,
-    control: &mut PgConnection,
-) -> Result<(), RunError> {
+/// Records the `loading` stage of a run into a user's own tables (checked against the models
+/// by [`super::run_locked`] before anything is written).
+async fn check_tables(state: &StateStore, control: &mut PgConnection) -> Result<(), RunError> {
     let mut tx = control
         .begin()
         .await
-        .map_err(RunError::db("starting to check the tables"))?;
-    let mismatches = ddl::check_existing(&mut tx, schema, &config.target_schema).await?;
-    if !mismatches.is_empty() {
-        return Err(RunError::SchemaMismatch { mismatches });
-    }
+        .map_err(RunError::db("starting to record the checked tables"))?;
     state.set_stage(&mut tx, RunStage::Loading).await?;
     tx.commit()
         .await

@@ -157,9 +157,19 @@ pub const EXISTING_TABLES: &str = "SELECT c.relname::text FROM pg_class c \
 pub const TABLE_EXISTS: &str =
     "SELECT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2)";
 
-/// The columns of a table: name, udt_name, nullable.
-pub const TABLE_COLUMNS: &str = "SELECT column_name::text, udt_name::text, is_nullable = 'YES' \
-     FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position";
+/// The columns of table `$2` in schema `$1`, in order: name, type name (`udt_name`: `int4`,
+/// `timestamp`, an enum's name, `_text` for arrays), type modifier (-1: none), the type as
+/// PostgreSQL writes it (`timestamp(3) without time zone`), nullable, whether it has a default
+/// (identity and generated columns count), and an enum type's labels (NULL otherwise).
+pub const TABLE_COLUMNS: &str = "SELECT a.attname::text, t.typname::text, a.atttypmod, \
+     format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, \
+     a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '', \
+     CASE WHEN t.typtype = 'e' THEN ARRAY(SELECT e.enumlabel::text FROM pg_enum e \
+       WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder) END \
+     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+     JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid \
+     WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped \
+     ORDER BY a.attnum";
 
 /// `SELECT count(*) FROM table`.
 pub fn count_rows(ns: Namespace<'_>, table: &str) -> String {
