@@ -40,9 +40,8 @@ enum Shape {
 fn shape(key: Symbol) -> Shape {
     use crate::symbol::*;
     match key {
-        EMBEDDED | OPTIONAL | ID | SKIP | UNIQUE | INDEX | JSONB | AS_TEXT | POSITION => {
-            Shape::Flag
-        }
+        EMBEDDED | OPTIONAL | ID | SKIP | UNIQUE | INDEX | JSONB | AS_TEXT | POSITION
+        | IMPLICIT => Shape::Flag,
         JUNCTION | CHILD => Shape::OptionalStr,
         WITH | REFERENCES => Shape::Path,
         DEFAULT => Shape::OptionalPath,
@@ -426,6 +425,7 @@ pub fn choices(key: Symbol) -> Option<&'static [&'static str]> {
         REPR => Some(&["native", "text"]),
         UNKNOWN_FIELDS => Some(&["ignore", "reject"]),
         RENAME_ALL => Some(RenameRule::NAMES),
+        NAMING => Some(&["snake_case", "prisma"]),
         _ => None,
     }
 }

@@ -107,6 +107,7 @@ fn accepted(role: Role) -> &'static [Symbol] {
             OWNER_COLUMN,
             TARGET_COLUMN,
             POSITION,
+            IMPLICIT,
         ],
         Role::Value => &[
             RENAME, COLUMN, DEFAULT, WITH, UNIQUE, INDEX, JSONB, AS_TEXT, REFERENCES, KEY,
@@ -121,7 +122,7 @@ fn requires(key: Symbol) -> Option<Symbol> {
     match key {
         STRATEGY => Some(ID),
         PARENT_COLUMN => Some(CHILD),
-        OWNER_COLUMN | TARGET_COLUMN | POSITION => Some(JUNCTION),
+        OWNER_COLUMN | TARGET_COLUMN | POSITION | IMPLICIT => Some(JUNCTION),
         KEY | ON_MISSING => Some(REFERENCES),
         _ => None,
     }
@@ -204,6 +205,7 @@ fn id_strategy(cx: &Ctxt, field: &syn::Field, attrs: &Attrs) {
 }
 
 fn junction(cx: &Ctxt, attrs: &Attrs) {
+    crate::naming::check_implicit(cx, attrs);
     if !attrs.has(symbol::REFERENCES) {
         if let Some(span) = attrs.span(symbol::JUNCTION) {
             cx.error_at(

@@ -14,6 +14,7 @@ mod check;
 mod codegen;
 mod ctxt;
 mod model;
+mod naming;
 mod symbol;
 mod types;
 

@@ -13,6 +13,7 @@ use syn::{Data, DeriveInput, Fields, Ident, Type};
 use crate::attr::{self, Attrs};
 use crate::check;
 use crate::ctxt::Ctxt;
+use crate::naming::{self, Naming};
 use crate::symbol::{self, Symbol};
 use crate::types;
 
@@ -182,6 +183,8 @@ pub struct Junction<'a> {
     pub target_column: String,
     pub position: bool,
     pub default: Option<DefaultValue>,
+    /// Prisma's implicit many-to-many table: its key is (`A`, `B`), `B` indexed.
+    pub implicit: bool,
 }
 
 /// An array of embedded structs stored as rows of a child table.
@@ -276,6 +279,7 @@ fn build_struct<'a>(cx: &Ctxt, input: &'a DeriveInput, fields: &'a syn::FieldsNa
     let attrs = Attrs::parse(cx, &input.attrs, symbol::STRUCT_KEYS);
     let embedded = attrs.has(symbol::EMBEDDED);
     check::container(cx, &attrs, embedded);
+    let naming = Naming::of(&attrs);
     let kind = if embedded {
         StructKind::Embedded
     } else {
@@ -283,10 +287,10 @@ fn build_struct<'a>(cx: &Ctxt, input: &'a DeriveInput, fields: &'a syn::FieldsNa
             .string(symbol::COLLECTION)
             .map(|s| s.value)
             .unwrap_or_else(|| input.ident.unraw().to_string().to_snake_case());
-        let table = attrs
-            .string(symbol::TABLE)
-            .map(|s| s.value)
-            .unwrap_or_else(|| pg_name(&collection));
+        let table = attrs.string(symbol::TABLE).map_or_else(
+            || naming.table(&input.ident.unraw().to_string(), &collection),
+            |s| s.value,
+        );
         StructKind::Collection { collection, table }
     };
     let unknown_fields = match attrs.string(symbol::UNKNOWN_FIELDS) {
@@ -296,7 +300,10 @@ fn build_struct<'a>(cx: &Ctxt, input: &'a DeriveInput, fields: &'a syn::FieldsNa
     };
     let ignored = attrs.strings(symbol::IGNORE);
     let rename_all = attrs.rename_all();
-    let owner = input.ident.unraw().to_string().to_snake_case();
+    let owner = Owner {
+        snake: input.ident.unraw().to_string().to_snake_case(),
+        model: input.ident.unraw().to_string(),
+    };
 
     let mut out = Struct {
         ident: &input.ident,
@@ -336,7 +343,7 @@ fn build_struct<'a>(cx: &Ctxt, input: &'a DeriveInput, fields: &'a syn::FieldsNa
                     .map_or_else(|| "id".to_string(), |s| s.value),
                 _ => attrs
                     .string(symbol::COLUMN)
-                    .map_or_else(|| pg_name(&name), |s| s.value),
+                    .map_or_else(|| naming.column(&name), |s| s.value),
             };
             let key = if role == Role::Id {
                 "_id".to_string()
@@ -367,7 +374,14 @@ fn build_struct<'a>(cx: &Ctxt, input: &'a DeriveInput, fields: &'a syn::FieldsNa
 }
 
 /// The field's meaning; `None` only for combinations `check::field` has already rejected.
-fn field_kind<'a>(attrs: &Attrs, role: Role, ty: &'a Type, owner: &str) -> Option<FieldKind<'a>> {
+/// The struct a field belongs to: its name in snake_case (default junction columns) and as
+/// written (the Prisma model name of implicit junctions).
+struct Owner {
+    snake: String,
+    model: String,
+}
+
+fn field_kind<'a>(attrs: &Attrs, role: Role, ty: &'a Type, owner: &Owner) -> Option<FieldKind<'a>> {
     let default = default_value(attrs);
     Some(match role {
         Role::Skip => return None,
@@ -407,15 +421,30 @@ fn field_kind<'a>(attrs: &Attrs, role: Role, ty: &'a Type, owner: &str) -> Optio
                 },
                 |s| s.value,
             );
+            if attrs.has(symbol::IMPLICIT) {
+                let target = types::last_ident(&reference.target);
+                let (table, owner_column, target_column) =
+                    naming::implicit_junction(&owner.model, &target);
+                return Some(FieldKind::Junction(Junction {
+                    table: Some(table),
+                    reference,
+                    owner_column,
+                    target_column,
+                    position: false,
+                    default,
+                    implicit: true,
+                }));
+            }
             FieldKind::Junction(Junction {
                 table: attrs.string(symbol::JUNCTION).map(|s| s.value),
                 reference,
                 owner_column: attrs
                     .string(symbol::OWNER_COLUMN)
-                    .map_or_else(|| format!("{owner}_id"), |s| s.value),
+                    .map_or_else(|| format!("{}_id", owner.snake), |s| s.value),
                 target_column,
                 position: attrs.has(symbol::POSITION),
                 default,
+                implicit: false,
             })
         }
         Role::Value => {

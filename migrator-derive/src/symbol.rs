@@ -46,6 +46,7 @@ pub const OPTIONAL: Symbol = Symbol("optional");
 pub const RENAME_ALL: Symbol = Symbol("rename_all");
 pub const NAME: Symbol = Symbol("name");
 pub const REPR: Symbol = Symbol("repr");
+pub const NAMING: Symbol = Symbol("naming");
 
 // Field and variant keys.
 pub const ID: Symbol = Symbol("id");
@@ -69,6 +70,7 @@ pub const POSITION: Symbol = Symbol("position");
 pub const CHILD: Symbol = Symbol("child");
 pub const PARENT_COLUMN: Symbol = Symbol("parent_column");
 pub const DIMENSIONS: Symbol = Symbol("dimensions");
+pub const IMPLICIT: Symbol = Symbol("implicit");
 
 // Serde's own keys inside `rename(..)` and `rename_all(..)`.
 pub const SERIALIZE: Symbol = Symbol("serialize");
@@ -83,6 +85,7 @@ pub const STRUCT_KEYS: &[Symbol] = &[
     IGNORE,
     RENAME_ALL,
     OPTIONAL,
+    NAMING,
 ];
 /// Keys accepted on a fieldless enum.
 pub const ENUM_KEYS: &[Symbol] = &[NAME, REPR, RENAME_ALL];
@@ -109,6 +112,7 @@ pub const FIELD_KEYS: &[Symbol] = &[
     CHILD,
     PARENT_COLUMN,
     DIMENSIONS,
+    IMPLICIT,
 ];
 /// Keys accepted on an enum variant.
 pub const VARIANT_KEYS: &[Symbol] = &[RENAME];

@@ -202,6 +202,9 @@ fn nested(s: &Struct<'_>, f: &Field<'_>, index: &TokenStream) -> TokenStream {
             let target = target(r);
             let policy = policy(r.on_missing);
             let position = j.position;
+            let implicit = j
+                .implicit
+                .then(|| quote!(#p::implicit_junction(&mut __nested);));
             quote! {
                 __nested.push(#p::junction_table(
                     &__own,
@@ -217,6 +220,7 @@ fn nested(s: &Struct<'_>, f: &Field<'_>, index: &TokenStream) -> TokenStream {
                         position: #position,
                     },
                 ));
+                #implicit
             }
         }
         FieldKind::Child(c) => {

@@ -34,6 +34,15 @@ pub fn row_path(table: &TableDef) -> String {
     }
 }
 
+/// Prisma's implicit many-to-many table, the last of `tables`: its primary key is (`A`, `B`)
+/// whichever model owns the array, and `B` is indexed (as Prisma makes it).
+pub fn implicit_junction(tables: &mut [TableDef]) {
+    if let Some(table) = tables.last_mut() {
+        table.primary_key = names(&["A", "B"]);
+        table.indexes = vec![names(&["B"])];
+    }
+}
+
 /// The default name of a junction or child table: `{owner table}_{column}`.
 pub fn nested_name(owner: &TableDef, column: &str) -> String {
     format!("{}_{column}", owner.name)
