@@ -15,6 +15,7 @@ pub mod model;
 pub mod naming;
 pub mod pipeline;
 pub mod plan;
+pub mod prisma;
 pub mod progress;
 pub mod references;
 pub mod report;
@@ -37,7 +38,7 @@ pub use migrator_derive::Migrate;
 pub use model::{IdStrategy, MissingPolicy, ModelDef, PgType, TableDef};
 pub use schema::{ModelHandle, Schema, SchemaError};
 pub use transform::{Embedded, Migrate, RowSet, RowSink};
-pub use value::{ArrayElement, Cell, FromBson, PgValue, Vector};
+pub use value::{load_time, ArrayElement, Cell, FromBson, PgValue, Vector};
 
 /// Re-exported so models can name BSON types without their own dependency.
 pub use bson;

@@ -24,3 +24,4 @@ pub mod kills;
 pub mod moments;
 pub mod mongo;
 pub mod pg;
+pub mod prisma;

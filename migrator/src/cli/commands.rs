@@ -119,6 +119,10 @@ pub async fn dispatch(cli: Cli, file: FileConfig, mut schema: Schema) -> u8 {
             );
             Ok(exit::OK)
         }
+        Command::Prisma => {
+            say!("{}", crate::prisma::schema_prisma(&schema).trim_end());
+            Ok(exit::OK)
+        }
         Command::Mapping => {
             let mapping = crate::mapping::mapping(&schema, Some(&target.target_schema));
             serde_json::to_string_pretty(&mapping)

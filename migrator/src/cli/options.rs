@@ -54,6 +54,9 @@ pub enum Command {
     Ddl,
     /// Print the mapping as JSON: what every column of every table is made from, and the DDL.
     Mapping,
+    /// Print the PostgreSQL `schema.prisma` matching the models (models, relations both ways,
+    /// enums), for an application that reads the migrated data through Prisma Client.
+    Prisma,
     /// Show the progress recorded in the target's checkpoints.
     Status,
     /// Compare the source with the target after a run.

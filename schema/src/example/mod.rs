@@ -27,6 +27,7 @@ pub mod billing;
 pub mod collaboration;
 pub mod convert;
 pub mod platform;
+pub mod prisma;
 pub mod tenancy;
 pub mod work;
 

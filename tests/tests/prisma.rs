@@ -1,0 +1,311 @@
+//! A Prisma application's tables: created by the real Prisma CLI from `schema/schema.prisma`,
+//! loaded with `--schema-mode existing` through the adaptations the check lists, and read back
+//! through the generated Prisma Client (organizations with their users, a task's labels through
+//! the implicit many-to-many, money as Decimal, dates, enums, the users' self-reference),
+//! compared with the source documents. Then the whole example into the `schema.prisma` the
+//! `prisma` command prints, every model counted through the client.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use bson::{oid::ObjectId, Bson, Document};
+use migrator::pipeline::config::SchemaMode;
+use migrator::progress::{Event, Observer};
+use migrator::report::Outcome;
+use migrator::source::DumpSource;
+use migrator_e2e::example;
+use migrator_e2e::pg::TestDb;
+use migrator_e2e::prisma::PrismaProject;
+use schema::generator::FaultConfig;
+
+/// The notes of a run (the adaptations among them).
+#[derive(Default)]
+struct Notes(Mutex<Vec<String>>);
+
+impl Observer for Notes {
+    fn event(&self, event: &Event) {
+        if let Event::Note { message } = event {
+            self.0.lock().expect("notes").push(message.clone());
+        }
+    }
+}
+
+/// The documents of one collection of a dump directory.
+fn documents(dir: &Path, collection: &str) -> Vec<Document> {
+    let path = dir.join(format!("{collection}.bson"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let mut docs = Vec::new();
+    let mut at = 0;
+    while at + 4 <= bytes.len() {
+        let len = i32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
+        let doc = Document::from_reader(&bytes[at..at + len]).expect("a document");
+        docs.push(doc);
+        at += len;
+    }
+    docs
+}
+
+fn uuid_of(id: &ObjectId) -> String {
+    migrator::id::object_id_to_ordered_uuid(id).to_string()
+}
+
+fn oid(doc: &Document, key: &str) -> Option<ObjectId> {
+    doc.get_object_id(key).ok()
+}
+
+/// A decimal as Decimal.js prints it: no trailing zeros after the point.
+fn decimal_text(value: &Bson) -> String {
+    let text = match value {
+        Bson::Decimal128(d) => d.to_string(),
+        other => other.to_string(),
+    };
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    };
+    text
+}
+
+fn millis(value: &Bson) -> Option<i64> {
+    match value {
+        Bson::DateTime(d) => Some(d.timestamp_millis()),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_prisma_client_reads_what_was_loaded_into_the_tables_prisma_made() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let generator = example::generator(
+        7,
+        0.05,
+        FaultConfig {
+            per_kind: 0,
+            oversized: 0,
+        },
+    );
+    let manifest = example::write_dump(&generator, dir.path());
+    assert_eq!(manifest.rejections(), 0);
+
+    let team_schema = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/schema.prisma"),
+    )
+    .expect("schema/schema.prisma");
+    let project = PrismaProject::new(&team_schema);
+    let db = TestDb::create("prisma_team");
+    let sql = project.create_tables(&db);
+    assert!(sql.contains("CREATE TABLE \"_LabelToTask\""), "{sql}");
+
+    let schema = schema::example::prisma::schema().expect("the Prisma edition's models");
+    let mut config = db.config();
+    config.schema_mode = SchemaMode::Existing;
+    let notes = Arc::new(Notes::default());
+    let source = Arc::new(DumpSource::open(dir.path()).expect("the dump opens"));
+    let report = db
+        .run_observed(&schema, source, config, notes.clone(), Arc::default())
+        .unwrap_or_else(|e| panic!("the load into Prisma's tables failed: {e}"));
+    assert_eq!(report.outcome, Outcome::Completed, "{report:?}");
+    assert_eq!(
+        db.dead_letters(),
+        Vec::<[String; 6]>::new(),
+        "nothing rejected"
+    );
+    let notes = notes.0.lock().expect("notes").join("\n");
+    for adaptation in [
+        "existing column `Task.id`: uuid written as its canonical text",
+        "existing column `Task.createdAt`: timestamptz written as UTC into timestamp(3) without time zone (a finer value is a dead letter)",
+        "existing column `Task.status`: labels of `task_status` written as enum type \"TaskStatus\"",
+        "existing column `Task.priority`: labels of `task_priority` written as enum type \"TaskPriority\"",
+        "existing column `Task.estimatePoints`: widened into bigint",
+        "existing column `Plan.monthlyPrice`: numeric into numeric(65,30)",
+        "existing column `Project.budget`: numeric into numeric(14,2)",
+        "existing column `Label.color`: text into character varying(7) (a longer value is a dead letter)",
+        "existing column `_LabelToTask.A`: uuid written as its canonical text",
+    ] {
+        assert!(notes.contains(adaptation), "`{adaptation}` not listed in:\n{notes}");
+    }
+
+    // Every document loaded, the implicit junction's rows included.
+    let tasks = documents(dir.path(), "tasks");
+    let links: i64 = tasks
+        .iter()
+        .map(|t| t.get_array("labelIds").map_or(0, |a| a.len() as i64))
+        .sum();
+    assert_eq!(db.table_count("Task"), tasks.len() as i64);
+    assert_eq!(db.table_count("_LabelToTask"), links);
+
+    // What the Prisma application reads.
+    let organizations = documents(dir.path(), "organizations");
+    let users = documents(dir.path(), "users");
+    let plans = documents(dir.path(), "plans");
+    let labels = documents(dir.path(), "labels");
+    let projects = documents(dir.path(), "projects");
+    let by_id = |docs: &[Document]| -> BTreeMap<ObjectId, Document> {
+        docs.iter()
+            .map(|d| (oid(d, "_id").expect("_id"), d.clone()))
+            .collect()
+    };
+    let (users_by_id, labels_by_id, projects_by_id) =
+        (by_id(&users), by_id(&labels), by_id(&projects));
+    let org = organizations
+        .iter()
+        .find(|o| {
+            users
+                .iter()
+                .filter(|u| oid(u, "organizationId") == oid(o, "_id"))
+                .count()
+                > 1
+        })
+        .expect("an organization with users");
+    let task = tasks
+        .iter()
+        .find(|t| {
+            t.get_array("labelIds").is_ok_and(|a| a.len() > 1)
+                && millis(t.get("createdAt").unwrap_or(&Bson::Null)).is_some()
+                && projects_by_id[&oid(t, "projectId").expect("projectId")]
+                    .get("budget")
+                    .is_some_and(|b| *b != Bson::Null)
+        })
+        .expect("a task with labels, a date and a budgeted project");
+    let user = users
+        .iter()
+        .find(|u| oid(u, "managerId").is_some_and(|m| users_by_id.contains_key(&m)))
+        .expect("a user with a manager");
+    let read = project.read(
+        &db,
+        &[
+            "team",
+            &uuid_of(&oid(org, "_id").expect("_id")),
+            &uuid_of(&oid(task, "_id").expect("_id")),
+            &uuid_of(&oid(user, "_id").expect("_id")),
+        ],
+    );
+
+    let plan = plans
+        .iter()
+        .find(|p| p.get_str("code").ok() == org.get_str("planCode").ok())
+        .expect("the organization's plan");
+    let mut emails: Vec<&str> = users
+        .iter()
+        .filter(|u| oid(u, "organizationId") == oid(org, "_id"))
+        .map(|u| u.get_str("email").expect("email"))
+        .collect();
+    emails.sort_unstable();
+    let owner = &users_by_id[&oid(org, "ownerId").expect("ownerId")];
+    let mut label_names: Vec<&str> = task
+        .get_array("labelIds")
+        .expect("labelIds")
+        .iter()
+        .map(|l| {
+            labels_by_id[&l.as_object_id().expect("an ObjectId")]
+                .get_str("name")
+                .expect("name")
+        })
+        .collect();
+    label_names.sort_unstable();
+    let budget = &projects_by_id[&oid(task, "projectId").expect("projectId")]["budget"];
+    let manager = &users_by_id[&oid(user, "managerId").expect("managerId")];
+    let mut reports: Vec<String> = users
+        .iter()
+        .filter(|u| oid(u, "managerId") == oid(manager, "_id"))
+        .map(|u| uuid_of(&oid(u, "_id").expect("_id")))
+        .collect();
+    reports.sort();
+    let updated = millis(&task["updatedAt"]).expect("tasks have updatedAt");
+    let expected = serde_json::json!({
+        "organization": {
+            "name": org.get_str("name").expect("name"),
+            "slug": org.get_str("slug").expect("slug"),
+            "owner": owner.get_str("email").expect("email"),
+            "users": emails,
+            "plan": {
+                "code": plan.get_str("code").expect("code"),
+                "tier": plan.get_str("tier").expect("tier"),
+                "monthlyPrice": { "decimal": true, "text": decimal_text(&plan["monthlyPrice"]) },
+            },
+            "createdAt": { "date": true, "millis": millis(&org["createdAt"]) },
+        },
+        "task": {
+            "title": task.get_str("title").expect("title"),
+            "status": task.get_str("status").expect("status"),
+            "priority": task.get_str("priority").expect("priority"),
+            "labels": label_names,
+            "createdAt": { "date": true, "millis": millis(&task["createdAt"]) },
+            "updatedAt": { "date": true, "millis": updated },
+            "estimatePoints": task.get("estimatePoints").and_then(|p| match p {
+                Bson::Int32(n) => Some(n.to_string()),
+                _ => None,
+            }),
+            "budget": { "decimal": true, "text": decimal_text(budget) },
+        },
+        "user": {
+            "email": user.get_str("email").expect("email"),
+            "manager": manager.get_str("email").expect("email"),
+            "managerReports": reports,
+        },
+    });
+    assert_eq!(
+        read, expected,
+        "what Prisma Client reads differs from the source documents"
+    );
+}
+
+#[test]
+fn the_whole_example_loads_into_the_schema_the_prisma_command_prints() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let generator = example::generator(
+        11,
+        0.03,
+        FaultConfig {
+            per_kind: 0,
+            oversized: 0,
+        },
+    );
+    example::write_dump(&generator, dir.path());
+    let schema = example::schema();
+    let printed = migrator::prisma::schema_prisma(&schema);
+    let project = PrismaProject::new(&printed);
+    let db = TestDb::create("prisma_printed");
+    project.create_tables(&db);
+
+    let mut config = db.config();
+    config.schema_mode = SchemaMode::Existing;
+    let notes = Arc::new(Notes::default());
+    let source = Arc::new(DumpSource::open(dir.path()).expect("the dump opens"));
+    let report = db
+        .run_observed(&schema, source, config, notes.clone(), Arc::default())
+        .unwrap_or_else(|e| panic!("the load into the printed schema's tables failed: {e}"));
+    assert_eq!(report.outcome, Outcome::Completed, "{report:?}");
+    let notes = notes.0.lock().expect("notes");
+    let adapted: Vec<&String> = notes
+        .iter()
+        .filter(|n| n.starts_with("existing column"))
+        .collect();
+    // Text enums become Prisma enums; every other column is the type the model writes.
+    assert!(
+        adapted.iter().all(|n| n.contains("written as enum type")),
+        "{adapted:#?}"
+    );
+
+    let counts = project.read(&db, &["counts"]);
+    let counts = counts.as_object().expect("counts by table");
+    let tables = db.table_counts();
+    let mut checked = 0;
+    for (table, rows) in &tables {
+        if table.starts_with('_') {
+            continue;
+        }
+        assert_eq!(
+            counts.get(table).and_then(|c| c.as_i64()),
+            Some(*rows),
+            "{table}"
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 40,
+        "{checked} tables read through the client: {counts:?}"
+    );
+}
