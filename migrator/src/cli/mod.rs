@@ -18,13 +18,16 @@ macro_rules! say {
 
 mod commands;
 mod coverage;
+mod errors;
 mod failure;
+mod migrate;
 mod next;
 pub mod options;
 mod plan;
 mod progress;
 mod references;
 mod source;
+mod status;
 mod summary;
 
 use std::process::ExitCode;
