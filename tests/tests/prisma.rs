@@ -309,3 +309,66 @@ fn the_whole_example_loads_into_the_schema_the_prisma_command_prints() {
         "{checked} tables read through the client: {counts:?}"
     );
 }
+
+#[test]
+fn values_the_existing_columns_would_round_are_dead_letters_naming_the_field() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let generator = example::generator(
+        5,
+        0.03,
+        FaultConfig {
+            per_kind: 0,
+            oversized: 0,
+        },
+    );
+    example::write_dump(&generator, dir.path());
+    let team_schema = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/schema.prisma"),
+    )
+    .expect("schema/schema.prisma");
+    let project = PrismaProject::new(&team_schema);
+    let db = TestDb::create("prisma_refused");
+    project.create_tables(&db);
+    // Whole seconds only: a task created at a millisecond other than 0 would be rounded.
+    let mut conn = db.connect();
+    db.block_on(migrator::sink::ddl::execute_all(
+        &mut conn,
+        "narrow a column",
+        &["ALTER TABLE \"Task\" ALTER COLUMN \"createdAt\" TYPE timestamp(0)".to_string()],
+    ))
+    .expect("the column is narrowed");
+
+    let schema = schema::example::prisma::schema().expect("the Prisma edition's models");
+    let mut config = db.config();
+    config.schema_mode = SchemaMode::Existing;
+    let source = Arc::new(DumpSource::open(dir.path()).expect("the dump opens"));
+    let report = db
+        .run(&schema, source, config)
+        .unwrap_or_else(|e| panic!("the load failed: {e}"));
+    assert_eq!(report.outcome, Outcome::Completed, "{report:?}");
+
+    let tasks = documents(dir.path(), "tasks");
+    let letters = db.dead_letters();
+    let fractional = tasks
+        .iter()
+        .filter(|t| millis(&t["createdAt"]).is_some_and(|ms| ms % 1000 != 0))
+        .count();
+    assert!(
+        fractional > 0,
+        "the data has tasks created at a fraction of a second"
+    );
+    assert!(letters.len() >= fractional, "{letters:#?}");
+    for [collection, _, _, field, class, message] in &letters {
+        assert_eq!(
+            (collection.as_str(), field.as_str(), class.as_str()),
+            ("tasks", "createdAt", "out_of_range")
+        );
+        assert!(
+            message.contains(
+                "timestamp(0) keeps 0 decimal places of seconds; the value would be rounded"
+            ),
+            "{message}"
+        );
+    }
+    assert_eq!(db.table_count("Task") as usize + letters.len(), tasks.len());
+}

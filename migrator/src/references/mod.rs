@@ -354,7 +354,7 @@ async fn delete_rows(
             ns,
             &table.name,
             table.key_column(),
-            &key_type(table),
+            &key_type(conn, ns, table, table.key_column()).await?,
             returning,
         ),
     };
@@ -383,13 +383,8 @@ async fn delete_rows(
             continue;
         };
         let returning = (child.primary_key.len() == 1).then(|| child.key_column());
-        let sql = sql::delete_by_keys(
-            ns,
-            &child.name,
-            column,
-            &key_type(&def.tables[parent]),
-            returning,
-        );
+        let column_type = key_type(conn, ns, child, column).await?;
+        let sql = sql::delete_by_keys(ns, &child.name, column, &column_type, returning);
         let rows = sqlx::query(&sql)
             .bind(&parent_keys)
             .fetch_all(&mut *conn)
@@ -400,8 +395,30 @@ async fn delete_rows(
     Ok(deleted)
 }
 
-fn key_type(table: &TableDef) -> String {
-    table
-        .column(table.key_column())
-        .map_or_else(|| "text".to_string(), |c| c.ty.sql())
+/// The type of `table`'s key column `column` as the target has it: the model's, or in a user's
+/// own table (`--schema-mode existing`) the column's own when the load adapted to it (a uuid
+/// key in a `text` column), so the keys compare with the column's type.
+async fn key_type(
+    conn: &mut PgConnection,
+    ns: Namespace<'_>,
+    table: &TableDef,
+    column: &str,
+) -> Result<String, RunError> {
+    let model = table
+        .column(column)
+        .map_or_else(|| "text".to_string(), |c| c.ty.sql());
+    let Some(schema) = ns.0 else {
+        return Ok(model);
+    };
+    let existing: Option<String> = sqlx::query_scalar(sql::COLUMN_TYPE)
+        .bind(schema)
+        .bind(&table.name)
+        .bind(column)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(RunError::db(format!(
+            "reading the type of {}.{column}",
+            table.name
+        )))?;
+    Ok(existing.unwrap_or(model))
 }

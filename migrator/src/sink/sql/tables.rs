@@ -171,6 +171,13 @@ pub const TABLE_COLUMNS: &str = "SELECT a.attname::text, t.typname::text, a.attt
      WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped \
      ORDER BY a.attnum";
 
+/// The type of column `$3` of table `$2` in schema `$1` as SQL text (`uuid`, `text`,
+/// `character varying(36)`, a quoted enum type).
+pub const COLUMN_TYPE: &str = "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
+     JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3 AND a.attnum > 0 \
+     AND NOT a.attisdropped";
+
 /// `SELECT count(*) FROM table`.
 pub fn count_rows(ns: Namespace<'_>, table: &str) -> String {
     format!("SELECT count(*) FROM {}", ns.qualify(table))
