@@ -328,6 +328,38 @@ impl StateStore {
         tx.commit().await.map_err(failed())
     }
 
+    /// Cuts `narrowed` (a partition being read, with its new end) short and records `cut_off`
+    /// (the rest, nothing done yet) in one statement, before anything reads the rest: a resume
+    /// finds both. `false` when the partition is done (nothing recorded).
+    pub async fn split_partition(
+        &self,
+        conn: &mut PgConnection,
+        collection: &str,
+        narrowed: &Partition,
+        cut_off: &Partition,
+    ) -> Result<bool, RunError> {
+        let unwritable =
+            |e: serde_json::Error| RunError::Internal(format!("unwritable partition: {e}"));
+        let narrowed_bounds = serde_json::to_value(narrowed).map_err(unwritable)?;
+        let cut_off_bounds = serde_json::to_value(cut_off).map_err(unwritable)?;
+        let start = serde_json::to_value(Position::Start).map_err(unwritable)?;
+        let index = |p: &Partition| i32::try_from(p.index).unwrap_or(i32::MAX);
+        let recorded = sqlx::query(&sql::split_partition(&self.schema))
+            .bind(collection)
+            .bind(index(narrowed))
+            .bind(narrowed_bounds)
+            .bind(index(cut_off))
+            .bind(cut_off_bounds)
+            .bind(start)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(RunError::db(format!(
+                "recording partition {} of `{collection}` cut off from partition {}",
+                cut_off.index, narrowed.index
+            )))?;
+        Ok(recorded.is_some())
+    }
+
     /// What each planned collection's source was when it was planned (collections planned by
     /// a version that recorded nothing, or from a source that cannot say, are not listed).
     pub async fn source_stamps(

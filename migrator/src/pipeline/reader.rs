@@ -16,7 +16,7 @@ use crate::run_error::RunError;
 use crate::schema::ModelHandle;
 use crate::sink::copy::CopyEncoder;
 use crate::sink::pool::BufferPool;
-use crate::source::{Partition, Position, Source};
+use crate::source::{Partition, Position, RangeClaim, Source};
 
 /// A partition being read on a thread of its own.
 #[derive(Debug)]
@@ -25,11 +25,16 @@ pub struct Reading {
     /// one is taken.
     pub batches: tokio::sync::mpsc::Receiver<Result<Batch, RunError>>,
     thread: std::thread::JoinHandle<()>,
+    /// Through which the load may cut the rest of the range off while it is read (sources
+    /// that can, and loads that may split).
+    pub claim: Option<Arc<RangeClaim>>,
 }
 
 impl Reading {
     /// Starts reading `partition` of `model`'s collection from `from`, filling buffers of
-    /// `pool` (where the writer gives back those of the batches it wrote).
+    /// `pool` (where the writer gives back those of the batches it wrote); each `_id` claimed
+    /// through `claim`, if given.
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         source: Arc<dyn Source>,
         model: ModelHandle,
@@ -38,7 +43,9 @@ impl Reading {
         limits: BatchLimits,
         stop: Arc<AtomicBool>,
         pool: BufferPool,
+        claim: Option<Arc<RangeClaim>>,
     ) -> Result<Reading, RunError> {
+        let claimed = claim.clone();
         let (tx, batches) = tokio::sync::mpsc::channel(1);
         let collection = model.collection().to_string();
         let runtime = tokio::runtime::Handle::current();
@@ -55,10 +62,15 @@ impl Reading {
                     &stop,
                     &Batches { tx, runtime },
                     pool,
+                    claimed,
                 )
             })
             .map_err(|e| RunError::Internal(format!("starting a reader thread: {e}")))?;
-        Ok(Reading { batches, thread })
+        Ok(Reading {
+            batches,
+            thread,
+            claim,
+        })
     }
 
     /// Waits for the thread to end (it ends once its batches are taken, or dropped).
@@ -168,6 +180,7 @@ fn read_partition(
     stop: &AtomicBool,
     out: &Batches,
     pool: BufferPool,
+    claim: Option<Arc<RangeClaim>>,
 ) {
     let tables = model.def().tables.len();
     let mut cutter = Cutter {
@@ -190,7 +203,11 @@ fn read_partition(
     let Some(mut room) = out.room() else {
         return;
     };
-    let mut stream = match source.read(collection, partition, &from) {
+    let opened = match claim {
+        Some(claim) => source.read_claimed(collection, partition, &from, claim),
+        None => source.read(collection, partition, &from),
+    };
+    let mut stream = match opened {
         Ok(s) => s,
         Err(e) => {
             room.send(Err(e.into()));

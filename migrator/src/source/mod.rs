@@ -5,6 +5,7 @@
 
 pub mod archive;
 mod blocks;
+pub mod claim;
 mod directory;
 pub mod dump;
 pub mod ejson;
@@ -16,6 +17,7 @@ pub mod sample;
 mod stamp;
 
 pub use archive::{ArchiveCollection, ArchiveSource, ArchiveWriter};
+pub use claim::RangeClaim;
 pub use dump::DumpSource;
 pub use ejson::ExportSource;
 pub use metadata::UniqueIndex;
@@ -274,6 +276,38 @@ pub trait Source: Send + Sync {
         from: &Position,
     ) -> Result<DocStream, SourceError>;
 
+    /// Reads like [`Source::read`], claiming each document's `_id` through `claim` before
+    /// handing it out, so that the rest of the range can be cut off while it is read
+    /// ([`Source::split_rest`]). Sources that cannot cut a range being read ignore the claim.
+    fn read_claimed(
+        &self,
+        collection: &str,
+        partition: &Partition,
+        from: &Position,
+        claim: std::sync::Arc<RangeClaim>,
+    ) -> Result<DocStream, SourceError> {
+        let _ = claim;
+        self.read(collection, partition, from)
+    }
+
+    /// The claim a [`Source::read_claimed`] of this partition from `from` is made with, if the
+    /// source can cut a range being read.
+    fn claim_for(&self, _partition: &Partition, _from: &Position) -> Option<RangeClaim> {
+        None
+    }
+
+    /// Cuts the rest of a range being read (`claim`) in two, if it pays with `readers` ranges
+    /// read at once: the cut is proposed to the claim and returned with the figures it was
+    /// weighed on; the caller records it, then confirms or cancels it on the claim.
+    fn split_rest(
+        &self,
+        _collection: &str,
+        _claim: &RangeClaim,
+        _readers: usize,
+    ) -> Result<RestSplit, SourceError> {
+        Ok(RestSplit::default())
+    }
+
     /// The documents with these `_id`s (for dead letters found after the load, and validation
     /// samples), in any order; ids that are not found are left out.
     fn fetch(&self, collection: &str, ids: &[Bson]) -> Result<Vec<RawDocumentBuf>, SourceError>;
@@ -290,6 +324,18 @@ pub trait Source: Send + Sync {
     fn rereadable(&self) -> bool {
         false
     }
+}
+
+/// What [`Source::split_rest`] decided.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RestSplit {
+    /// The cut proposed to the claim (canonical Extended JSON), if the split pays.
+    pub cut: Option<serde_json::Value>,
+    /// Why.
+    pub reason: String,
+    /// Whether the reason carries the figures the cut was weighed on (a range too small to
+    /// measure, or finished, is not weighed).
+    pub weighed: bool,
 }
 
 /// A source that cannot be read.

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::PgConnection;
 
@@ -12,6 +13,7 @@ use super::super::config::SchemaMode;
 use super::super::early::{EarlyKeys, EarlyWork};
 use super::partition::{run_partition, start_reading};
 use super::queue::Queue;
+use super::resplit::Cutter;
 use super::workload::{plan, planning_failed, Workload};
 use super::{Invocation, Shared};
 use crate::progress::Event;
@@ -107,6 +109,9 @@ pub(super) async fn stage(
     Ok(Outcome::Completed)
 }
 
+/// How often a free job asks again whether the rest of a range is worth cutting off for it.
+const RECONSIDER: Duration = Duration::from_millis(250);
+
 /// Foreign keys are added after the load and references resolved after it, so nothing orders
 /// the collections: they load largest first, `jobs` partitions at a time whatever their phase.
 /// A collection's partitions are asked from the source (on a blocking thread) while earlier
@@ -150,6 +155,7 @@ async fn load(
     // Writer connections opened ahead or given back by finished partitions, for the next ones.
     let mut writers: Vec<PgConnection> = std::mem::take(spare);
     let mut first_error: Option<RunError> = None;
+    let mut cutter = Cutter::default();
     let stopped = || shared.stop.load(Ordering::SeqCst);
     loop {
         // Collections that were planned before (a resume) need no source; the next one that
@@ -180,20 +186,52 @@ async fn load(
                 }
                 continue;
             }
+            cutter.allow(model.collection(), false, mine.len());
             queue.resume(shared, &model, &mine, estimate(m));
         }
         while running.len() < shared.config.jobs.max(1) && !stopped() {
-            let Some(task) = queue.tasks.pop_front() else {
+            let Some(mut task) = queue.tasks.pop_front() else {
                 break;
             };
+            // Its reader starts here (if it has not), so that its range can be cut.
+            if task.reading.is_none() {
+                match start_reading(shared, &task.model, &task.partition, task.from.clone()) {
+                    Ok(reading) => task.reading = Some(reading),
+                    Err(e) => {
+                        shared.stop.store(true, Ordering::SeqCst);
+                        first_error.get_or_insert(e);
+                        break;
+                    }
+                }
+            }
+            cutter.started(&task);
             let shared = Arc::clone(shared);
             let state = state.clone();
             let conn = writers.pop();
             running.spawn(async move {
                 let collection = task.model.collection().to_string();
+                let index = task.partition.index;
                 let (result, conn) = run_partition(&shared, state, task, conn).await;
-                (collection, result, conn)
+                (collection, index, result, conn)
             });
+        }
+        // A job free with nothing waiting for it: the rest of a range being read may be cut
+        // off for it.
+        let idle = running.len() < shared.config.jobs.max(1)
+            && queue.tasks.is_empty()
+            && planner.is_empty()
+            && to_plan.is_empty()
+            && cutter.any()
+            && !stopped();
+        if idle {
+            match cutter.cut_one(shared, state, control, &mut queue).await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => {
+                    shared.stop.store(true, Ordering::SeqCst);
+                    first_error.get_or_insert(e);
+                }
+            }
         }
         // The partitions next in line start reading now: a job that frees up finds their first
         // batches ready instead of waiting for them (each holds at most two batches).
@@ -211,13 +249,15 @@ async fn load(
         }
         tokio::select! {
             Some(done) = running.join_next(), if !running.is_empty() => {
-                let (collection, result, conn) = done.unwrap_or_else(|e| {
+                let (collection, index, result, conn) = done.unwrap_or_else(|e| {
                     (
                         String::new(),
+                        0,
                         Err(RunError::Internal(format!("a partition task failed: {e}"))),
                         None,
                     )
                 });
+                cutter.finished(&collection, index);
                 writers.extend(conn);
                 match result {
                     Ok(()) => {
@@ -262,6 +302,7 @@ async fn load(
                             .iter()
                             .position(|h| h.collection() == model.collection());
                         let estimated = m.and_then(estimate);
+                        cutter.allow(model.collection(), true, partitions.len());
                         queue.planned(shared, &model, partitions, readings, estimated);
                     }
                     Err(e) => {
@@ -270,6 +311,8 @@ async fn load(
                     }
                 }
             }
+            // Measures change as reading goes: whether a cut pays is asked again.
+            () = tokio::time::sleep(RECONSIDER), if idle => {}
             else => break,
         }
     }

@@ -13,6 +13,7 @@ mod load;
 mod partition;
 mod queue;
 mod references;
+mod resplit;
 mod setup;
 mod summary;
 mod workload;

@@ -116,6 +116,11 @@ pub(super) fn start_reading(
         documents: shared.config.batch_documents.max(1),
         bytes: shared.config.batch_bytes.max(1),
     };
+    // A range may be cut short while it is read unless one range per collection was asked for.
+    let claim = (shared.config.partitions > 1)
+        .then(|| shared.source.claim_for(partition, &from))
+        .flatten()
+        .map(Arc::new);
     Reading::start(
         Arc::clone(&shared.source),
         model.clone(),
@@ -124,5 +129,6 @@ pub(super) fn start_reading(
         limits,
         Arc::clone(&shared.stop),
         shared.buffers.clone(),
+        claim,
     )
 }

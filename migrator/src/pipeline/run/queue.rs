@@ -74,6 +74,21 @@ impl Queue {
         }
     }
 
+    /// Queues a partition cut off a range being read of `model`'s collection (recorded
+    /// already), from its start.
+    pub(super) fn cut_off(&mut self, model: &ModelHandle, partition: Partition) {
+        *self
+            .pending
+            .entry(model.collection().to_string())
+            .or_default() += 1;
+        self.tasks.push_back(Task {
+            model: model.clone(),
+            partition,
+            from: Position::Start,
+            reading: None,
+        });
+    }
+
     /// One of `collection`'s partitions finished: whether it was its last (unless the load is
     /// `stopped`), which finishes the collection.
     pub(super) fn finished_one(

@@ -173,6 +173,20 @@ pub fn insert_planned_checkpoint(state: &str) -> String {
     )
 }
 
+/// Cuts a partition short and records the partition cut off, in one statement: `$1`
+/// collection, `$2` the partition and `$3` its new bounds (only while it is not done), `$4` the
+/// new partition's index, `$5` its bounds and `$6` its position (nothing done yet). Returns a
+/// row when both were recorded.
+pub fn split_partition(state: &str) -> String {
+    let s = quote_ident(state);
+    format!(
+        "WITH narrowed AS (UPDATE {s}.checkpoints SET bounds = $3, updated_at = now() \
+         WHERE collection = $1 AND partition = $2 AND NOT done RETURNING 1) \
+         INSERT INTO {s}.checkpoints (collection, partition, bounds, position, batches) \
+         SELECT $1, $4, $5, $6, 0 WHERE EXISTS (SELECT 1 FROM narrowed) RETURNING 1"
+    )
+}
+
 /// Records a committed batch in one statement; runs in the batch's transaction. The checkpoint
 /// only moves if the partition is still where the batch started (`$10`): a batch never lands
 /// twice, even if an earlier process's last commit arrived late. The written-row counts of the

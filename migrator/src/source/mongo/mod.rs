@@ -13,10 +13,13 @@
 //! called from any thread, including from inside another runtime (they block that thread).
 
 mod conn;
+mod gain;
 mod ranges;
+mod rest;
 mod split;
 mod stream;
 
+pub use self::gain::{Verdict, Weighing, ASSUMED_PER_DOCUMENT};
 pub use self::ranges::{Budget, SplitPlan};
 pub use self::split::SplitMethod;
 
@@ -32,7 +35,9 @@ use mongodb::Client;
 use self::conn::{run_on, Conn, OwnedRuntime};
 use self::ranges::Known;
 use self::stream::{collect, IdOrderStream, IdRange};
-use super::{CollectionInfo, DocStream, Partition, Position, Source, SourceError};
+use super::{
+    CollectionInfo, DocStream, Partition, Position, RangeClaim, RestSplit, Source, SourceError,
+};
 
 /// Documents per `find` unless [`MongoSource::with_batch_size`] says otherwise.
 const DEFAULT_BATCH_SIZE: u32 = 1000;
@@ -54,6 +59,13 @@ pub struct MongoSource {
     budget: Budget,
     /// Why each planned collection is read as it is.
     reasons: Mutex<BTreeMap<String, String>>,
+    /// Reading one document, as assumed before a reader measures it.
+    read_cost: Duration,
+    /// Per collection, what cutting the rest of a range needs: its largest `_id` and what
+    /// finding an edge costs.
+    edges: Mutex<BTreeMap<String, rest::Known>>,
+    /// Per collection, the rests cut off as reading went, and the last decision not to.
+    resplits: Mutex<BTreeMap<String, (u32, Option<String>)>>,
 }
 
 impl MongoSource {
@@ -105,6 +117,9 @@ impl MongoSource {
             split: SplitMethod::default(),
             budget: Budget::default(),
             reasons: Mutex::new(BTreeMap::new()),
+            read_cost: gain::ASSUMED_PER_DOCUMENT,
+            edges: Mutex::new(BTreeMap::new()),
+            resplits: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -127,6 +142,13 @@ impl MongoSource {
         self
     }
 
+    /// What reading one document is assumed to cost before a reader measures it (see
+    /// [`Weighing`]; default [`ASSUMED_PER_DOCUMENT`]).
+    pub fn with_read_cost(mut self, per_document: Duration) -> Self {
+        self.read_cost = per_document;
+        self
+    }
+
     /// Plans `collection`'s ranges (at most `max`) and keeps the reason for
     /// [`Source::split_reason`].
     pub fn plan_split(&self, collection: &str, max: usize) -> Result<SplitPlan, SourceError> {
@@ -145,11 +167,13 @@ impl MongoSource {
             (Some(documents), Some(counted_in)) => Known {
                 documents,
                 counted_in,
+                read_cost: self.read_cost,
             },
             // One range asked for: nothing to count.
             _ if max <= 1 => Known {
                 documents: 0,
                 counted_in: Duration::ZERO,
+                read_cost: self.read_cost,
             },
             _ => {
                 let coll = self.conn.collection(collection);
@@ -160,10 +184,23 @@ impl MongoSource {
                 Known {
                     documents,
                     counted_in: started.elapsed(),
+                    read_cost: self.read_cost,
                 }
             }
         };
         let plan = ranges::plan(&self.conn, collection, max, known, self.split, self.budget)?;
+        {
+            let mut edges = self.edges.lock().unwrap_or_else(PoisonError::into_inner);
+            edges.insert(
+                collection.to_string(),
+                rest::Known {
+                    largest: plan.largest.clone(),
+                    // A server that had to read to count reads to find an edge.
+                    edge_cost: plan.edge_took.unwrap_or(known.counted_in),
+                    documents: Some(known.documents),
+                },
+            );
+        }
         // One range asked for is no decision of the source's: nothing to report.
         if max > 1 {
             let mut reasons = self.reasons.lock().unwrap_or_else(PoisonError::into_inner);
@@ -203,6 +240,50 @@ impl MongoSource {
             .iter()
             .find(|c| c.name == collection)
             .cloned()
+    }
+
+    /// The stream of one partition from `from` on.
+    fn open(
+        &self,
+        collection: &str,
+        partition: &Partition,
+        from: &Position,
+    ) -> Result<IdOrderStream, SourceError> {
+        self.require(collection)?;
+        let after = match from {
+            Position::Start => None,
+            Position::AfterId { id } => Some(id.clone()),
+            Position::Offset { offset } => {
+                return Err(SourceError::Invalid {
+                    source_name: self.conn.name.clone(),
+                    reason: format!("cannot resume `{collection}` at byte {offset}: a live collection resumes after an `_id`"),
+                })
+            }
+        };
+        if let Some(bytes) = partition.bytes {
+            return Err(SourceError::Invalid {
+                source_name: self.conn.name.clone(),
+                reason: format!(
+                    "cannot read `{collection}` by bytes {}..{} (partition {}): a live collection is read by `_id` range",
+                    bytes.start, bytes.end, partition.index
+                ),
+            });
+        }
+        let min = self.bound("partition bound", &partition.min)?;
+        let max = self.bound("partition bound", &partition.max)?;
+        // Whether to compare with `$expr` is decided when a query first needs a filter: a
+        // collection read whole from the start needs none, and no edge lookups.
+        Ok(IdOrderStream::new(
+            self.conn.clone(),
+            self.conn.collection(collection),
+            IdRange {
+                min,
+                max,
+                expr: false,
+            },
+            after,
+            self.batch_size,
+        ))
     }
 
     fn bound(
@@ -295,8 +376,29 @@ impl Source for MongoSource {
     }
 
     fn split_reason(&self, collection: &str) -> Option<String> {
-        let reasons = self.reasons.lock().unwrap_or_else(PoisonError::into_inner);
-        reasons.get(collection).cloned()
+        let planned = {
+            let reasons = self.reasons.lock().unwrap_or_else(PoisonError::into_inner);
+            reasons.get(collection).cloned()
+        };
+        let resplits = self.resplits.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some((cut, declined)) = resplits.get(collection) else {
+            return planned;
+        };
+        let mut went = match cut {
+            0 => String::new(),
+            1 => "the rest of a range cut off for a free job".to_string(),
+            n => format!("the rest of a range cut off {n} times for free jobs"),
+        };
+        if let Some(declined) = declined {
+            if !went.is_empty() {
+                went.push_str(", then ");
+            }
+            went.push_str(declined);
+        }
+        Some(match planned {
+            Some(planned) => format!("{planned}; as reading went: {went}"),
+            None => format!("as reading went: {went}"),
+        })
     }
 
     fn read(
@@ -305,41 +407,73 @@ impl Source for MongoSource {
         partition: &Partition,
         from: &Position,
     ) -> Result<DocStream, SourceError> {
-        self.require(collection)?;
+        Ok(DocStream::owned(self.open(collection, partition, from)?))
+    }
+
+    fn read_claimed(
+        &self,
+        collection: &str,
+        partition: &Partition,
+        from: &Position,
+        claim: Arc<RangeClaim>,
+    ) -> Result<DocStream, SourceError> {
+        let stream = self.open(collection, partition, from)?.claimed(claim);
+        Ok(DocStream::owned(stream))
+    }
+
+    fn claim_for(&self, partition: &Partition, from: &Position) -> Option<RangeClaim> {
+        let min = self.bound("partition bound", &partition.min).ok()?;
+        let max = self.bound("partition bound", &partition.max).ok()?;
         let after = match from {
-            Position::Start => None,
             Position::AfterId { id } => Some(id.clone()),
-            Position::Offset { offset } => {
-                return Err(SourceError::Invalid {
-                    source_name: self.conn.name.clone(),
-                    reason: format!("cannot resume `{collection}` at byte {offset}: a live collection resumes after an `_id`"),
-                })
-            }
+            _ => None,
         };
-        if let Some(bytes) = partition.bytes {
-            return Err(SourceError::Invalid {
-                source_name: self.conn.name.clone(),
-                reason: format!(
-                    "cannot read `{collection}` by bytes {}..{} (partition {}): a live collection is read by `_id` range",
-                    bytes.start, bytes.end, partition.index
-                ),
-            });
-        }
-        let min = self.bound("partition bound", &partition.min)?;
-        let max = self.bound("partition bound", &partition.max)?;
-        // Whether to compare with `$expr` is decided when a query first needs a filter: a
-        // collection read whole from the start needs none, and no edge lookups.
-        Ok(DocStream::owned(IdOrderStream::new(
-            self.conn.clone(),
-            self.conn.collection(collection),
-            IdRange {
-                min,
-                max,
-                expr: false,
+        Some(RangeClaim::new(min, max, after))
+    }
+
+    fn split_rest(
+        &self,
+        collection: &str,
+        claim: &RangeClaim,
+        readers: usize,
+    ) -> Result<RestSplit, SourceError> {
+        let known = {
+            let edges = self.edges.lock().unwrap_or_else(PoisonError::into_inner);
+            edges
+                .get(collection)
+                .cloned()
+                .unwrap_or_else(|| rest::Known {
+                    documents: self
+                        .listed_info(collection)
+                        .and_then(|c| c.estimated_documents),
+                    ..rest::Known::default()
+                })
+        };
+        let split = rest::split_rest(
+            &self.conn,
+            collection,
+            claim,
+            readers,
+            &known,
+            self.split == SplitMethod::Auto,
+            |largest, took| {
+                let mut edges = self.edges.lock().unwrap_or_else(PoisonError::into_inner);
+                let entry = edges.entry(collection.to_string()).or_default();
+                entry.largest = Some(largest.clone());
+                entry.edge_cost = took;
             },
-            after,
-            self.batch_size,
-        )))
+        )?;
+        if split.cut.is_none() && !split.weighed {
+            return Ok(split);
+        }
+        let mut resplits = self.resplits.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = resplits.entry(collection.to_string()).or_default();
+        match split.cut {
+            Some(_) => entry.0 += 1,
+            None if split.weighed => entry.1 = Some(split.reason.clone()),
+            None => {}
+        }
+        Ok(split)
     }
 
     fn fetch(&self, collection: &str, ids: &[Bson]) -> Result<Vec<RawDocumentBuf>, SourceError> {

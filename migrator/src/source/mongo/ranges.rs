@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use bson::{doc, Bson, Document};
 
 use super::conn::Conn;
+use super::gain::Weighing;
 use super::split::{interpolate, quantiles, SplitMethod};
 use super::stream::{edge_id, single_class};
 use crate::source::{Partition, SourceError};
@@ -60,6 +61,10 @@ impl Budget {
 pub struct SplitPlan {
     pub partitions: Vec<Partition>,
     pub reason: String,
+    /// The largest `_id` and what finding an edge cost, where the planner asked: what cutting
+    /// the rest of a range later needs.
+    pub(super) largest: Option<Bson>,
+    pub(super) edge_took: Option<Duration>,
 }
 
 impl SplitPlan {
@@ -67,6 +72,8 @@ impl SplitPlan {
         SplitPlan {
             partitions: vec![Partition::whole()],
             reason,
+            largest: None,
+            edge_took: None,
         }
     }
 }
@@ -77,6 +84,8 @@ pub(super) struct Known {
     pub(super) documents: u64,
     /// How long the server took to count them.
     pub(super) counted_in: Duration,
+    /// Reading one document, as assumed before any is read (see [`super::gain`]).
+    pub(super) read_cost: Duration,
 }
 
 fn ms(d: Duration) -> String {
@@ -135,6 +144,23 @@ pub(super) fn plan(
             ms(allowed)
         )));
     }
+    // The largest `_id` is assumed to cost what the smallest did.
+    let weighing = Weighing {
+        documents: n,
+        readers: wanted as usize,
+        per_document: known.read_cost,
+        measured: false,
+        finding: known
+            .counted_in
+            .saturating_add(first_took.saturating_mul(2)),
+        per_query: first_took,
+    };
+    if measured && !weighing.weigh().split {
+        return Ok(SplitPlan {
+            edge_took: Some(first_took),
+            ..SplitPlan::whole(format!("one cursor: splitting would not pay: {weighing}"))
+        });
+    }
     let last = conn.run(async move { edge_id(coll, -1).await })?;
     let Some(last) = last else {
         return Ok(SplitPlan::whole(
@@ -168,18 +194,29 @@ pub(super) fn plan(
         (Vec::new(), "")
     };
     if cuts.is_empty() {
-        return Ok(SplitPlan::whole(format!(
-            "one cursor: no split point between `_id`s {first} and {last}"
-        )));
+        return Ok(SplitPlan {
+            largest: Some(last.clone()),
+            edge_took: Some(first_took),
+            ..SplitPlan::whole(format!(
+                "one cursor: no split point between `_id`s {first} and {last}"
+            ))
+        });
     }
     let partitions = from_cuts(cuts);
+    let weighed = if measured {
+        format!("; {weighing}")
+    } else {
+        String::new()
+    };
     Ok(SplitPlan {
         reason: format!(
-            "{} ranges {how} (found in {})",
+            "{} ranges {how} (found in {}){weighed}",
             partitions.len(),
             ms(started.elapsed())
         ),
         partitions,
+        largest: Some(last),
+        edge_took: Some(first_took),
     })
 }
 
@@ -281,6 +318,8 @@ fn bucket_auto(conn: &Conn, collection: &str, wanted: u64) -> Result<SplitPlan, 
             ms(took)
         ),
         partitions,
+        largest: last,
+        edge_took: None,
     })
 }
 

@@ -12,6 +12,8 @@
 use bson::oid::ObjectId;
 use bson::{Bson, DateTime};
 
+use crate::source::claim::{order_key, OrderKey};
+
 /// How a collection's cut points are found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SplitMethod {
@@ -100,20 +102,14 @@ pub(crate) fn quantiles(sample: &[Bson], parts: usize) -> Vec<Bson> {
     cuts.into_iter().map(|(_, v)| (*v).clone()).collect()
 }
 
-/// A sampled `_id`'s place in the server's order, within its type.
-#[derive(Debug, Clone, PartialEq, PartialOrd)]
-enum OrderKey {
-    Bytes(Vec<u8>),
-    Number(f64),
-    Millis(i64),
-}
-
-fn order_key(value: &Bson) -> Option<OrderKey> {
+/// Where an `_id` sits on the line [`interpolate`] cuts: ObjectIds as 96-bit numbers, numbers
+/// by value, dates in milliseconds; `None` for what is not cut by value (strings). Differences
+/// of positions of one type measure how much of a range lies between two `_id`s.
+pub(super) fn position(value: &Bson) -> Option<f64> {
     match value {
-        Bson::ObjectId(o) => Some(OrderKey::Bytes(o.bytes().to_vec())),
-        Bson::String(s) => Some(OrderKey::Bytes(s.as_bytes().to_vec())),
-        Bson::DateTime(d) => Some(OrderKey::Millis(d.timestamp_millis())),
-        other => float(other).filter(|x| x.is_finite()).map(OrderKey::Number),
+        Bson::ObjectId(o) => Some(oid_number(o) as f64),
+        Bson::DateTime(d) => Some(d.timestamp_millis() as f64),
+        other => float(other).filter(|x| x.is_finite()),
     }
 }
 

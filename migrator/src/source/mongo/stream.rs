@@ -1,13 +1,14 @@
 //! Reading one partition in `_id` order, one `find` per batch.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use bson::spec::ElementType;
 use bson::{doc, Bson, Document, RawDocumentBuf};
 use mongodb::{Collection, Cursor};
 
 use super::conn::{Conn, Pending};
-use crate::source::{Position, Positioned, SourceError};
+use crate::source::{Position, Positioned, RangeClaim, SourceError};
 
 /// BSON's comparison order groups some types: all numbers compare as numbers, strings with
 /// symbols, null with undefined.
@@ -151,6 +152,9 @@ pub(super) struct IdOrderStream {
     exhausted: bool,
     /// Whether `range.expr` was worked out (from the collection's edges, on first need).
     expr_known: bool,
+    /// Through which each `_id` is claimed before it is handed out: the load may cut the rest
+    /// of the range off (see [`RangeClaim`]).
+    claim: Option<Arc<RangeClaim>>,
 }
 
 impl IdOrderStream {
@@ -172,7 +176,14 @@ impl IdOrderStream {
             ahead: None,
             exhausted: false,
             expr_known: false,
+            claim: None,
         }
+    }
+
+    /// Claims each `_id` through `claim` before handing it out.
+    pub(super) fn claimed(mut self, claim: Arc<RangeClaim>) -> Self {
+        self.claim = Some(claim);
+        self
     }
 
     /// Decides between operators and `$expr` before the first query with a filter: operators
@@ -210,6 +221,10 @@ impl IdOrderStream {
 
     /// Starts the query from the last `_id` handed out; its first batch is read ahead.
     fn query(&mut self) -> Result<Ahead, SourceError> {
+        // A range cut short while it was read asks only for what is left of it.
+        if let Some(end) = self.claim.as_ref().and_then(|c| c.snapshot().end) {
+            self.range.max = Some(end);
+        }
         self.decide_expr()?;
         let filter = self.range.filter(self.after.as_ref());
         let coll = self.coll.clone();
@@ -232,7 +247,12 @@ impl IdOrderStream {
             Some(ahead) => ahead,
             None => self.query()?,
         };
-        let (cursor, docs) = match self.wait(ahead.batch) {
+        let asked = std::time::Instant::now();
+        let waited = self.wait(ahead.batch);
+        if let Some(claim) = &self.claim {
+            claim.waited(asked.elapsed());
+        }
+        let (cursor, docs) = match waited {
             Ok(batch) => batch,
             Err(_) if !ahead.fresh => {
                 let again = self.query()?;
@@ -285,6 +305,27 @@ impl IdOrderStream {
         self.after = Some(id);
         Ok(Positioned { doc, next })
     }
+
+    /// Whether the document with this `_id` is still the range's (the load may have cut the
+    /// range short); ends the stream if not.
+    fn still_ours(&mut self, doc: &RawDocumentBuf) -> bool {
+        let Some(claim) = &self.claim else {
+            return true;
+        };
+        let id = doc
+            .get("_id")
+            .ok()
+            .flatten()
+            .and_then(|id| Bson::try_from(id).ok());
+        // A document without a readable `_id` is handed on to fail as such.
+        if id.is_none_or(|id| claim.claim(&id)) {
+            return true;
+        }
+        self.exhausted = true;
+        self.buffer.clear();
+        self.ahead = None;
+        false
+    }
 }
 
 impl Iterator for IdOrderStream {
@@ -297,7 +338,15 @@ impl Iterator for IdOrderStream {
                 return Some(Err(e));
             }
         }
-        let doc = self.buffer.pop_front()?;
+        let Some(doc) = self.buffer.pop_front() else {
+            if let Some(claim) = self.claim.take() {
+                claim.finish();
+            }
+            return None;
+        };
+        if !self.still_ours(&doc) {
+            return None;
+        }
         let item = self.positioned(doc);
         if item.is_err() {
             self.exhausted = true;
