@@ -3,10 +3,11 @@
 //! live server with its defaults, and from the live server through one cursor per collection
 //! (`--partitions 1`), round-robin, with the CPU of the client, of PostgreSQL and of the
 //! Mongo-wire server for each, beside what one sorted read of the same collections costs that
-//! server.
+//! server. `--example SCALE` runs the same ways over the example application instead.
 //!
 //! ```text
 //! cargo run --profile bench-release -p migrator-e2e --bin bench -- large --users 300000 --runs 3
+//! cargo run --profile bench-release -p migrator-e2e --bin bench -- large --example 1 --runs 3
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -32,6 +33,9 @@ pub struct LargeArgs {
     /// Users in the large collection.
     #[arg(long, default_value_t = 300_000)]
     users: u64,
+    /// The example application at this scale instead of the user directory.
+    #[arg(long)]
+    example: Option<f64>,
     /// Rounds; every round runs each way once.
     #[arg(long, default_value_t = 3)]
     runs: usize,
@@ -89,7 +93,7 @@ struct Run {
     client: f64,
     postgres: f64,
     mongo: f64,
-    /// How the live source read `users`, as the run's report says.
+    /// How the live source read the largest collection, as the run's report says.
     split: Option<String>,
 }
 
@@ -105,7 +109,11 @@ pub async fn main(argv: &[String]) -> anyhow::Result<()> {
     let out = args.out.join("large");
     let logs = out.join("logs");
     std::fs::create_dir_all(&logs)?;
-    let data = generate(&out, args.seed, args.users)?;
+    let data = match args.example {
+        Some(scale) => setup::generate(&out, args.seed, scale)?,
+        None => generate(&out, args.seed, args.users)?,
+    };
+    let workload = Workload::of(&args, &data);
     let server = Server {
         url: args.pg_url.clone(),
     };
@@ -113,17 +121,18 @@ pub async fn main(argv: &[String]) -> anyhow::Result<()> {
     let meter = CpuMeter::new(measure::postmaster_of(backend)?)?;
     let mongo = MongoServer::start(&out)?;
     let pid = mongo.pid().context("the Mongo-wire server's process")?;
-    let database = format!("bench_users_{}", args.users);
+    let database = format!("bench_{}", workload.key);
     setup::load_mongo(&mongo, &database, &data).await?;
     let uri = mongo.uri(&database);
 
+    let load_before = load_average();
     let mut runs = Vec::new();
     let mut sorted_reads = Vec::new();
     for round in 1..=args.runs {
         for way in Way::ALL {
             eprint!("round {round}/{}: {:<48}", args.runs, way.label());
             let run = run_once(
-                &server, &meter, &logs, &data, &uri, pid, way, round, args.jobs,
+                &server, &meter, &logs, &data, &workload, &uri, pid, way, round, args.jobs,
             )
             .await
             .with_context(|| format!("{} (round {round})", way.label()))?;
@@ -140,10 +149,12 @@ pub async fn main(argv: &[String]) -> anyhow::Result<()> {
     drop(mongo);
 
     let sorted = median(sorted_reads.clone());
-    let text = render(&args, &data, &runs, sorted);
+    let load = format!("{load_before} at the start, {} at the end", load_average());
+    let text = render(&args, &data, &workload, &runs, sorted, &load);
     print!("{text}");
-    let path = out.join(format!("results-{}.json", args.users));
+    let path = out.join(format!("results-{}.json", workload.key));
     let json = json!({
+        "workload": workload.key,
         "users": args.users,
         "documents": data.manifest.documents,
         "runs": runs,
@@ -154,6 +165,58 @@ pub async fn main(argv: &[String]) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))?;
     println!("\nJSON: {}", path.display());
     Ok(())
+}
+
+/// The machine's load averages over 1, 5 and 15 minutes (other work on the shared cores).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Which data the runs load, and how it is named.
+struct Workload {
+    /// Names the database, the results file and the runs' databases.
+    key: String,
+    /// `bench`'s CLI mode over its schema.
+    cli: &'static str,
+    /// The largest collection (whose split decision is shown).
+    largest: String,
+    /// The data in words.
+    words: String,
+}
+
+impl Workload {
+    fn of(args: &LargeArgs, data: &Data) -> Workload {
+        let largest = data
+            .manifest
+            .collections
+            .iter()
+            .max_by_key(|(_, c)| c.documents)
+            .map(|(name, _)| name.clone())
+            .unwrap_or_default();
+        match args.example {
+            Some(scale) => Workload {
+                key: format!("example_{}", setup::scale_label(scale)),
+                cli: "cli",
+                words: format!(
+                    "The example application at scale {scale}: {} documents in {} collections",
+                    data.manifest.documents,
+                    data.manifest.collections.len()
+                ),
+                largest,
+            },
+            None => Workload {
+                key: format!("users_{}", args.users),
+                cli: "cli-accounts",
+                words: format!(
+                    "The user directory: {} documents ({} users, 1,000 orgs, 50 roles)",
+                    data.manifest.documents, args.users
+                ),
+                largest,
+            },
+        }
+    }
 }
 
 /// The dump of `users` users (written once per seed and size).
@@ -182,6 +245,7 @@ async fn run_once(
     meter: &CpuMeter,
     logs: &Path,
     data: &Data,
+    workload: &Workload,
     uri: &str,
     mongo_pid: u32,
     way: Way,
@@ -189,6 +253,7 @@ async fn run_once(
     jobs: usize,
 ) -> anyhow::Result<Run> {
     let name = format!("bench_large_{}_{round}", way.key());
+    let name = format!("{name}_{}", workload.key).replace('.', "_");
     let url = server.fresh_database(&name).await?;
     let log = logs.join(format!("{}-run{round}", way.key()));
     let source = match way {
@@ -196,7 +261,7 @@ async fn run_once(
         Way::Live | Way::LiveOneCursor => uri.to_string(),
     };
     let mut args: Vec<String> = [
-        "cli-accounts",
+        workload.cli,
         "--pg-url",
         &url,
         "migrate",
@@ -230,7 +295,7 @@ async fn run_once(
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(log.with_extension("out"))?)
             .context("reading the run's JSON report")?;
-    let split = report["collections"]["users"]["split"]
+    let split = report["collections"][&workload.largest]["split"]
         .as_str()
         .map(str::to_string);
     let fingerprint = pg::fingerprint(&url, "public").await?;
@@ -273,17 +338,24 @@ async fn sorted_read(uri: &str, data: &Data, meter: &CpuMeter, pid: u32) -> anyh
 }
 
 /// The medians, the split decisions and the targets.
-fn render(args: &LargeArgs, data: &Data, runs: &[Run], sorted: f64) -> String {
+fn render(
+    args: &LargeArgs,
+    data: &Data,
+    workload: &Workload,
+    runs: &[Run],
+    sorted: f64,
+    load: &str,
+) -> String {
     let of = |way: Way, f: fn(&Run) -> f64| {
         median(runs.iter().filter(|r| r.way == way).map(f).collect())
     };
     let mut out = format!(
-        "\nThe user directory: {} documents ({} users, 1,000 orgs, 50 roles), {:.1} MB of BSON; medians of {} rounds, round-robin, --jobs {}.\n\n",
-        data.manifest.documents,
-        args.users,
+        "\n{}, {:.1} MB of BSON; medians of {} rounds, round-robin, --jobs {}; load average {}.\n\n",
+        workload.words,
         data.manifest.bytes as f64 / 1e6,
         args.runs,
-        args.jobs
+        args.jobs,
+        load
     );
     out.push_str("| run | wall s | client CPU s | PostgreSQL CPU s | Mongo server CPU s | total CPU s |\n|---|--:|--:|--:|--:|--:|\n");
     for way in Way::ALL {
@@ -310,7 +382,10 @@ fn render(args: &LargeArgs, data: &Data, runs: &[Run], sorted: f64) -> String {
         .filter_map(|r| r.split.as_deref())
         .collect();
     if let Some(first) = splits.first() {
-        out.push_str(&format!("\nThe live run's `users` (defaults): {first}\n"));
+        out.push_str(&format!(
+            "\nThe live run's `{}` (defaults): {first}\n",
+            workload.largest
+        ));
     }
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
     let (live_wall, one_wall) = (
