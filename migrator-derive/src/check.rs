@@ -55,25 +55,59 @@ pub fn dotted_key(cx: &Ctxt, attrs: &Attrs) {
             rename.span,
             format!(
                 "`rename = \"{}\"` names a nested path, but a key is read literally (MongoDB documents \
-                 almost never have a key with a `.`); nested paths are not supported yet: read the \
-                 parent key `{parent}` as jsonb (`Document`, or `#[migrate(jsonb)]`), or with a \
-                 `with` function",
-                rename.value
+                 almost never have a key with a `.`); to read below `{parent}`, write \
+                 `path = \"{}\"`",
+                rename.value, rename.value
             ),
         );
     }
 }
 
+/// `path = "a.b.0"`: dotted keys (array positions as numbers), each non-empty; not with `rename`.
+pub fn path(cx: &Ctxt, attrs: &Attrs) {
+    let Some(path) = attrs.string(symbol::PATH) else {
+        return;
+    };
+    if let Some(span) = attrs.span(symbol::RENAME) {
+        cx.error_at(
+            span,
+            "`rename` cannot be combined with `path`: both name the document key; keep `path`",
+        );
+    }
+    if path.value.split('.').any(str::is_empty) {
+        cx.error_at(
+            path.span,
+            format!(
+                "`path = \"{}\"` has an empty key; write keys separated by single dots, as in `author.handle` or `loc.0`",
+                path.value
+            ),
+        );
+    }
+}
+
+/// Whether `path` is `above` or below it (dotted paths).
+pub fn at_or_below(path: &str, above: &str) -> bool {
+    path == above
+        || path
+            .strip_prefix(above)
+            .is_some_and(|rest| rest.starts_with('.'))
+}
+
 /// `ignore = [..]`: each entry names a key the struct does not read, once.
 pub fn ignored(cx: &Ctxt, s: &Struct<'_>, ignored: &[Spanned<String>]) {
     for (i, entry) in ignored.iter().enumerate() {
-        let top = entry.value.split('.').next().unwrap_or_default();
-        let read = s.fields.iter().find(|f| f.key == top);
-        if let Some(field) = read.filter(|_| top == entry.value) {
+        // Ignoring a path a field reads, or a key above one, contradicts the field.
+        let read = s.fields.iter().find(|f| at_or_below(&f.key, &entry.value));
+        if let Some(field) = read {
+            let reads = if field.key == entry.value {
+                String::new()
+            } else {
+                format!(" (below it, `{}`)", field.key)
+            };
             cx.error_at(
                 entry.span,
                 format!(
-                    "`ignore` names `{}`, which field `{}` reads; remove it from `ignore` (or `skip` the field)",
+                    "`ignore` names `{}`, which field `{}` reads{reads}; remove it from `ignore` (or `skip` the field)",
                     entry.value, field.ident
                 ),
             );
@@ -97,10 +131,13 @@ fn accepted(role: Role) -> &'static [Symbol] {
     match role {
         Role::Skip => &[],
         Role::Id => &[STRATEGY, COLUMN],
-        Role::Child => &[RENAME, DEFAULT, PARENT_COLUMN],
+        Role::Child => &[RENAME, PATH, DEFAULT, WITH, PARENT_COLUMN],
+        Role::Flatten => &[RENAME, PATH],
         Role::Junction => &[
             RENAME,
+            PATH,
             DEFAULT,
+            WITH,
             REFERENCES,
             KEY,
             ON_MISSING,
@@ -110,7 +147,7 @@ fn accepted(role: Role) -> &'static [Symbol] {
             IMPLICIT,
         ],
         Role::Value => &[
-            RENAME, COLUMN, DEFAULT, WITH, UNIQUE, INDEX, JSONB, AS_TEXT, REFERENCES, KEY,
+            RENAME, PATH, COLUMN, DEFAULT, WITH, UNIQUE, INDEX, JSONB, AS_TEXT, REFERENCES, KEY,
             ON_MISSING, DIMENSIONS,
         ],
     }
@@ -140,6 +177,13 @@ pub fn field(cx: &Ctxt, field: &syn::Field, attrs: &Attrs, role: Role) -> bool {
             cx.error_at(
                 span,
                 format!("`{key}` cannot be combined with `skip`: a skipped field is neither read nor stored"),
+            );
+            continue;
+        }
+        if role == Role::Id && key == symbol::PATH {
+            cx.error_at(
+                span,
+                "`path` cannot be used on the `id` field: it is always read from `_id`",
             );
             continue;
         }
@@ -173,6 +217,17 @@ pub fn field(cx: &Ctxt, field: &syn::Field, attrs: &Attrs, role: Role) -> bool {
             }
             if role == Role::Junction {
                 junction(cx, attrs);
+            }
+        }
+        Role::Flatten => {
+            if types::array_element(&field.ty).is_some() {
+                cx.error_spanned_by(
+                    &field.ty,
+                    format!(
+                        "`flatten` needs an embedded struct (or an `Option` of one), found `{}`; an array of subdocuments is stored with `child`",
+                        type_text(&field.ty)
+                    ),
+                );
             }
         }
         Role::Value => value(cx, field, attrs),
@@ -348,17 +403,31 @@ fn checked_fields<'s, 'a>(s: &'s Struct<'a>) -> impl Iterator<Item = &'s Field<'
     })
 }
 
+/// Fields may read the same key or overlapping paths; a skipped key is read by nothing, and an
+/// array gives the rows of one table.
 fn unique_keys(cx: &Ctxt, s: &Struct<'_>) {
-    let mut seen: HashMap<&str, &syn::Ident> = HashMap::new();
-    for k in &s.skipped {
-        seen.insert(&k.key, k.ident);
-    }
     for f in checked_fields(s) {
-        if let Some(first) = seen.insert(&f.key, f.ident) {
+        let skipped = s
+            .skipped
+            .iter()
+            .find(|k| at_or_below(&f.key, &k.key) || at_or_below(&k.key, &f.key));
+        if let Some(skipped) = skipped {
             cx.error_at(
                 f.key_span,
                 format!(
-                    "document key `{}` is read by both `{first}` and `{}`; rename one with `rename = \"...\"`",
+                    "document key `{}` is skipped by `{}`, but `{}` reads `{}`; name another key with `rename` or `path`",
+                    skipped.key, skipped.ident, f.ident, f.key
+                ),
+            );
+        }
+    }
+    let mut rows: HashMap<&str, &syn::Ident> = HashMap::new();
+    for f in s.table_fields() {
+        if let Some(first) = rows.insert(&f.key, f.ident) {
+            cx.error_at(
+                f.key_span,
+                format!(
+                    "the array `{}` already gives the rows of `{first}`'s table; `{}` would write them again: read another path",
                     f.key, f.ident
                 ),
             );

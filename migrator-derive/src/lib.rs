@@ -15,6 +15,7 @@ mod codegen;
 mod ctxt;
 mod model;
 mod naming;
+mod rename;
 mod symbol;
 mod types;
 

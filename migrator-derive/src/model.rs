@@ -92,7 +92,7 @@ pub enum UnknownFields {
 pub struct Field<'a> {
     pub ident: &'a Ident,
     pub ty: &'a Type,
-    /// The document key (`_id` for the id field).
+    /// The document path, dotted (`_id` for the id field, `author.handle` for a nested path).
     pub key: String,
     /// The column in the struct's own table; for junction and child fields, the name their
     /// default table name is made from.
@@ -112,6 +112,7 @@ pub enum FieldKind<'a> {
     Value(Value<'a>),
     Junction(Junction<'a>),
     Child(Child<'a>),
+    Flatten(Flatten<'a>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,6 +186,8 @@ pub struct Junction<'a> {
     pub default: Option<DefaultValue>,
     /// Prisma's implicit many-to-many table: its key is (`A`, `B`), `B` indexed.
     pub implicit: bool,
+    /// `with = path`: reads the whole array (the field's type) from the raw value.
+    pub with: Option<syn::Path>,
 }
 
 /// An array of embedded structs stored as rows of a child table.
@@ -195,6 +198,17 @@ pub struct Child<'a> {
     pub elem: &'a Type,
     pub parent_column: String,
     pub default: Option<DefaultValue>,
+    /// `with = path`: reads the whole array (the field's type) from the raw value.
+    pub with: Option<syn::Path>,
+}
+
+/// A subdocument whose embedded struct's columns are stored in the parent's own table.
+#[derive(Debug)]
+pub struct Flatten<'a> {
+    /// What the struct's column names are prefixed with (default: `{column}_`).
+    pub prefix: String,
+    /// The embedded struct, without `Option` around it.
+    pub elem: &'a Type,
 }
 
 /// A fieldless enum stored as a PostgreSQL enum or as checked text.
@@ -220,6 +234,7 @@ pub enum Role {
     Id,
     Child,
     Junction,
+    Flatten,
     Value,
 }
 
@@ -233,6 +248,8 @@ impl Role {
             Role::Child
         } else if attrs.has(symbol::JUNCTION) {
             Role::Junction
+        } else if attrs.has(symbol::FLATTEN) {
+            Role::Flatten
         } else {
             Role::Value
         }
@@ -245,6 +262,7 @@ impl Role {
             Role::Id => Some(symbol::ID),
             Role::Child => Some(symbol::CHILD),
             Role::Junction => Some(symbol::JUNCTION),
+            Role::Flatten => Some(symbol::FLATTEN),
             Role::Value => None,
         }
     }
@@ -320,10 +338,15 @@ fn build_struct<'a>(cx: &Ctxt, input: &'a DeriveInput, fields: &'a syn::FieldsNa
         let attrs = Attrs::parse(cx, &field.attrs, symbol::FIELD_KEYS);
         let role = Role::of(&attrs);
         let name = ident.unraw().to_string();
-        let key = attrs.rename().unwrap_or_else(|| {
-            rename_all.map_or_else(|| name.clone(), |r| r.apply_to_field(&name))
-        });
+        let key = attrs
+            .string(symbol::PATH)
+            .map(|p| p.value)
+            .or_else(|| attrs.rename())
+            .unwrap_or_else(|| {
+                rename_all.map_or_else(|| name.clone(), |r| r.apply_to_field(&name))
+            });
         check::dotted_key(cx, &attrs);
+        check::path(cx, &attrs);
         if !check::field(cx, field, &attrs, role) {
             out.rejected_id |= role == Role::Id;
             continue;
@@ -336,7 +359,7 @@ fn build_struct<'a>(cx: &Ctxt, input: &'a DeriveInput, fields: &'a syn::FieldsNa
             });
             continue;
         }
-        if let Some(kind) = field_kind(&attrs, role, &field.ty, &owner) {
+        if let Some(kind) = field_kind(&attrs, role, &field.ty, &owner, &naming.column(&name)) {
             let column = match role {
                 Role::Id => attrs
                     .string(symbol::COLUMN)
@@ -362,7 +385,9 @@ fn build_struct<'a>(cx: &Ctxt, input: &'a DeriveInput, fields: &'a syn::FieldsNa
                 kind,
                 span,
                 key_span: attrs
-                    .span(symbol::RENAME)
+                    .string(symbol::PATH)
+                    .map(|p| p.span)
+                    .or_else(|| attrs.span(symbol::RENAME))
                     .or_else(|| attrs.serde_rename.as_ref().map(|s| s.span))
                     .unwrap_or_else(|| ident.span()),
                 column_span: attrs.span(symbol::COLUMN).unwrap_or_else(|| ident.span()),
@@ -381,7 +406,14 @@ struct Owner {
     model: String,
 }
 
-fn field_kind<'a>(attrs: &Attrs, role: Role, ty: &'a Type, owner: &Owner) -> Option<FieldKind<'a>> {
+fn field_kind<'a>(
+    attrs: &Attrs,
+    role: Role,
+    ty: &'a Type,
+    owner: &Owner,
+    // The field's default column name, which a flattened struct's prefix is made from.
+    column_name: &str,
+) -> Option<FieldKind<'a>> {
     let default = default_value(attrs);
     Some(match role {
         Role::Skip => return None,
@@ -407,6 +439,7 @@ fn field_kind<'a>(attrs: &Attrs, role: Role, ty: &'a Type, owner: &Owner) -> Opt
                     .string(symbol::PARENT_COLUMN)
                     .map_or_else(|| "parent_id".to_string(), |s| s.value),
                 default,
+                with: attrs.path(symbol::WITH).cloned(),
             })
         }
         Role::Junction => {
@@ -433,6 +466,7 @@ fn field_kind<'a>(attrs: &Attrs, role: Role, ty: &'a Type, owner: &Owner) -> Opt
                     position: false,
                     default,
                     implicit: true,
+                    with: attrs.path(symbol::WITH).cloned(),
                 }));
             }
             FieldKind::Junction(Junction {
@@ -445,8 +479,15 @@ fn field_kind<'a>(attrs: &Attrs, role: Role, ty: &'a Type, owner: &Owner) -> Opt
                 position: attrs.has(symbol::POSITION),
                 default,
                 implicit: false,
+                with: attrs.path(symbol::WITH).cloned(),
             })
         }
+        Role::Flatten => FieldKind::Flatten(Flatten {
+            prefix: attrs
+                .string(symbol::FLATTEN)
+                .map_or_else(|| format!("{column_name}_"), |s| s.value),
+            elem: types::option_inner(ty).unwrap_or(ty),
+        }),
         Role::Value => {
             let optional = types::option_inner(ty).is_some();
             let storage = if attrs.has(symbol::REFERENCES) {
@@ -558,12 +599,18 @@ impl<'a> Struct<'a> {
             .find(|f| matches!(f.kind, FieldKind::Id { .. }))
     }
 
-    /// Fields stored in the struct's own table, after the id, in declaration order.
-    pub fn values(&self) -> impl Iterator<Item = (&Field<'a>, &Value<'a>)> {
-        self.fields.iter().filter_map(|f| match &f.kind {
-            FieldKind::Value(v) => Some((f, v)),
-            _ => None,
-        })
+    /// Fields stored in the struct's own table (values and flattened structs), in column order.
+    pub fn columns(&self) -> impl Iterator<Item = &Field<'a>> {
+        self.fields
+            .iter()
+            .filter(|f| matches!(f.kind, FieldKind::Value(_) | FieldKind::Flatten(_)))
+    }
+
+    /// Whether a field flattens an embedded struct into the own table.
+    pub fn has_flatten(&self) -> bool {
+        self.fields
+            .iter()
+            .any(|f| matches!(f.kind, FieldKind::Flatten(_)))
     }
 
     /// Fields that write their own tables (junctions and children), in declaration order.

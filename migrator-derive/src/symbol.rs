@@ -71,6 +71,8 @@ pub const CHILD: Symbol = Symbol("child");
 pub const PARENT_COLUMN: Symbol = Symbol("parent_column");
 pub const DIMENSIONS: Symbol = Symbol("dimensions");
 pub const IMPLICIT: Symbol = Symbol("implicit");
+pub const PATH: Symbol = Symbol("path");
+pub const FLATTEN: Symbol = Symbol("flatten");
 
 // Serde's own keys inside `rename(..)` and `rename_all(..)`.
 pub const SERIALIZE: Symbol = Symbol("serialize");
@@ -94,6 +96,7 @@ pub const FIELD_KEYS: &[Symbol] = &[
     ID,
     STRATEGY,
     RENAME,
+    PATH,
     COLUMN,
     SKIP,
     DEFAULT,
@@ -111,6 +114,7 @@ pub const FIELD_KEYS: &[Symbol] = &[
     POSITION,
     CHILD,
     PARENT_COLUMN,
+    FLATTEN,
     DIMENSIONS,
     IMPLICIT,
 ];

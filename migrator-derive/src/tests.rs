@@ -96,6 +96,27 @@ fn embedded_struct_with_nested_tables() {
 }
 
 #[test]
+fn collection_with_nested_paths_flatten_and_with_arrays() {
+    insta::assert_snapshot!(pretty(quote! {
+        #[migrate(collection = "companies", ignore = ["rival.founded"])]
+        struct Company {
+            #[migrate(id)]
+            id: ObjectId,
+            #[migrate(path = "rival.slug", references = Company, key = "slug")]
+            rival_slug: Option<String>,
+            #[migrate(path = "rival.name")]
+            rival_name: Option<String>,
+            #[migrate(path = "loc.0")]
+            lng: f64,
+            #[migrate(flatten = "hq_", rename = "headquarters")]
+            office: Option<Office>,
+            #[migrate(child, with = parse_offices, path = "branches.list")]
+            branches: Vec<Office>,
+        }
+    }));
+}
+
+#[test]
 fn enums_native_and_text() {
     insta::assert_snapshot!(pretty(quote! {
         #[serde(rename_all = "snake_case")]
@@ -185,8 +206,34 @@ fn misuses_are_reported_with_their_rule() {
             &["column `id` is written by both `id` and `other`"],
         ),
         (
-            quote! { #[serde(rename_all = "camelCase")] struct A { #[migrate(id)] id: i32, user_name: String, #[serde(rename = "userName")] name: String } },
-            &["document key `userName` is read by both `user_name` and `name`"],
+            quote! { struct A { #[migrate(id, path = "a.b")] id: i32 } },
+            &["`path` cannot be used on the `id` field: it is always read from `_id`"],
+        ),
+        (
+            quote! { struct A { #[migrate(id)] id: i32, #[migrate(path = "a..b")] b: i32, #[migrate(path = "c.", rename = "c")] c: i32 } },
+            &[
+                "`path = \"a..b\"` has an empty key",
+                "`rename` cannot be combined with `path`",
+                "`path = \"c.\"` has an empty key",
+            ],
+        ),
+        (
+            quote! { struct A { #[migrate(id)] id: i32, #[migrate(child)] items: Vec<I>, #[migrate(child, path = "items")] again: Vec<I> } },
+            &["the array `items` already gives the rows of `items`'s table"],
+        ),
+        (
+            quote! { #[migrate(ignore = ["rival"])] struct A { #[migrate(id)] id: i32, #[migrate(skip)] meta: i32, #[migrate(path = "meta.x")] x: i32, #[migrate(path = "rival.slug")] slug: String } },
+            &[
+                "`ignore` names `rival`, which field `slug` reads (below it, `rival.slug`)",
+                "document key `meta` is skipped by `meta`, but `x` reads `meta.x`",
+            ],
+        ),
+        (
+            quote! { struct A { #[migrate(id)] id: i32, #[migrate(flatten)] a: Vec<Address>, #[migrate(flatten, column = "x")] b: Address } },
+            &[
+                "`flatten` needs an embedded struct (or an `Option` of one), found `Vec<Address>`",
+                "`column` cannot be combined with `flatten`",
+            ],
         ),
         (
             quote! { enum E { A, B(i32) } },

@@ -6,36 +6,22 @@ use std::path::PathBuf;
 
 use migrator::bson::oid::ObjectId;
 use migrator::bson::spec::BinarySubtype;
-use migrator::bson::{doc, Binary, Bson, RawBsonRef};
+use migrator::bson::{doc, Binary, Bson};
 use migrator::geo::{Geometry, Point, Polygon};
 use migrator::sink::ddl::Ddl;
 use migrator::testing::{read_documents, rows};
-use migrator::value::FromBson;
 use migrator::{Migrate, Vector};
 
-/// A theater: `location` holds `address` and the GeoJSON point `geo`; the point is read with a
-/// `with` function (nested paths are not in the derive yet, and one key is read by one field, so
-/// the address is left out here).
+/// A theater: `location` holds `address` and the GeoJSON point `geo`, read by path (the address
+/// as flattened columns is in `shapes_paths.rs`).
 #[derive(Debug, Migrate)]
-#[migrate(collection = "theaters", rename_all = "camelCase")]
+#[migrate(collection = "theaters", rename_all = "camelCase", ignore = ["location.address"])]
 struct Theater {
     #[migrate(id)]
     id: ObjectId,
     theater_id: i32,
-    #[migrate(rename = "location", with = location_geo, index)]
+    #[migrate(path = "location.geo", index)]
     geo: Point,
-}
-
-/// `location.geo` as a PostGIS point.
-fn location_geo(value: RawBsonRef<'_>) -> Result<Point, String> {
-    let RawBsonRef::Document(location) = value else {
-        return Err("`location` is not a subdocument".into());
-    };
-    match location.get("geo") {
-        Ok(Some(geo)) => Point::from_bson(geo).map_err(|e| format!("`geo`: {e}")),
-        Ok(None) => Err("`location` has no `geo`".into()),
-        Err(e) => Err(format!("`location` is malformed: {e}")),
-    }
 }
 
 fn data(path: &str) -> PathBuf {

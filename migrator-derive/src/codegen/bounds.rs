@@ -129,12 +129,17 @@ fn requirements(s: &Struct<'_>) -> Vec<Requirement> {
             FieldKind::Junction(j) => {
                 let elem = j.reference.elem;
                 let span = elem.span();
-                out.need(span, quote!(#elem), quote!(#p::FromBson), "reads");
+                if j.with.is_none() {
+                    out.need(span, quote!(#elem), quote!(#p::FromBson), "reads");
+                }
                 out.reference(span, quote!(#elem), &j.reference);
             }
             FieldKind::Child(c) => {
                 let elem = c.elem;
                 out.need(elem.span(), quote!(#elem), quote!(#p::Embedded), "embedded");
+            }
+            FieldKind::Flatten(_) => {
+                out.need(span, quote!(#ty), quote!(#p::FlatField), "flattens");
             }
         }
     }

@@ -1,10 +1,12 @@
-//! `decode`: one pass over the raw document keeps each declared key's value, then every field is
-//! converted in declaration order, its errors prefixed with its document key.
+//! `decode`: one pass over the raw document (and one over each subdocument nested paths read
+//! into, see `paths.rs`) keeps each declared path's value, then every field is converted in
+//! declaration order, its errors prefixed with its document path.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
+use super::paths::{Layout, Slot};
 use super::private;
 use crate::model::{DefaultValue, Field, FieldKind, Storage, Struct};
 
@@ -14,7 +16,8 @@ use crate::model::{DefaultValue, Field, FieldKind, Storage, Struct};
 pub fn body(s: &Struct<'_>) -> TokenStream {
     let p = private();
     let slots = slot_idents(s);
-    let collect = collect_slots(s);
+    let layout = Layout::of(s);
+    let collect = layout.collect(s);
     let members: Vec<_> = s.fields.iter().map(|f| f.ident).collect();
     let skipped = s.skipped.iter().map(|k| {
         let member = k.ident;
@@ -27,10 +30,23 @@ pub fn body(s: &Struct<'_>) -> TokenStream {
             #p::Ok(Self { #(#skipped,)* })
         };
     }
-    let reads = s.fields.iter().zip(&slots).map(|(f, slot)| {
-        let read = read(f, slot);
-        quote!(let #slot = __errors.keep(#read);)
-    });
+    let reads = s
+        .fields
+        .iter()
+        .zip(&slots)
+        .enumerate()
+        .map(|(i, (f, value))| {
+            let read = match layout.slot(i) {
+                Slot::Top(slot) => read(f, &slot),
+                Slot::Nested(slot) => {
+                    let key = &f.key;
+                    let local = format_ident!("__s");
+                    let read = read(f, &local);
+                    quote!(#p::through(#slot, #key, |#local| #read))
+                }
+            };
+            quote!(let #value = __errors.keep(#read);)
+        });
     quote! {
         #collect
         let mut __errors = #p::Gather::default();
@@ -45,36 +61,11 @@ pub fn body(s: &Struct<'_>) -> TokenStream {
     }
 }
 
-/// The slot holding each field's value (`__v0`, `__v1`, ...), in field order.
+/// The variable holding each field's value (`__v0`, `__v1`, ...), in field order.
 pub fn slot_idents(s: &Struct<'_>) -> Vec<syn::Ident> {
     (0..s.fields.len())
         .map(|i| format_ident!("__v{}", i))
         .collect()
-}
-
-/// `let [__v0, ..] = fields(..)?;`: the one pass over the document's elements.
-pub fn collect_slots(s: &Struct<'_>) -> TokenStream {
-    let p = private();
-    let slots = slot_idents(s);
-    let keys = s
-        .fields
-        .iter()
-        .map(|f| syn::LitByteStr::new(f.key.as_bytes(), proc_macro2::Span::call_site()));
-    let mut skipped_keys: Vec<&String> = Vec::new();
-    // Keys the model names without reading them: accepted under `reject`.
-    let unread = s.skipped.iter().map(|k| &k.key).chain(&s.ignored);
-    for key in unread {
-        if !key.contains('.') && !skipped_keys.contains(&key) {
-            skipped_keys.push(key);
-        }
-    }
-    let skipped_keys = skipped_keys
-        .iter()
-        .map(|k| syn::LitByteStr::new(k.as_bytes(), proc_macro2::Span::call_site()));
-    let unknown = super::unknown_fields(s);
-    quote! {
-        let [#(#slots),*] = #p::fields(__doc, &[#(#keys),*], &[#(#skipped_keys),*], #unknown)?;
-    }
 }
 
 /// The function giving a field's default value.
@@ -112,13 +103,20 @@ pub fn read(f: &Field<'_>, slot: &syn::Ident) -> TokenStream {
             (read, v.default.as_ref())
         }
         FieldKind::Junction(j) => (
-            quote!(#p::read_array::<#ty>(#slot, #key)),
+            match &j.with {
+                Some(with) => array_with(ty, slot, key, with),
+                None => quote!(#p::read_array::<#ty>(#slot, #key)),
+            },
             j.default.as_ref(),
         ),
         FieldKind::Child(c) => (
-            quote!(#p::read_children::<#ty>(#slot, #key)),
+            match &c.with {
+                Some(with) => array_with(ty, slot, key, with),
+                None => quote!(#p::read_children::<#ty>(#slot, #key)),
+            },
             c.default.as_ref(),
         ),
+        FieldKind::Flatten(_) => (quote!(#p::read_flat::<#ty>(#slot, #key)), None),
     };
     match default {
         None => plain,
@@ -127,4 +125,10 @@ pub fn read(f: &Field<'_>, slot: &syn::Ident) -> TokenStream {
             quote!(#p::or_default(#slot, |#slot| #plain, #default))
         }
     }
+}
+
+/// A `child` or `junction` array read whole by a `with` function (absent: `Option`'s `None`).
+fn array_with(ty: &syn::Type, slot: &syn::Ident, key: &str, with: &syn::Path) -> TokenStream {
+    let p = private();
+    quote!(#p::read_with(#slot, #key, #with, #p::absent_array::<#ty>))
 }

@@ -5,6 +5,7 @@
 mod bounds;
 mod decode;
 mod enums;
+mod paths;
 mod rows;
 mod stub;
 mod tables;
@@ -65,6 +66,7 @@ fn collection_impl(s: &Struct<'_>, collection: &str, table: &str) -> TokenStream
     let transcode_body = transcode::collection(s);
     let unknown = unknown_fields(s);
     let may_be_absent = s.may_be_absent;
+    let column_check = tables::column_check(s);
     quote! {
         #[automatically_derived]
         impl #p::Migrate for #ident #where_clause {
@@ -107,6 +109,7 @@ fn collection_impl(s: &Struct<'_>, collection: &str, table: &str) -> TokenStream
         }
 
         #assertions
+        #column_check
     }
 }
 
@@ -120,6 +123,12 @@ fn embedded_impl(s: &Struct<'_>) -> TokenStream {
     let decode_body = decode::body(s);
     let emit_body = rows::embedded(s);
     let transcode_body = transcode::embedded(s);
+    let flat_columns = tables::flat_columns(s);
+    let flat_body = tables::flat(s);
+    let emit_flat = rows::values(s);
+    let (collect, slots) = transcode::slots(s);
+    let transcode_flat = transcode::values(s, &slots);
+    let column_check = tables::column_check(s);
     quote! {
         #[automatically_derived]
         impl #p::Embedded for #ident #where_clause {
@@ -140,6 +149,28 @@ fn embedded_impl(s: &Struct<'_>) -> TokenStream {
                 __doc: &#p::RawDocument,
             ) -> #p::Result<Self, #p::FieldError> {
                 #decode_body
+            }
+
+            const FLAT_COLUMNS: &'static [#p::FlatColumn] = #flat_columns;
+
+            fn flat(__own: &mut #p::TableDef, __path: &str, __flat: &#p::Flat) {
+                #flat_body
+            }
+
+            fn emit_flat(&self, __out: &mut dyn #p::RowSink) {
+                #(#emit_flat)*
+            }
+
+            #[allow(unused_variables)]
+            fn transcode_flat<__S: #p::RowSink>(
+                __doc: &#p::RawDocument,
+                __out: &mut __S,
+            ) -> #p::Result<(), #p::FieldError> {
+                #[allow(unused_imports)]
+                use #p::views::*;
+                #collect
+                #(#transcode_flat)*
+                #p::Ok(())
             }
 
             fn emit_child(
@@ -175,5 +206,6 @@ fn embedded_impl(s: &Struct<'_>) -> TokenStream {
         }
 
         #assertions
+        #column_check
     }
 }

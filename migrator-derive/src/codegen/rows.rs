@@ -6,7 +6,7 @@ use quote::quote;
 
 use super::private;
 use super::tables::offset;
-use crate::model::{FieldKind, Storage, Struct, Value};
+use crate::model::{Field, FieldKind, Storage, Struct, Value};
 
 pub fn collection(s: &Struct<'_>) -> TokenStream {
     let p = private();
@@ -47,13 +47,19 @@ pub fn child_row_head() -> TokenStream {
     }
 }
 
-/// One `__out.value(..)` per stored field, in column order.
-fn values(s: &Struct<'_>) -> Vec<TokenStream> {
-    s.values()
-        .map(|(f, v)| {
+/// One `__out.value(..)` per stored field, in column order (a flattened struct writes its own).
+pub fn values(s: &Struct<'_>) -> Vec<TokenStream> {
+    let p = private();
+    s.columns()
+        .map(|f| {
             let member = f.ident;
-            let value = stored(v, &quote!(&self.#member));
-            quote!(__out.value(#value);)
+            match &f.kind {
+                FieldKind::Value(v) => {
+                    let value = stored(v, &quote!(&self.#member));
+                    quote!(__out.value(#value);)
+                }
+                _ => quote!(#p::FlatField::emit(&self.#member, __out);),
+            }
         })
         .collect()
 }
@@ -86,35 +92,45 @@ pub fn stored(v: &Value<'_>, value: &TokenStream) -> TokenStream {
 
 /// The rows of each junction and child field; `base` is the own table's index.
 fn nested(s: &Struct<'_>, base: &TokenStream) -> Vec<TokenStream> {
-    let p = private();
     s.table_fields()
         .map(|f| {
             let member = f.ident;
-            let ty = f.ty;
-            let key = &f.key;
-            let table = offset(s, f);
-            let items = quote!(<#ty as #p::ArrayField>::items(&self.#member));
-            match &f.kind {
-                FieldKind::Junction(j) => {
-                    let r = &j.reference;
-                    let targets = match &r.key {
-                        None => {
-                            let target = &r.target;
-                            let elem = r.elem;
-                            quote!(#items.iter().map(#p::reference::<#target, #elem>))
-                        }
-                        Some(_) => quote!(#items.iter().map(#p::ByRef)),
-                    };
-                    let position = j.position;
-                    quote! {
-                        #p::emit_junction(__out, #base + #table, &__key, #targets, #position);
-                    }
-                }
-                FieldKind::Child(_) => quote! {
-                    #p::emit_children(__out, #base + #table, &__key, #key, #items);
-                },
-                FieldKind::Id { .. } | FieldKind::Value(_) => TokenStream::new(),
-            }
+            table_rows(s, f, &quote!(&self.#member), base)
         })
         .collect()
+}
+
+/// The rows of the junction or child field `f` whose value is the `&T` expression `value`.
+pub fn table_rows(
+    s: &Struct<'_>,
+    f: &Field<'_>,
+    value: &TokenStream,
+    base: &TokenStream,
+) -> TokenStream {
+    let p = private();
+    let ty = f.ty;
+    let key = &f.key;
+    let table = offset(s, f);
+    let items = quote!(<#ty as #p::ArrayField>::items(#value));
+    match &f.kind {
+        FieldKind::Junction(j) => {
+            let r = &j.reference;
+            let targets = match &r.key {
+                None => {
+                    let target = &r.target;
+                    let elem = r.elem;
+                    quote!(#items.iter().map(#p::reference::<#target, #elem>))
+                }
+                Some(_) => quote!(#items.iter().map(#p::ByRef)),
+            };
+            let position = j.position;
+            quote! {
+                #p::emit_junction(__out, #base + #table, &__key, #targets, #position);
+            }
+        }
+        FieldKind::Child(_) => quote! {
+            #p::emit_children(__out, #base + #table, &__key, #key, #items);
+        },
+        FieldKind::Id { .. } | FieldKind::Value(_) | FieldKind::Flatten(_) => TokenStream::new(),
+    }
 }

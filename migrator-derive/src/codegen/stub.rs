@@ -55,6 +55,9 @@ pub fn stub(input: &DeriveInput) -> TokenStream {
                     ::core::unimplemented!()
                 }
                 fn emit_child(&self, _: &#p::Key, _: &'static str, _: i32, _: usize, _: &mut dyn #p::RowSink) {}
+                const FLAT_COLUMNS: &'static [#p::FlatColumn] = &[];
+                fn flat(_: &mut #p::TableDef, _: &str, _: &#p::Flat) {}
+                fn emit_flat(&self, _: &mut dyn #p::RowSink) {}
             }
             impl #p::FromBson for #ident {
                 fn from_bson(_: #p::RawBsonRef<'_>) -> #p::Result<Self, #p::FieldError> {

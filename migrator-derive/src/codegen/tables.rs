@@ -5,7 +5,7 @@
 //! produces always land in the tables `model()` describes.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
 
 use super::private;
 use super::rows;
@@ -89,7 +89,7 @@ pub fn embedded(s: &Struct<'_>) -> TokenStream {
 /// nested tables. `index` is the own table's index in the model.
 fn assemble(s: &Struct<'_>, own: TokenStream, index: TokenStream) -> TokenStream {
     let p = private();
-    let columns = own_columns(s);
+    let columns = own_columns(s, Names::Own);
     let unread = unread(s);
     let own_table = quote! {
         let mut __own = #own;
@@ -126,15 +126,49 @@ fn unread(s: &Struct<'_>) -> TokenStream {
     }
 }
 
-/// Statements adding each stored field's column, constraints and reference to `__own`.
-fn own_columns(s: &Struct<'_>) -> Vec<TokenStream> {
+/// How the columns a struct adds to a row are named.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Names {
+    /// In the struct's own table, as they are.
+    Own,
+    /// Flattened into a parent's row: through `__flat` (a `&Flat`).
+    Flat,
+}
+
+impl Names {
+    fn name(self, column: &str) -> TokenStream {
+        match self {
+            Names::Own => quote!(#column),
+            Names::Flat => quote!(&__flat.name(#column)),
+        }
+    }
+}
+
+/// Statements adding each stored field's column, constraints and reference to `__own` (a
+/// `TableDef` or a `&mut` of one), in column order; a flattened struct adds its own.
+pub fn own_columns(s: &Struct<'_>, names: Names) -> Vec<TokenStream> {
     let p = private();
     let mut out = Vec::new();
-    for (f, v) in s.values() {
+    for f in s.columns() {
         let ty = f.ty;
         let column = &f.column;
         let key = &f.key;
         let source = quote!(#p::path(&__prefix, #key));
+        let v = match &f.kind {
+            FieldKind::Value(v) => v,
+            FieldKind::Flatten(flat) => {
+                let prefix = &flat.prefix;
+                let (table, parent) = match names {
+                    Names::Own => (quote!(&mut __own), quote!(&#p::Flat::ROOT)),
+                    Names::Flat => (quote!(__own), quote!(__flat)),
+                };
+                out.push(quote! {
+                    <#ty as #p::FlatField>::flat(#table, &#source, #parent, #prefix);
+                });
+                continue;
+            }
+            _ => continue,
+        };
         let def = match &v.storage {
             Storage::Native => quote!(#p::column::<#ty>(#column, #source)),
             Storage::Jsonb => match types::option_inner(ty).filter(|_| v.optional) {
@@ -155,23 +189,100 @@ fn own_columns(s: &Struct<'_>) -> Vec<TokenStream> {
                 Some(_) => quote!(#p::column::<#ty>(#column, #source)),
             },
         };
-        let def = described(f, v, def);
+        let mut def = described(f, v, def);
+        if names == Names::Flat {
+            def = quote!(__flat.column(#def));
+        }
+        let name = names.name(column);
         out.push(quote!(__own.columns.push(#def);));
         if v.unique {
-            out.push(quote!(__own.uniques.push(#p::names(&[#column]));));
+            out.push(quote!(__own.uniques.push(#p::names(&[#name]));));
         }
         if v.index {
-            out.push(quote!(__own.indexes.push(#p::names(&[#column]));));
+            out.push(quote!(__own.indexes.push(#p::names(&[#name]));));
         }
         if let Storage::Reference(r) = &v.storage {
             let target = target(r);
             let policy = policy(r.on_missing);
             out.push(quote! {
-                __own.references.push(#p::reference_def(#column, #target, #policy));
+                __own.references.push(#p::reference_def(#name, #target, #policy));
             });
         }
     }
     out
+}
+
+/// `Embedded::FLAT_COLUMNS`: the names of the columns the struct stores in a parent's row.
+pub fn flat_columns(s: &Struct<'_>) -> TokenStream {
+    let p = private();
+    let columns = s.columns().map(|f| match &f.kind {
+        FieldKind::Flatten(flat) => {
+            let prefix = &flat.prefix;
+            let elem = flat.elem;
+            quote!(#p::FlatColumn::Flattened(#prefix, <#elem as #p::Embedded>::FLAT_COLUMNS))
+        }
+        _ => {
+            let column = &f.column;
+            quote!(#p::FlatColumn::Column(#column))
+        }
+    });
+    quote!(&[#(#columns),*])
+}
+
+/// The body of `Embedded::flat`: the columns added to `__own` below the path `__path`.
+pub fn flat(s: &Struct<'_>) -> TokenStream {
+    let p = private();
+    let columns = own_columns(s, Names::Flat);
+    let skipped = s.skipped.iter().map(|k| &k.key);
+    let ignored = &s.ignored;
+    quote! {
+        let __prefix = #p::String::from(__path);
+        #(#columns)*
+        #p::flat_unread(__own, &__prefix, &[#(#skipped),*], &[#(#ignored),*]);
+    }
+}
+
+/// A `const` that fails to compile when the row's column names (its own and those of the
+/// structs it flattens) clash, or one is too long; nothing when the struct flattens nothing.
+pub fn column_check(s: &Struct<'_>) -> TokenStream {
+    let p = private();
+    if !s.has_flatten() {
+        return TokenStream::new();
+    }
+    let generated: &[&str] = match s.id() {
+        Some(id) => &[id.column.as_str()][..],
+        None if s.is_embedded() => &["id", "position"],
+        None => &[],
+    };
+    let generated = generated.iter().map(|c| quote!(#p::FlatColumn::Column(#c)));
+    let columns = flat_columns(s);
+    let no_tables = s.columns().filter_map(|f| match &f.kind {
+        FieldKind::Flatten(flat) => {
+            let elem = flat.elem;
+            let message = format!(
+                "`{}` cannot be flattened into `{}`: its `child` and `junction` fields write tables of their own; use `child` or `path`s instead",
+                type_text(elem),
+                s.ident
+            );
+            Some(quote!(::core::assert!(<#elem as #p::Embedded>::TABLE_COUNT == 1, #message);))
+        }
+        _ => None,
+    });
+    // Reported at the first `flatten`: the names it adds are the ones that can clash.
+    let span = s
+        .columns()
+        .find(|f| matches!(f.kind, FieldKind::Flatten(_)))
+        .map_or_else(proc_macro2::Span::call_site, |f| f.span);
+    let panic = quote_spanned!(span=> ::core::panic!("{}", __clash.as_str()));
+    quote! {
+        const _: () = {
+            #(#no_tables)*
+            let __columns: &[#p::FlatColumn] = &[#(#generated,)* #p::FlatColumn::Flattened("", #columns)];
+            if let #p::Some(__clash) = #p::column_clash(__columns) {
+                #panic;
+            }
+        };
+    }
 }
 
 /// The statement adding the tables of one junction or child field to `__nested`.
@@ -239,7 +350,7 @@ fn nested(s: &Struct<'_>, f: &Field<'_>, index: &TokenStream) -> TokenStream {
                 ));
             }
         }
-        FieldKind::Id { .. } | FieldKind::Value(_) => TokenStream::new(),
+        FieldKind::Id { .. } | FieldKind::Value(_) | FieldKind::Flatten(_) => TokenStream::new(),
     }
 }
 

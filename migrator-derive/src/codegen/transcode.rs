@@ -4,18 +4,39 @@
 //! it. Junction and child rows come straight from the document's arrays.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{format_ident, quote};
 
-use super::decode::{collect_slots, default_fn, read, slot_idents};
+use super::decode::{default_fn, read};
+use super::paths::{Layout, Slot};
 use super::private;
 use super::rows::{child_row_head, stored};
 use super::tables::offset;
 use crate::model::{Field, FieldKind, Reference, Storage, Struct, Value};
 
+/// The statements binding every field's raw value, and the variable each field reads: a top-level
+/// key's node, or for a nested path its value once the intermediates are known to be right.
+pub fn slots(s: &Struct<'_>) -> (TokenStream, Vec<syn::Ident>) {
+    let p = private();
+    let layout = Layout::of(s);
+    let mut collect = layout.collect(s);
+    let mut slots = Vec::new();
+    for (i, f) in s.fields.iter().enumerate() {
+        match layout.slot(i) {
+            Slot::Top(slot) => slots.push(slot),
+            Slot::Nested(found) => {
+                let slot = format_ident!("__s{}", i);
+                let key = &f.key;
+                collect.extend(quote!(let #slot = #p::found(#found, #key)?;));
+                slots.push(slot);
+            }
+        }
+    }
+    (collect, slots)
+}
+
 pub fn collection(s: &Struct<'_>) -> TokenStream {
     let p = private();
-    let slots = slot_idents(s);
-    let collect = collect_slots(s);
+    let (collect, slots) = slots(s);
     let id = s
         .fields
         .iter()
@@ -47,8 +68,7 @@ pub fn collection(s: &Struct<'_>) -> TokenStream {
 
 pub fn embedded(s: &Struct<'_>) -> TokenStream {
     let p = private();
-    let slots = slot_idents(s);
-    let collect = collect_slots(s);
+    let (collect, slots) = slots(s);
     let values = values(s, &slots);
     let nested = nested(s, &slots, &quote!(__base));
     let head = child_row_head();
@@ -64,13 +84,20 @@ pub fn embedded(s: &Struct<'_>) -> TokenStream {
     }
 }
 
-/// One block per stored field, in column order, reading the field and writing its value.
-fn values(s: &Struct<'_>, slots: &[syn::Ident]) -> Vec<TokenStream> {
+/// One block per stored field, in column order, reading the field and writing its value (a
+/// flattened struct writes all of its own).
+pub fn values(s: &Struct<'_>, slots: &[syn::Ident]) -> Vec<TokenStream> {
+    let p = private();
     s.fields
         .iter()
         .zip(slots)
         .filter_map(|(f, slot)| match &f.kind {
             FieldKind::Value(v) => Some(value(f, v, slot)),
+            FieldKind::Flatten(_) => {
+                let ty = f.ty;
+                let key = &f.key;
+                Some(quote!(#p::transcode_flat::<#ty, _>(#slot, #key, __out)?;))
+            }
             _ => None,
         })
         .collect()
@@ -121,6 +148,21 @@ fn nested(s: &Struct<'_>, slots: &[syn::Ident], base: &TokenStream) -> Vec<Token
             let ty = f.ty;
             let key = &f.key;
             let table = offset(s, f);
+            let read_whole = match &f.kind {
+                FieldKind::Junction(j) => j.with.is_some(),
+                FieldKind::Child(c) => c.with.is_some(),
+                _ => false,
+            };
+            if read_whole {
+                // A `with` function gives the elements: read them (with any default), then
+                // write them as `emit` does.
+                let read = read(f, slot);
+                let emit = super::rows::table_rows(s, f, &quote!(&__items), base);
+                return quote! {{
+                    let __items: #ty = #read?;
+                    #emit
+                }};
+            }
             let (from_array, default) = match &f.kind {
                 FieldKind::Junction(j) => {
                     let r = &j.reference;
@@ -173,7 +215,9 @@ fn nested(s: &Struct<'_>, slots: &[syn::Ident], base: &TokenStream) -> Vec<Token
                     });
                     (from_array, default)
                 }
-                FieldKind::Id { .. } | FieldKind::Value(_) => (TokenStream::new(), None),
+                FieldKind::Id { .. } | FieldKind::Value(_) | FieldKind::Flatten(_) => {
+                    (TokenStream::new(), None)
+                }
             };
             match default {
                 None => from_array,

@@ -278,3 +278,8 @@ impl Gather {
             .unwrap_or_else(|| FieldError::invalid("a field failed without an error"))
     }
 }
+
+/// An absent `child` or `junction` array read by a `with` function: `None` for an `Option`.
+pub fn absent_array<A: ArrayField>() -> Result<A, FieldError> {
+    A::absent(FieldError::missing())
+}

@@ -6,10 +6,14 @@
 mod decode;
 mod describe;
 mod emit;
+mod flat;
+mod nested;
 
 pub use self::decode::*;
 pub use self::describe::*;
 pub use self::emit::*;
+pub use self::flat::*;
+pub use self::nested::*;
 
 pub use std::any::TypeId;
 pub use std::default::Default;
@@ -83,4 +87,6 @@ pub mod assert {
     pub fn embedded<T: Embedded>() {}
     /// The type of a `skip` field.
     pub fn default<T: Default>() {}
+    /// The type of a `flatten` field.
+    pub fn flattens<T: FlatField>() {}
 }

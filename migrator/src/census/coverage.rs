@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::fate::{fate, Fate};
+use super::fate::{fate, is_read_at, Fate};
 use super::{parent_path, Census, KeyCensus, KeyStats};
 use crate::model::{ModelDef, TableRole};
 use crate::schema::Schema;
@@ -149,11 +149,11 @@ pub fn collection_coverage(model: &ModelDef, census: &KeyCensus) -> CollectionCo
     } else {
         declared(model)
             .into_iter()
-            .filter(|(path, _)| !census.keys.contains_key(path))
+            .filter(|(path, _)| !seen(census, path))
             // A key inside rows that never occurred (an empty child array) is not missing.
-            .filter(|(path, _)| {
-                let parent = parent_path(path);
-                parent.is_empty() || census.keys.contains_key(parent)
+            .filter(|(path, _)| match path.rfind("[]") {
+                Some(end) => seen(census, &path[..end + 2]),
+                None => true,
             })
             .map(|(path, target)| {
                 let closest = closest(&path, census);
@@ -177,6 +177,11 @@ pub fn collection_coverage(model: &ModelDef, census: &KeyCensus) -> CollectionCo
         dropped,
         never_seen,
     }
+}
+
+/// Whether the census has the path the model reads at `read` (`loc.0` is seen as `loc[]`).
+fn seen(census: &KeyCensus, read: &str) -> bool {
+    census.keys.contains_key(read) || census.keys.keys().any(|k| is_read_at(read, k))
 }
 
 /// Every document path the model reads, with where it goes.

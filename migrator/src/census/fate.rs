@@ -21,6 +21,9 @@ pub enum Fate {
     ChildTable { table: String },
     /// An array of references whose elements are the rows of a junction table.
     JunctionTable { table: String },
+    /// A subdocument (or array) that nested paths read below (`author` for `author.handle`):
+    /// its keys have fates of their own.
+    Traversed,
     /// The key of a `skip` field (or a path below it).
     Skipped,
     /// Named by the struct's `ignore = [..]` list, or under `unknown_fields = "ignore"`.
@@ -46,6 +49,7 @@ impl Fate {
             Fate::InsideColumn { table, column, .. } => format!("inside {table}.{column}"),
             Fate::ChildTable { table } => format!("child table {table}"),
             Fate::JunctionTable { table } => format!("junction table {table}"),
+            Fate::Traversed => "read below (nested paths)".into(),
             Fate::Skipped => "skipped (`skip` field)".into(),
             Fate::Ignored { by } => format!("ignored ({by})"),
             Fate::Rejected => "rejects the document (unknown_fields = \"reject\")".into(),
@@ -90,11 +94,84 @@ fn within(path: &str, entry: &str) -> bool {
     path == entry || ancestors(path).any(|a| a == entry)
 }
 
+/// The steps of a path: keys, and `[]` for the elements of an array (`a[].b` -> `a`, `[]`, `b`).
+fn steps(path: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for part in path.split('.') {
+        let mut base = part;
+        let mut arrays = 0;
+        while let Some(rest) = base.strip_suffix("[]") {
+            base = rest;
+            arrays += 1;
+        }
+        if !base.is_empty() {
+            out.push(base);
+        }
+        out.extend(std::iter::repeat_n("[]", arrays));
+    }
+    out
+}
+
+/// Whether the census step `seen` is the model's step `read`: the same key, or an array
+/// position (`loc.0`) and the elements of an array (`loc[]`) or a key that is data (`loc.*`).
+fn same_step(read: &str, seen: &str) -> bool {
+    read == seen
+        || (!read.is_empty()
+            && read.bytes().all(|b| b.is_ascii_digit())
+            && (seen == "[]" || seen == "*"))
+}
+
+/// How a census path stands to a path the model reads (a column's source, a table's array).
+#[derive(Debug, PartialEq, Eq)]
+enum Relation {
+    Same,
+    /// The census path is above the one read (the model reads inside it).
+    Above,
+    Other,
+}
+
+fn relation(read: &str, seen: &str) -> Relation {
+    let (read, seen) = (steps(read), steps(seen));
+    if seen.is_empty() || seen.len() > read.len() || !seen.iter().zip(&read).all(|(s, r)| same_step(r, s)) {
+        return Relation::Other;
+    }
+    if seen.len() == read.len() {
+        Relation::Same
+    } else {
+        Relation::Above
+    }
+}
+
+/// Whether the census path `seen` is what the model reads at `read` (see [`same_step`]).
+pub fn is_read_at(read: &str, seen: &str) -> bool {
+    relation(read, seen) == Relation::Same
+}
+
+/// The paths the model reads: column sources and the arrays of child and junction tables.
+fn read_paths(model: &ModelDef) -> impl Iterator<Item = &str> {
+    model.tables.iter().flat_map(|t| {
+        let field = match &t.role {
+            TableRole::Child { field } | TableRole::Junction { field } => Some(field.as_str()),
+            TableRole::Collection => None,
+        };
+        t.columns
+            .iter()
+            .map(|c| c.source.as_str())
+            .filter(|s| !s.starts_with('<'))
+            .chain(field)
+    })
+}
+
+/// Whether nested paths read below `path`.
+fn traversed(model: &ModelDef, path: &str) -> bool {
+    read_paths(model).any(|read| relation(read, path) == Relation::Above)
+}
+
 /// The fate of `path` under `model`.
 pub fn fate(model: &ModelDef, path: &str) -> Fate {
     // Stored where it is.
     for table in &model.tables {
-        if let Some(c) = table.columns.iter().find(|c| c.source == path) {
+        if let Some(c) = table.columns.iter().find(|c| is_read_at(&c.source, path)) {
             return Fate::Column {
                 table: table.name.clone(),
                 column: c.name.clone(),
@@ -104,7 +181,7 @@ pub fn fate(model: &ModelDef, path: &str) -> Fate {
             TableRole::Child { field } | TableRole::Junction { field } => field,
             TableRole::Collection => continue,
         };
-        if path == field || path.strip_suffix("[]") == Some(field) {
+        if is_read_at(field, path) || is_read_at(&format!("{field}[]"), path) {
             return match table.role {
                 TableRole::Child { .. } => Fate::ChildTable {
                     table: table.name.clone(),
@@ -118,7 +195,7 @@ pub fn fate(model: &ModelDef, path: &str) -> Fate {
     // Inside what a column stores (outermost first).
     for above in ancestors(path) {
         for table in &model.tables {
-            if let Some(c) = table.columns.iter().find(|c| c.source == above) {
+            if let Some(c) = table.columns.iter().find(|c| is_read_at(&c.source, above)) {
                 return Fate::InsideColumn {
                     table: table.name.clone(),
                     column: c.name.clone(),
@@ -134,6 +211,9 @@ pub fn fate(model: &ModelDef, path: &str) -> Fate {
         .filter_map(|t| row_path(&t.role).map(|r| (t, r)))
         .filter(|(_, r)| below(path, r).is_some())
         .max_by_key(|(_, r)| r.len());
+    if traversed(model, path) {
+        return Fate::Traversed;
+    }
     let Some((table, row)) = row else {
         return Fate::Dropped;
     };
@@ -146,7 +226,12 @@ pub fn fate(model: &ModelDef, path: &str) -> Fate {
             by: format!("ignore = [\"{}\"]", below(entry, &row).unwrap_or(entry)),
         };
     }
-    let relative = below(path, &row).unwrap_or(path);
+    // The key that is not read: the first below the row, or below what nested paths read into.
+    let opened = ancestors(path)
+        .filter(|a| a.len() > row.len() && traversed(model, a))
+        .last()
+        .map_or(row.len(), |a| a.len());
+    let relative = path[opened..].trim_start_matches('.');
     let top_len = relative.find(['.', '[']).unwrap_or(relative.len());
     let top = &path[..path.len() - relative.len() + top_len];
     match unread.unknown {

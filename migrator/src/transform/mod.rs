@@ -131,6 +131,26 @@ pub trait Embedded: Sized + 'static {
         out: &mut dyn RowSink,
     );
 
+    /// The names of the columns this struct stores when a parent flattens it (`flatten`).
+    #[doc(hidden)]
+    const FLAT_COLUMNS: &'static [crate::__private::FlatColumn];
+
+    /// Adds the columns this struct stores when flattened into `table`: `path` is the
+    /// subdocument's path, `flat` names the columns and says whether they may be NULL.
+    #[doc(hidden)]
+    fn flat(table: &mut TableDef, path: &str, flat: &crate::__private::Flat);
+
+    /// Writes this struct's values as flattened columns of the parent's current row.
+    #[doc(hidden)]
+    fn emit_flat(&self, out: &mut dyn RowSink);
+
+    /// `decode` then `emit_flat` in one pass over the subdocument.
+    #[doc(hidden)]
+    fn transcode_flat<S: RowSink>(doc: &RawDocument, out: &mut S) -> Result<(), FieldError> {
+        Self::decode(doc)?.emit_flat(out);
+        Ok(())
+    }
+
     /// `decode` then `emit_child` in one pass over the subdocument (see [`Migrate::transcode`]).
     fn transcode_child<S: RowSink>(
         doc: &RawDocument,
