@@ -132,7 +132,10 @@ enum Relation {
 
 fn relation(read: &str, seen: &str) -> Relation {
     let (read, seen) = (steps(read), steps(seen));
-    if seen.is_empty() || seen.len() > read.len() || !seen.iter().zip(&read).all(|(s, r)| same_step(r, s)) {
+    if seen.is_empty()
+        || seen.len() > read.len()
+        || !seen.iter().zip(&read).all(|(s, r)| same_step(r, s))
+    {
         return Relation::Other;
     }
     if seen.len() == read.len() {

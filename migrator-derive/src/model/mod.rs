@@ -17,6 +17,11 @@ use crate::naming::{self, Naming};
 use crate::symbol::{self, Symbol};
 use crate::types;
 
+mod enums;
+
+use enums::build_enum;
+pub use enums::Enum;
+
 /// The one naming rule from Rust and MongoDB names to PostgreSQL names (as `migrator::naming`).
 pub fn pg_name(name: &str) -> String {
     name.to_snake_case()
@@ -209,22 +214,6 @@ pub struct Flatten<'a> {
     pub prefix: String,
     /// The embedded struct, without `Option` around it.
     pub elem: &'a Type,
-}
-
-/// A fieldless enum stored as a PostgreSQL enum or as checked text.
-#[derive(Debug)]
-pub struct Enum<'a> {
-    pub ident: &'a Ident,
-    pub pg_name: String,
-    pub text: bool,
-    pub variants: Vec<Variant<'a>>,
-}
-
-#[derive(Debug)]
-pub struct Variant<'a> {
-    pub ident: &'a Ident,
-    pub label: String,
-    pub span: Span,
 }
 
 /// What a field's attributes make it, before checking they fit together.
@@ -537,54 +526,6 @@ fn reference<'a>(attrs: &Attrs, elem: &'a Type) -> Option<Reference<'a>> {
             _ => OnMissing::Reject,
         },
         elem,
-    })
-}
-
-fn build_enum<'a>(cx: &Ctxt, input: &'a DeriveInput, data: &'a syn::DataEnum) -> Option<Enum<'a>> {
-    let attrs = Attrs::parse(cx, &input.attrs, symbol::ENUM_KEYS);
-    let rename_all = attrs.rename_all();
-    let mut variants = Vec::new();
-    for variant in &data.variants {
-        let vattrs = Attrs::parse(cx, &variant.attrs, symbol::VARIANT_KEYS);
-        if !matches!(variant.fields, Fields::Unit) {
-            cx.error_spanned_by(
-                &variant.fields,
-                format!(
-                    "`Migrate` enums must be fieldless, but variant `{}` has fields; store data-carrying enums with `#[migrate(jsonb)]` on the field instead",
-                    variant.ident
-                ),
-            );
-            continue;
-        }
-        let name = variant.ident.unraw().to_string();
-        let label = vattrs.rename().unwrap_or_else(|| {
-            rename_all.map_or_else(|| name.clone(), |r| r.apply_to_variant(&name))
-        });
-        variants.push(Variant {
-            ident: &variant.ident,
-            label,
-            span: vattrs
-                .span(symbol::RENAME)
-                .unwrap_or_else(|| variant.ident.span()),
-        });
-    }
-    if data.variants.is_empty() {
-        cx.error_spanned_by(
-            &input.ident,
-            "`Migrate` enums need at least one variant: PostgreSQL stores one of its labels",
-        );
-        return None;
-    }
-    Some(Enum {
-        ident: &input.ident,
-        pg_name: attrs.string(symbol::NAME).map_or_else(
-            || input.ident.unraw().to_string().to_snake_case(),
-            |s| s.value,
-        ),
-        text: attrs
-            .string(symbol::REPR)
-            .is_some_and(|s| s.value == "text"),
-        variants,
     })
 }
 
