@@ -3,6 +3,8 @@
 
 -- Types (extensions and enums)
 
+CREATE EXTENSION IF NOT EXISTS postgis;
+
 CREATE TYPE "custom_field_type" AS ENUM ('text', 'number', 'date', 'select', 'checkbox');
 
 CREATE TYPE "invoice_status" AS ENUM ('draft', 'open', 'paid', 'void', 'uncollectible');
@@ -51,6 +53,11 @@ CREATE TABLE "organizations" (
     "settings" jsonb NOT NULL,
     "created_at" timestamptz NOT NULL,
     "deleted_at" timestamptz,
+    "hq_street" text,
+    "hq_city" text,
+    "hq_postal_code" text,
+    "hq_country" text,
+    "hq_location" geometry(Point, 4326),
     CONSTRAINT "organizations_pkey" PRIMARY KEY ("id"),
     CONSTRAINT "organizations_slug_key" UNIQUE ("slug")
 );
@@ -67,6 +74,7 @@ CREATE TABLE "users" (
     "active" boolean NOT NULL,
     "skills" text[] NOT NULL,
     "profile" jsonb,
+    "website" text,
     "avatar" bytea,
     "last_login_at" timestamptz,
     "created_at" timestamptz NOT NULL,
@@ -730,6 +738,8 @@ ALTER TABLE "notifications" ADD CONSTRAINT "notifications_attachment_id_fkey" FO
 CREATE INDEX "organizations_plan_code_idx" ON "organizations" ("plan_code");
 
 CREATE INDEX "organizations_owner_id_idx" ON "organizations" ("owner_id");
+
+CREATE INDEX "organizations_hq_location_idx" ON "organizations" USING gist ("hq_location");
 
 CREATE INDEX "users_organization_id_idx" ON "users" ("organization_id");
 

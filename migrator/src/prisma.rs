@@ -195,7 +195,24 @@ impl<'a> Printer<'a> {
     }
 
     fn print(&self) -> String {
-        let mut out = String::from(HEADER);
+        let geometry = self
+            .models
+            .iter()
+            .any(|m| m.table.columns.iter().any(|c| c.ty.is_geometry()));
+        let mut out = if geometry {
+            // Prisma creates PostGIS with the tables only through its extensions feature.
+            HEADER
+                .replace(
+                    "  engineType = \"client\"\n",
+                    "  engineType = \"client\"\n  previewFeatures = [\"postgresqlExtensions\"]\n",
+                )
+                .replace(
+                    "  url      = env(\"DATABASE_URL\")\n",
+                    "  url      = env(\"DATABASE_URL\")\n  extensions = [postgis]\n",
+                )
+        } else {
+            String::from(HEADER)
+        };
         for e in self.enums.values() {
             out.push('\n');
             out.push_str(&print_enum(e));

@@ -168,11 +168,13 @@ impl TestDb {
             .unwrap_or_else(|| panic!("no count from {sql}"))
     }
 
-    /// The tables of a schema.
+    /// The tables of a schema, but not those an extension owns (PostGIS's `spatial_ref_sys`).
     pub fn tables(&self, schema: &str) -> Vec<String> {
         self.rows(&format!(
             "SELECT table_name::text FROM information_schema.tables WHERE table_schema = '{schema}' \
-             AND table_type = 'BASE TABLE' ORDER BY 1"
+             AND table_type = 'BASE TABLE' AND table_name NOT IN (SELECT c.relname FROM pg_depend d \
+             JOIN pg_class c ON c.oid = d.objid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE d.deptype = 'e' AND n.nspname = '{schema}') ORDER BY 1"
         ))
         .into_iter()
         .filter_map(|r| r.into_iter().next().flatten())

@@ -58,7 +58,8 @@ pub struct Plan {
 #[migrate(
     collection = "organizations",
     naming = "prisma",
-    rename_all = "camelCase"
+    rename_all = "camelCase",
+    ignore = ["headquarters"]
 )]
 pub struct Organization {
     #[migrate(id)]

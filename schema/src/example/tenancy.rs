@@ -48,7 +48,21 @@ pub struct OrgSettings {
     pub default_task_priority: Option<String>,
 }
 
-/// `organizations`: the tenants. `owner_id` and `users.organization_id` form a cycle.
+/// An organization's head office, flattened into `organizations` as `hq_*` columns; its GeoJSON
+/// point is a PostGIS `geometry(Point, 4326)` with a GiST index.
+#[derive(Debug, Migrate)]
+#[migrate(embedded, rename_all = "camelCase")]
+pub struct Office {
+    pub street: String,
+    pub city: String,
+    pub postal_code: Option<String>,
+    pub country: String,
+    #[migrate(index)]
+    pub location: migrator::geo::Point,
+}
+
+/// `organizations`: the tenants. `owner_id` and `users.organization_id` form a cycle. Most have
+/// a head office (`headquarters`, all its columns NULL when absent).
 #[derive(Debug, Migrate)]
 #[migrate(collection = "organizations", rename_all = "camelCase")]
 pub struct Organization {
@@ -67,6 +81,8 @@ pub struct Organization {
     pub settings: OrgSettings,
     pub created_at: DateTime,
     pub deleted_at: Option<DateTime>,
+    #[migrate(flatten = "hq_")]
+    pub headquarters: Option<Office>,
 }
 
 fn default_locale() -> String {
@@ -96,6 +112,9 @@ pub struct User {
     pub skills: Vec<String>,
     /// Free-form profile (bio, links, pronouns), when the user filled it in.
     pub profile: Option<Document>,
+    /// The profile's first link, read again by path into a column of its own.
+    #[migrate(path = "profile.links.0")]
+    pub website: Option<String>,
     pub avatar: Option<Binary>,
     pub last_login_at: Option<DateTime>,
     #[migrate(with = convert::flexible_date)]

@@ -206,7 +206,57 @@ pub fn organization(cx: &mut Cx<'_>) -> Document {
     };
     let deleted = cx.chance(0.01).then(|| date(created + 400 * DAY));
     put_opt(&mut d, "deletedAt", deleted, true);
+    // Drawn last, so the fields above keep the values they had before offices existed.
+    if let Some(office) = headquarters(cx) {
+        d.insert("headquarters", office);
+    }
     d
+}
+
+/// Cities an office can be in: name, country, longitude and latitude.
+const CITIES: &[(&str, &str, f64, f64)] = &[
+    ("Lisbon", "PT", -9.1393, 38.7223),
+    ("Berlin", "DE", 13.405, 52.52),
+    ("Toronto", "CA", -79.3832, 43.6532),
+    ("Nairobi", "KE", 36.8219, -1.2921),
+    ("Singapore", "SG", 103.8198, 1.3521),
+    ("Austin", "US", -97.7431, 30.2672),
+    ("Sao Paulo", "BR", -46.6333, -23.5505),
+    ("Melbourne", "AU", 144.9631, -37.8136),
+];
+
+const STREETS: &[&str] = &[
+    "Market St",
+    "Harbour Rd",
+    "King St",
+    "Station Sq",
+    "Mill Lane",
+];
+
+/// An organization's head office (85% have one): its address and a GeoJSON point, a few
+/// hundred metres around the city's centre; a few have no postal code.
+fn headquarters(cx: &mut Cx<'_>) -> Option<Document> {
+    if !cx.chance(0.85) {
+        return None;
+    }
+    let (city, country, lng, lat) = CITIES[cx.rng.random_range(0..CITIES.len())];
+    let street = format!("{} {}", cx.between(1, 400), cx.choose(STREETS));
+    // Rounded to 6 decimals (about 10 cm), as GeoJSON exports usually are.
+    let jitter = |cx: &mut Cx<'_>| cx.between(-5000, 5000) as f64 / 1_000_000.0;
+    let position = [
+        ((lng + jitter(cx)) * 1e6).round() / 1e6,
+        ((lat + jitter(cx)) * 1e6).round() / 1e6,
+    ];
+    let mut office = doc! { "street": street, "city": city };
+    if cx.chance(0.9) {
+        office.insert("postalCode", format!("{:05}", cx.between(1000, 99999)));
+    }
+    office.insert("country", country);
+    office.insert(
+        "location",
+        doc! { "type": "Point", "coordinates": position.to_vec() },
+    );
+    Some(office)
 }
 
 pub fn user(cx: &mut Cx<'_>) -> Document {
