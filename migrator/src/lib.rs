@@ -3,6 +3,7 @@
 //! Annotate one struct per collection with `#[derive(Migrate)]`, list them in a
 //! [`schema!`], and run the generated transformations through the engine.
 
+pub mod allocator;
 pub mod artifacts;
 pub mod census;
 pub mod cli;
@@ -31,6 +32,12 @@ pub mod value;
 
 #[doc(hidden)]
 pub mod __private;
+
+/// A failed allocation ends the program with a message and exit code 7, not SIGABRT (see
+/// [`allocator`]); the default feature `allocator` installs it.
+#[cfg(feature = "allocator")]
+#[global_allocator]
+static ALLOCATOR: allocator::Guarded = allocator::Guarded::system();
 
 pub use error::{DocumentError, FieldError, FieldErrorKind};
 pub use id::{IdKey, Key};

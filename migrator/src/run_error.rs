@@ -40,6 +40,13 @@ pub enum RunError {
     },
     #[error("not enough memory for this run: the limit is {limit} and it may need {need}; raise the limit, or lower `--batch-bytes` or `--jobs`")]
     Memory { limit: String, need: String },
+    #[error("out of memory while loading `{collection}`: {what} of {bytes} bytes could not be allocated; a run's memory is bounded by its batches in flight: lower `--batch-bytes` or `--jobs`, or raise the memory limit")]
+    OutOfMemory {
+        collection: String,
+        /// What was being allocated (`a COPY buffer of table `tasks``).
+        what: String,
+        bytes: usize,
+    },
     #[error("the models have {what}, which needs the PostgreSQL extension `{extension}`, and the server at the target does not have it installed; nothing was written. {install}")]
     MissingExtension {
         extension: String,

@@ -131,7 +131,7 @@ fn batch(
     let (payloads, rows) = migrator::pipeline::batch::encode(model, &refs);
     let mut kept = migrator::pipeline::batch::Documents::default();
     for doc in &refs {
-        kept.push(doc);
+        kept.push(doc).expect("room for the document");
     }
     let position = |offset| {
         if offset == 0 {

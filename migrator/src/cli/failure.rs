@@ -36,6 +36,11 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
         Some(RunError::Locked { .. } | RunError::TakenOver { .. }) => exit::LOCKED,
         // Resuming with other settings is a usage error: the command line must change.
         Some(RunError::CheckpointMismatch { .. }) => exit::USAGE,
+        Some(
+            RunError::Memory { .. }
+            | RunError::OutOfMemory { .. }
+            | RunError::Source(SourceError::OutOfMemory { .. }),
+        ) => exit::OUT_OF_MEMORY,
         _ => exit::FAILED,
     }
 }
@@ -46,11 +51,18 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
 pub fn resume_hint(error: &anyhow::Error) -> Option<&'static str> {
     let run = error.downcast_ref::<RunError>()?;
     match run {
-        RunError::Database { .. } | RunError::Io { .. } | RunError::Internal(_) => {
+        RunError::Database { .. }
+        | RunError::Io { .. }
+        | RunError::Internal(_)
+        | RunError::OutOfMemory { .. }
+        | RunError::Source(SourceError::OutOfMemory { .. }) => {
             Some("everything committed before this is kept: run the same command to resume")
         }
         RunError::Source(
-            SourceError::Corrupt { .. } | SourceError::Json { .. } | SourceError::Io { .. },
+            SourceError::Corrupt { .. }
+            | SourceError::CorruptStream { .. }
+            | SourceError::Json { .. }
+            | SourceError::Io { .. },
         ) => Some(
             "everything committed before this is kept: fix the file, then run the same command \
              to resume",
@@ -107,6 +119,14 @@ mod tests {
         }
         .into();
         assert_eq!(exit_code(&locked), exit::LOCKED);
+        let memory: anyhow::Error = RunError::OutOfMemory {
+            collection: "tasks".into(),
+            what: "a COPY buffer".into(),
+            bytes: 17_025_537,
+        }
+        .into();
+        assert_eq!(exit_code(&memory), exit::OUT_OF_MEMORY);
+        assert_eq!(exit::OUT_OF_MEMORY, 7);
         assert_eq!(exit_code(&anyhow::anyhow!("other")), exit::FAILED);
     }
 

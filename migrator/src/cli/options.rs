@@ -15,6 +15,9 @@ pub mod exit {
     pub const LOCKED: u8 = 5;
     /// The run completed but rejected more documents than `--accept-rejected` allows.
     pub const REJECTED: u8 = 6;
+    /// Not enough memory: refused up front, or an allocation failed (see
+    /// [`crate::allocator`]).
+    pub const OUT_OF_MEMORY: u8 = crate::allocator::EXIT_CODE;
     pub const INTERRUPTED: u8 = 130;
 }
 

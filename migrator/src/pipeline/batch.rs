@@ -82,9 +82,12 @@ impl Documents {
         }
     }
 
-    pub fn push(&mut self, doc: &RawDocument) {
+    /// Appends `doc`; fails, keeping what it held, if its bytes cannot be allocated.
+    pub fn push(&mut self, doc: &RawDocument) -> Result<(), std::collections::TryReserveError> {
+        crate::allocator::try_reserve(&mut self.bytes, doc.as_bytes().len())?;
         self.bytes.extend_from_slice(doc.as_bytes());
         self.ends.push(self.bytes.len());
+        Ok(())
     }
 
     pub fn len(&self) -> usize {
@@ -201,7 +204,7 @@ mod tests {
             .collect();
         let mut kept = Documents::default();
         for doc in &docs {
-            kept.push(doc);
+            kept.push(doc).expect("room");
         }
         assert_eq!(kept.len(), 5);
         let total: usize = docs.iter().map(|d| d.as_bytes().len()).sum();
@@ -213,7 +216,7 @@ mod tests {
         // A buffer given back is emptied before it is filled again.
         let mut again = Documents::in_buffer(b"stale bytes".to_vec());
         assert!(again.is_empty() && again.has_buffer() && again.iter().next().is_none());
-        again.push(&docs[3]);
+        again.push(&docs[3]).expect("room");
         assert_eq!(
             again.iter().map(|d| d.as_bytes()).collect::<Vec<_>>(),
             [docs[3].as_bytes()]

@@ -16,7 +16,7 @@ use crate::run_error::RunError;
 use crate::schema::ModelHandle;
 use crate::sink::copy::CopyEncoder;
 use crate::sink::pool::BufferPool;
-use crate::source::{Partition, Position, RangeClaim, Source};
+use crate::source::{Partition, Position, RangeClaim, Source, SourceError};
 
 /// A partition being read on a thread of its own.
 #[derive(Debug)]
@@ -154,14 +154,59 @@ impl Cutter<'_> {
 
     /// Keeps a document that transformed, in a buffer taken at the batch's first document (a
     /// partition's last batch leaves none unused), if batches keep their documents.
-    fn keep(&mut self, doc: &bson::RawDocument) {
+    fn keep(&mut self, doc: &bson::RawDocument) -> Result<(), RunError> {
         if !self.keep_documents {
-            return;
+            return Ok(());
         }
         if !self.docs.has_buffer() {
-            self.docs = Documents::in_buffer(self.pool.take(self.docs_size));
+            let buffer = self.pool.take(self.docs_size).map_err(|_| {
+                self.out_of_memory("the buffer of a batch's documents", self.docs_size)
+            })?;
+            self.docs = Documents::in_buffer(buffer);
         }
-        self.docs.push(doc);
+        let more = self.docs.byte_len() + doc.as_bytes().len();
+        self.docs
+            .push(doc)
+            .map_err(|_| self.out_of_memory("the buffer of a batch's documents", more))
+    }
+
+    /// The error of a buffer for `what` of `bytes` that could not be allocated.
+    fn out_of_memory(&self, what: &str, bytes: usize) -> RunError {
+        RunError::OutOfMemory {
+            collection: self.collection.to_string(),
+            what: what.to_string(),
+            bytes,
+        }
+    }
+
+    /// Whether the rows of the last document found no memory for a table's buffer.
+    fn encoder_failed(&mut self) -> Option<RunError> {
+        let (table, bytes) = self.encoder.allocation_failure()?;
+        let name = self
+            .model
+            .def()
+            .tables
+            .get(table)
+            .map_or("?", |t| t.name.as_str());
+        Some(self.out_of_memory(&format!("the COPY buffer of table `{name}`"), bytes))
+    }
+}
+
+/// A source error as the run reports it: a buffer the source could not allocate is the run's
+/// lack of memory, named after the collection.
+fn source_error(error: SourceError, collection: &str) -> RunError {
+    match error {
+        SourceError::OutOfMemory {
+            file,
+            offset,
+            bytes,
+            what,
+        } => RunError::OutOfMemory {
+            collection: collection.to_string(),
+            what: format!("{what} (byte {offset} of {})", file.display()),
+            bytes,
+        },
+        other => other.into(),
     }
 }
 
@@ -182,6 +227,7 @@ fn read_partition(
     pool: BufferPool,
     claim: Option<Arc<RangeClaim>>,
 ) {
+    crate::allocator::set_thread_label(&["reading and encoding `", collection, "`"]);
     let tables = model.def().tables.len();
     let mut cutter = Cutter {
         model,
@@ -210,7 +256,7 @@ fn read_partition(
     let mut stream = match opened {
         Ok(s) => s,
         Err(e) => {
-            room.send(Err(e.into()));
+            room.send(Err(source_error(e, collection)));
             return;
         }
     };
@@ -218,19 +264,41 @@ fn read_partition(
         let (doc, next) = match item {
             Ok(d) => d,
             Err(e) => {
+                // A compressed file's damage can pass for documents until the error: nothing
+                // of this batch is sent unless the file checks out whole.
+                if let Err(damaged) = stream.verify() {
+                    room.send(Err(source_error(damaged, collection)));
+                    return;
+                }
                 if !cutter.is_empty() {
                     room.send(Ok(cutter.cut(false)));
                     let Some(more) = out.room() else { return };
                     room = more;
                 }
-                room.send(Err(e.into()));
+                room.send(Err(source_error(e, collection)));
                 return;
             }
         };
         cutter.census.observe(doc);
-        match model.encode(doc, &mut cutter.encoder) {
+        let kept = match model.encode(doc, &mut cutter.encoder) {
             Ok(()) => cutter.keep(doc),
-            Err(e) => cutter.dead.extend(malformed::dead_letters(&e, doc, &next)),
+            Err(e) => {
+                let letters = malformed::dead_letters(&e, doc, &next);
+                // Garbage decompressed from a damaged file is no dead letter: the file is
+                // checked whole first, and if it is damaged, nothing of this batch is sent.
+                if let Err(damaged) = stream.verify() {
+                    room.send(Err(source_error(damaged, collection)));
+                    return;
+                }
+                cutter.dead.extend(letters);
+                Ok(())
+            }
+        };
+        // Memory is short: the batch is dropped (nothing of it was committed) and the run
+        // stops; the same command resumes at the last commit.
+        if let Some(e) = kept.err().or_else(|| cutter.encoder_failed()) {
+            room.send(Err(e));
+            return;
         }
         cutter.read += 1;
         cutter.end = next;

@@ -10,7 +10,7 @@
 //! Values are encoded straight into the table's buffer as the derived code hands them over, so a
 //! row costs no allocation beyond the buffer's own growth.
 
-use super::pool::BufferPool;
+use super::pool::{self, BufferPool};
 use crate::transform::RowSink;
 use crate::value::PgValue;
 
@@ -32,6 +32,9 @@ pub struct CopyEncoder {
     document_start: Vec<(usize, u64)>,
     /// Where the next batch's buffers come from (see [`CopyEncoder::with_pool`]).
     pool: Option<BufferPool>,
+    /// A table's buffer that could not be allocated: (table, bytes); see
+    /// [`CopyEncoder::allocation_failure`].
+    failed: Option<(usize, usize)>,
 }
 
 #[derive(Debug, Default)]
@@ -60,6 +63,7 @@ impl CopyEncoder {
             open: None,
             document_start: Vec::with_capacity(table_count),
             pool: None,
+            failed: None,
         }
     }
 
@@ -114,6 +118,32 @@ impl CopyEncoder {
         Some(payload)
     }
 
+    /// The table whose buffer could not be allocated since the last call, and how many bytes it
+    /// asked for. The rows went on into a buffer that grows as they come, but memory is short:
+    /// the caller stops here.
+    pub fn allocation_failure(&mut self) -> Option<(usize, usize)> {
+        self.failed.take()
+    }
+
+    /// Gives `table` a buffer if it has none: as large as the table's last payload rather than
+    /// grown again by doubling (copies and page faults), from the pool if there is one. `Err`:
+    /// the bytes that could not be allocated.
+    fn ensure_buffer(&mut self, table: usize) -> Result<(), usize> {
+        let Some(t) = self.tables.get_mut(table) else {
+            return Ok(());
+        };
+        if t.buf.capacity() > 0 {
+            return Ok(());
+        }
+        let size = t.last_size.max(COPY_HEADER.len());
+        let buf = match &self.pool {
+            Some(pool) => pool.take(size),
+            None => pool::fresh(size),
+        };
+        t.buf = buf.map_err(|_| size)?;
+        Ok(())
+    }
+
     /// Drops every row of every table, keeping the buffers' memory.
     pub fn clear(&mut self) {
         self.open = None;
@@ -144,16 +174,11 @@ impl RowSink for CopyEncoder {
         if table >= self.tables.len() {
             self.tables.resize_with(table + 1, TableBuffer::default);
         }
-        let t = &mut self.tables[table];
-        if t.buf.capacity() == 0 {
-            // As large as the table's last payload rather than grown again by doubling (copies
-            // and page faults), from the pool if there is one.
-            let size = t.last_size.max(COPY_HEADER.len());
-            t.buf = match &self.pool {
-                Some(pool) => pool.take(size),
-                None => Vec::with_capacity(size),
-            };
+        if let Err(size) = self.ensure_buffer(table) {
+            // The rows go on into a buffer that grows as they come; the caller stops here.
+            self.failed = Some((table, size));
         }
+        let t = &mut self.tables[table];
         if t.buf.is_empty() {
             t.buf.extend_from_slice(&COPY_HEADER);
         }

@@ -122,6 +122,16 @@ impl BlockStream {
             BLOCK
         });
         if self.block.len() < size {
+            // As large as a document (up to 16 MiB): a failure is the run's error, not an abort.
+            let more = size - self.block.len();
+            if crate::allocator::try_reserve(&mut self.block, more).is_err() {
+                return Err(SourceError::OutOfMemory {
+                    file: self.file.clone(),
+                    offset: self.offset,
+                    bytes: size,
+                    what: "the read buffer of a document",
+                });
+            }
             self.block.resize(size, 0);
         }
         while self.filled < wanted {

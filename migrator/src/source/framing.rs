@@ -125,11 +125,11 @@ impl BsonStream {
     /// document malformed inside becomes a dead letter naming its `_id` (the file stays readable,
     /// since every frame says where the next one starts).
     pub(crate) fn read_document(&mut self, frame: Frame) -> Result<RawDocumentBuf, SourceError> {
-        let Frame::Document { start, len, .. } = frame else {
+        let Frame::Document { start, .. } = frame else {
             return Err(self.corrupt_at(self.offset, "expected a document"));
         };
         // Read into the vector's spare capacity: no zeroing first.
-        let mut bytes = Vec::with_capacity(len);
+        let mut bytes = Vec::new();
         self.read_document_into(frame, &mut bytes)?;
         RawDocumentBuf::from_bytes(bytes).map_err(|e| self.corrupt_at(start, e.to_string()))
     }
@@ -145,6 +145,15 @@ impl BsonStream {
             return Err(self.corrupt_at(self.offset, "expected a document"));
         };
         buf.clear();
+        // As large as the document (up to 16 MiB): a failure is the run's error, not an abort.
+        if crate::allocator::try_reserve(buf, len).is_err() {
+            return Err(SourceError::OutOfMemory {
+                file: self.file.clone(),
+                offset: start,
+                bytes: len,
+                what: "the read buffer of a document",
+            });
+        }
         buf.extend_from_slice(&prefix);
         let rest = (len - 4) as u64;
         let got = (&mut self.reader)

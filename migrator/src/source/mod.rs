@@ -6,6 +6,7 @@
 pub mod archive;
 mod blocks;
 pub mod claim;
+mod compressed;
 mod directory;
 pub mod dump;
 pub mod ejson;
@@ -188,6 +189,13 @@ pub trait ReadDocs: Send {
     /// The next document (valid until the next call) and where the partition resumes after it;
     /// `None` at the end, and after an error.
     fn next_doc(&mut self) -> Option<Result<(&RawDocument, Position), SourceError>>;
+
+    /// Checks the whole stream, if damage in it can pass for data until its end (a compressed
+    /// file: see [`compressed`]); a reader calls it before a document it read becomes a dead
+    /// letter, and before it reports a frame error. Once is enough.
+    fn verify(&mut self) -> Result<(), SourceError> {
+        Ok(())
+    }
 }
 
 impl DocStream {
@@ -207,6 +215,14 @@ impl DocStream {
                 docs: Box::new(docs),
                 current: None,
             },
+        }
+    }
+
+    /// See [`ReadDocs::verify`].
+    pub fn verify(&mut self) -> Result<(), SourceError> {
+        match &mut self.inner {
+            Docs::Borrowed(reader) => reader.verify(),
+            Docs::Owned { .. } => Ok(()),
         }
     }
 
@@ -383,6 +399,25 @@ pub enum SourceError {
         #[source]
         source: std::io::Error,
     },
+    /// A buffer the data needs could not be allocated (see [`crate::allocator`]).
+    #[error(
+        "{file}: out of memory at byte {offset}: {what} of {bytes} bytes could not be allocated"
+    )]
+    OutOfMemory {
+        file: PathBuf,
+        offset: u64,
+        bytes: usize,
+        what: &'static str,
+    },
+    /// A compressed file whose stream is damaged (its deflate data or its checksum is wrong):
+    /// nothing read from it can be trusted.
+    #[error("corrupt compressed stream in {file} at byte {offset}: {reason}")]
+    CorruptStream {
+        file: PathBuf,
+        /// In the compressed file.
+        offset: u64,
+        reason: String,
+    },
 }
 
 impl SourceError {
@@ -450,6 +485,26 @@ impl SourceError {
                 archive: archive.clone(),
                 dir: dir.clone(),
                 source: io(source),
+            },
+            SourceError::OutOfMemory {
+                file,
+                offset,
+                bytes,
+                what,
+            } => SourceError::OutOfMemory {
+                file: file.clone(),
+                offset: *offset,
+                bytes: *bytes,
+                what,
+            },
+            SourceError::CorruptStream {
+                file,
+                offset,
+                reason,
+            } => SourceError::CorruptStream {
+                file: file.clone(),
+                offset: *offset,
+                reason: reason.clone(),
             },
         }
     }

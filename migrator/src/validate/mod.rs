@@ -49,6 +49,7 @@ pub async fn validate(
     state: &StateStore,
     sample: usize,
 ) -> Result<ValidationReport, RunError> {
+    crate::allocator::set_activity(crate::allocator::Activity::Validating);
     if state.current(conn).await?.is_none() {
         return Err(RunError::Internal(format!(
             "nothing to validate: no migration has run in this target (state schema `{}` is empty \

@@ -31,6 +31,7 @@ pub use summary::error_groups;
 use super::config::{RunConfig, SchemaMode};
 use super::reload::Reloaded;
 use super::tables::TablesGate;
+use crate::allocator::{self, Activity};
 use crate::dead_letter::DeadLetterFile;
 use crate::progress::{Event, Observer};
 use crate::report::{Outcome, RunReport};
@@ -194,6 +195,7 @@ async fn run_locked(
         schema
     };
     let ddl = Ddl::new(schema, Some(&config.target_schema));
+    allocator::set_activity(Activity::SettingUp);
     let Some(mut run) =
         setup::stage(schema, shared, state, control, &ddl, started_ahead, mark).await?
     else {
@@ -201,6 +203,7 @@ async fn run_locked(
     };
     loop {
         if run.stage == RunStage::Loading {
+            allocator::set_activity(Activity::Loading);
             let outcome = load::stage(schema, shared, state, control, &ddl, &mut run).await?;
             if outcome != Outcome::Completed {
                 return Ok(outcome);
@@ -217,6 +220,7 @@ async fn run_locked(
         if shared.stop.load(Ordering::SeqCst) {
             return Ok(Outcome::Interrupted);
         }
+        allocator::set_activity(Activity::References);
         references::stage(schema, shared, state, control, &ddl, &mut run).await?;
         // Keys refused: their collections load again.
         if run.stage != RunStage::Loading {
@@ -224,6 +228,7 @@ async fn run_locked(
         }
     }
     if run.stage == RunStage::Constraints {
+        allocator::set_activity(Activity::Constraints);
         constraints::stage(shared, state, control, &ddl, &mut run).await?;
     }
     Ok(Outcome::Completed)

@@ -9,7 +9,9 @@
 //! The pass checks each collection's documents against the CRC-64 of its EOF header, so a
 //! collection read in several partitions, or resumed, is checked all the same. A pass that meets
 //! a corrupt or truncated archive keeps what it indexed before: collections that ended before
-//! the damage stay readable, the others fail with the error the pass met.
+//! the damage stay readable, the others fail with the error the pass met. A gzip archive whose
+//! compressed stream is damaged (not merely cut short) is not read at all: what it decompresses
+//! to after the damaged byte is garbage that can pass for blocks.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -21,6 +23,7 @@ use bson::{RawBsonRef, RawDocument};
 
 use super::crc::Crc64;
 use super::open_buffered;
+use crate::source::compressed;
 use crate::source::framing::{BsonStream, Frame};
 use crate::source::{ByteRange, SourceError};
 
@@ -135,6 +138,16 @@ impl ArchiveIndex {
         pass.close_block();
         if let Some(e) = spool_error.lock().ok().and_then(|mut slot| slot.take()) {
             return Err(spool_failed(path, temp_dir, e));
+        }
+        // A pass that read a gzip archive to its end checked it whole. One that stopped may
+        // have indexed garbage decompressed from a damaged byte as blocks: then nothing of the
+        // archive is read (a truncated archive keeps what came before the cut, which is sound).
+        if gzip && outcome.is_err() {
+            if let Err(damage) = compressed::check_gzip(path)? {
+                if !damage.truncated {
+                    return Err(damage.into_error(path));
+                }
+            }
         }
         Ok(ArchiveIndex {
             path: path.to_path_buf(),

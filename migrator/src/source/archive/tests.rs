@@ -301,8 +301,12 @@ fn corrupt_gzip_fails_with_file_and_offset() {
     let err = read_all(&source, "a", &Position::Start)
         .expect_err("corrupt gzip")
         .to_string();
+    // Nothing of a damaged gzip stream is read: what follows the damage is garbage.
     assert!(
-        err.contains(&path.display().to_string()) && err.contains("corrupt BSON at byte"),
+        err.starts_with(&format!(
+            "corrupt compressed stream in {} at byte ",
+            path.display()
+        )),
         "{err}"
     );
 }

@@ -1,10 +1,10 @@
 //! One file's documents, read from a byte offset.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bson::{RawDocument, RawDocumentBuf};
 
-use crate::source::{Position, ReadDocs, SourceDoc, SourceError};
+use crate::source::{compressed, Position, ReadDocs, SourceDoc, SourceError};
 
 /// Opens one file at a byte offset (a value of [`SourceDoc::next_position`]).
 pub(crate) type OpenAt = fn(&Path, u64) -> Result<Box<dyn FileDocs>, SourceError>;
@@ -49,6 +49,9 @@ pub(super) struct FileRange {
     pub(super) docs: Box<dyn FileDocs>,
     pub(super) at: u64,
     pub(super) end: u64,
+    pub(super) path: PathBuf,
+    /// The file was checked whole ([`ReadDocs::verify`]).
+    pub(super) verified: bool,
 }
 
 impl ReadDocs for FileRange {
@@ -63,5 +66,13 @@ impl ReadDocs for FileRange {
             }
             Err(e) => Some(Err(e)),
         }
+    }
+    fn verify(&mut self) -> Result<(), SourceError> {
+        if self.verified || !compressed::is_gzip_name(&self.path) {
+            return Ok(());
+        }
+        compressed::check_gzip(&self.path)?.map_err(|damage| damage.into_error(&self.path))?;
+        self.verified = true;
+        Ok(())
     }
 }

@@ -155,6 +155,8 @@ impl CollectionFiles {
             docs: (self.open_at)(path, offset)?,
             at: offset,
             end: range.map_or(u64::MAX, |r| r.end),
+            path: path.to_path_buf(),
+            verified: false,
         }))
     }
 
