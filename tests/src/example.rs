@@ -223,6 +223,20 @@ pub fn validate(
     .unwrap_or_else(|e| panic!("validation could not run: {}", chain(&e)))
 }
 
+/// The lines of a dead-letter file, sorted (writers commit batches in no fixed order): two runs
+/// with the same rejections give the same lines.
+pub fn dead_letter_lines(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("reading the dead-letter file {}: {e}", path.display()));
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
 /// The `(collection, document_id)` of every line of a dead-letter file, in file order.
 pub fn dead_letter_file(path: &Path) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(path)

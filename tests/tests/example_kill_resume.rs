@@ -91,6 +91,8 @@ fn kill_9_at_twenty_moments_then_resume_gives_the_uninterrupted_tables() {
     let baseline_db = TestDb::create("example_kill_baseline");
     let mut config = baseline_db.config();
     config.batch_documents = BATCH;
+    let baseline_file = dir.path().join("baseline-dead-letters.jsonl");
+    config.dead_letter_file = Some(baseline_file.clone());
     let started = Instant::now();
     let source = Arc::new(DumpSource::open(dir.path()).expect("the dump opens"));
     let report = baseline_db
@@ -191,5 +193,11 @@ fn kill_9_at_twenty_moments_then_resume_gives_the_uninterrupted_tables() {
     assert_eq!(
         in_file, distinct,
         "the dead-letter file differs from the dead-letter table"
+    );
+    // ... and line for line the uninterrupted run's file.
+    assert_eq!(
+        example::dead_letter_lines(&cli.dir().join("migrator-dead-letters.jsonl")),
+        example::dead_letter_lines(&baseline_file),
+        "the dead-letter file differs from the uninterrupted run's"
     );
 }

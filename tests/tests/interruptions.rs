@@ -3,6 +3,7 @@
 //! uninterrupted run: every row compared by hash, nothing lost, nothing written twice.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use migrator::report::Outcome;
 use migrator::source::DumpSource;
 use migrator_e2e::cli::{Cli, Running, SchemaChoice};
 use migrator_e2e::data::Dataset;
+use migrator_e2e::example::dead_letter_lines;
 use migrator_e2e::expect::RealOutcome;
 use migrator_e2e::kills::{self, committed, Kills, Moment};
 use migrator_e2e::moments::Moments;
@@ -21,6 +23,8 @@ use migrator_e2e::pg::{TableHashes, TestDb};
 const BIN: &str = env!("CARGO_BIN_EXE_e2e-migrate");
 /// Small batches: many commits to interrupt.
 const BATCH: usize = 50;
+/// The dead-letter file a CLI run writes in its working directory.
+const DEAD_LETTERS: &str = "migrator-dead-letters.jsonl";
 /// Batches of the killed file-source runs.
 const KILL_BATCH: usize = 10;
 
@@ -52,6 +56,8 @@ impl Outcomes {
 
 struct Baseline {
     outcomes: Outcomes,
+    /// Its dead-letter file's lines, sorted.
+    dead_letter_file: Vec<String>,
     /// How long the uninterrupted run took, to scale the moments of interruption.
     elapsed: Duration,
 }
@@ -65,6 +71,8 @@ fn baseline() -> &'static Baseline {
         let schema = schema::real_data::schema().expect("schema");
         let mut config = db.config();
         config.batch_documents = BATCH;
+        let file = dir.path().join("baseline-dead-letters.jsonl");
+        config.dead_letter_file = Some(file.clone());
         let started = Instant::now();
         let source = Arc::new(DumpSource::open(dir.path()).expect("dump"));
         let report = db.run(&schema, source, config).expect("the baseline run");
@@ -86,7 +94,13 @@ fn baseline() -> &'static Baseline {
             outcomes.checkpoints.values().all(|c| c.4),
             "every partition done"
         );
-        Baseline { outcomes, elapsed }
+        let dead_letter_file = dead_letter_lines(&file);
+        assert!(!dead_letter_file.is_empty(), "the real data's rejections");
+        Baseline {
+            outcomes,
+            dead_letter_file,
+            elapsed,
+        }
     })
 }
 
@@ -96,7 +110,14 @@ fn dump() -> tempfile::TempDir {
     dir
 }
 
-fn assert_like_baseline(db: &TestDb, what: &str) {
+/// Compares `db` and its run's dead-letter file with the uninterrupted run: tables, dead letters
+/// (table and file), reference actions, checkpoint totals, stage and key census.
+fn assert_like_baseline(db: &TestDb, dead_letter_file: &Path, what: &str) {
+    assert_eq!(
+        dead_letter_lines(dead_letter_file),
+        baseline().dead_letter_file,
+        "{what}: the dead-letter file"
+    );
     let got = Outcomes::of(db);
     let want = &baseline().outcomes;
     for (table, hash) in &want.tables {
@@ -210,7 +231,7 @@ fn kill_9_at_random_moments_then_resume() {
         "most kills fall in the load: {:?}",
         killed.stages
     );
-    assert_like_baseline(&db, "after kill -9");
+    assert_like_baseline(&db, &cli.dir().join(DEAD_LETTERS), "after kill -9");
 }
 
 /// Kills a run of `source` split into up to 4 ranges loaded two at a time (`extra` arguments
@@ -252,7 +273,11 @@ fn kill_ranges_until_done(
         !split.is_empty(),
         "{what}: no collection was read in more than one partition: {totals:?}"
     );
-    assert_like_baseline(&db, &format!("after kill -9 of {what}"));
+    assert_like_baseline(
+        &db,
+        &cli.dir().join(DEAD_LETTERS),
+        &format!("after kill -9 of {what}"),
+    );
 }
 
 /// The same with the larger `.bson` files split into byte ranges loaded two at a time: each
@@ -350,7 +375,7 @@ fn ctrl_c_stops_cleanly_and_the_same_command_resumes() {
         "{}",
         done.stdout
     );
-    assert_like_baseline(&db, "after Ctrl+C");
+    assert_like_baseline(&db, &cli.dir().join(DEAD_LETTERS), "after Ctrl+C");
 }
 
 /// Counts the retries the writers report.
@@ -376,6 +401,8 @@ fn writer_connections_dropping_mid_run_are_retried() {
     let mut config = db.config();
     // The smallest batches: a run long enough for several terminations on a fast machine.
     config.batch_documents = KILL_BATCH;
+    let file = dir.path().join("dead-letters.jsonl");
+    config.dead_letter_file = Some(file.clone());
     let source = Arc::new(DumpSource::open(dir.path()).expect("dump"));
     let retries = Arc::new(Retries::default());
     let mut moments = Moments::new(0x7465_726d);
@@ -406,5 +433,5 @@ fn writer_connections_dropping_mid_run_are_retried() {
     eprintln!("connection drops: {terminated} terminations, {retried} batch retries");
     assert!(terminated >= 3, "only {terminated} terminations happened");
     assert!(retried >= 1, "no batch was retried");
-    assert_like_baseline(&db, "after dropped connections");
+    assert_like_baseline(&db, &file, "after dropped connections");
 }
