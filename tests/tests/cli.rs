@@ -57,6 +57,20 @@ fn plan_and_ddl_need_no_server() {
     let plan = cli.run(&["plan"]);
     plan.expect_code(0);
     assert!(plan.stdout.contains("# Load plan") && plan.stdout.contains("```mermaid"));
+    // With a source, `plan` notes its `2dsphere` indexes (theaters' metadata has one).
+    let mflix = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/data/sample_mflix"
+    );
+    let plan = cli.run(&["plan", "--source", mflix]);
+    plan.expect_code(0);
+    assert!(
+        plan.stdout.contains(
+            "`theaters` has a `2dsphere` index on `location.geo`, stored in `theaters.location`: a `migrator::geo` field"
+        ),
+        "{}",
+        plan.stdout
+    );
     let ddl = cli.run(&["ddl"]);
     ddl.expect_code(0);
     assert!(

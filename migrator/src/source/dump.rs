@@ -235,8 +235,22 @@ impl DumpSource {
     /// The unique indexes of a collection, from its metadata file (none without one). The
     /// implicit unique index on `_id` is not listed.
     pub fn unique_indexes(&self, collection: &str) -> Result<Vec<UniqueIndex>, SourceError> {
+        self.read_metadata(collection, metadata::unique_indexes)
+    }
+
+    /// The `2dsphere` index keys of a collection, from its metadata file (none without one).
+    pub fn geo_indexes(&self, collection: &str) -> Result<Vec<String>, SourceError> {
+        self.read_metadata(collection, metadata::geo_indexes)
+    }
+
+    /// What `read` finds in a collection's metadata file (`T::default()` without one).
+    fn read_metadata<T: Default>(
+        &self,
+        collection: &str,
+        read: impl FnOnce(&str) -> Result<T, metadata::MetadataError>,
+    ) -> Result<T, SourceError> {
         let Some(path) = self.metadata_path(collection)? else {
-            return Ok(Vec::new());
+            return Ok(T::default());
         };
         let mut text = String::new();
         open_maybe_gz(&path)?
@@ -252,7 +266,7 @@ impl DumpSource {
                     .into(),
             });
         }
-        metadata::unique_indexes(&text).map_err(|e| SourceError::Json {
+        read(&text).map_err(|e| SourceError::Json {
             file: path,
             offset: 0,
             line: e.line,
@@ -261,7 +275,7 @@ impl DumpSource {
     }
 }
 
-super::directory::file_source!(DumpSource, "dump");
+super::directory::file_source!(DumpSource, "dump", geo_indexes);
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,6 @@
 //! mongodump's collection metadata (`<collection>.metadata.json`, or the `metadata` string of an
 //! archive's prelude): Extended JSON with the collection's options and index definitions. Only
-//! the unique indexes are read; they name a collection's natural keys.
+//! the unique indexes (a collection's natural keys) and the `2dsphere` ones (its GeoJSON) are read.
 
 use serde_json::Value;
 
@@ -77,9 +77,42 @@ pub(crate) fn unique_indexes(text: &str) -> Result<Vec<UniqueIndex>, MetadataErr
     Ok(unique)
 }
 
+/// The key paths of a collection's `2dsphere` indexes (GeoJSON the server indexes as spheres),
+/// in index order; a compound index gives its `2dsphere` keys only.
+pub(crate) fn geo_indexes(text: &str) -> Result<Vec<String>, MetadataError> {
+    let json: Value = serde_json::from_str(text).map_err(|e| MetadataError {
+        line: e.line() as u64,
+        reason: e.to_string(),
+    })?;
+    let Some(Value::Array(indexes)) = json.get("indexes") else {
+        return Ok(Vec::new());
+    };
+    let mut paths = Vec::new();
+    for index in indexes {
+        if let Some(Value::Object(key)) = index.get("key") {
+            for (path, kind) in key {
+                if kind.as_str() == Some("2dsphere") && !paths.contains(path) {
+                    paths.push(path.clone());
+                }
+            }
+        }
+    }
+    Ok(paths)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_2dsphere_keys() {
+        let text = r#"{"indexes":[{"v":2,"key":{"_id":1},"name":"_id_"},{"v":2,"key":{"location.geo":"2dsphere"},"name":"geo index","2dsphereIndexVersion":3},{"key":{"a":1,"area":"2dsphere"},"name":"c"}]}"#;
+        assert_eq!(
+            geo_indexes(text),
+            Ok(vec!["location.geo".to_string(), "area".to_string()])
+        );
+        assert_eq!(geo_indexes(r#"{"options":{}}"#), Ok(vec![]));
+    }
 
     fn index(name: &str, keys: &[&str], partial: bool, sparse: bool) -> UniqueIndex {
         UniqueIndex {

@@ -278,6 +278,13 @@ pub trait Source: Send + Sync {
     /// that cannot split return one. The result must be the same for the same data and `max`.
     fn partitions(&self, collection: &str, max: usize) -> Result<Vec<Partition>, SourceError>;
 
+    /// The key paths of `collection`'s `2dsphere` indexes (from a dump's metadata or the live
+    /// deployment's index list), for `plan` to point at `migrator::geo`; empty when the source
+    /// cannot tell.
+    fn geo_indexes(&self, _collection: &str) -> Result<Vec<String>, SourceError> {
+        Ok(Vec::new())
+    }
+
     /// Why [`Source::partitions`] split `collection` as it did, when the source had a choice
     /// (a live source weighs what finding split points costs the server).
     fn split_reason(&self, _collection: &str) -> Option<String> {

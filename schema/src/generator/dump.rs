@@ -1,6 +1,6 @@
 //! Writes what the generator makes as a mongodump directory: `<collection>.bson` (documents back
-//! to back, each with its own length prefix), `<collection>.metadata.json` (the unique indexes)
-//! and `manifest.json`.
+//! to back, each with its own length prefix), `<collection>.metadata.json` (the unique indexes,
+//! and the `2dsphere` one of organizations) and `manifest.json`.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -119,6 +119,15 @@ pub fn metadata(c: Collection) -> String {
             "unique": true,
             "key": { *field: 1 },
             "name": format!("{field}_1"),
+        }));
+    }
+    // The head offices' GeoJSON points, indexed as the application queries them.
+    if c == Collection::Organizations {
+        indexes.push(serde_json::json!({
+            "v": 2,
+            "key": { "headquarters.location": "2dsphere" },
+            "name": "headquarters.location_2dsphere",
+            "2dsphereIndexVersion": 3,
         }));
     }
     serde_json::json!({

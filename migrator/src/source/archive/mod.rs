@@ -257,6 +257,23 @@ impl ArchiveSource {
         })
     }
 
+    /// The `2dsphere` index keys in a collection's metadata.
+    pub fn geo_indexes(&self, collection: &str) -> Result<Vec<String>, SourceError> {
+        let found = self.find(collection)?;
+        if found.metadata.is_empty() {
+            return Ok(Vec::new());
+        }
+        metadata::geo_indexes(&found.metadata).map_err(|e| SourceError::Json {
+            file: self.path.clone(),
+            offset: 0,
+            line: e.line,
+            reason: format!(
+                "metadata of `{}.{}`: {}",
+                found.db, found.collection, e.reason
+            ),
+        })
+    }
+
     /// The archive's index, built on first use (a failed build is tried again next time).
     fn index(&self) -> Result<Arc<ArchiveIndex>, SourceError> {
         let mut slot = self
@@ -284,6 +301,10 @@ impl ArchiveSource {
 }
 
 impl Source for ArchiveSource {
+    fn geo_indexes(&self, collection: &str) -> Result<Vec<String>, SourceError> {
+        ArchiveSource::geo_indexes(self, collection)
+    }
+
     fn describe(&self) -> String {
         format!("mongodump archive {}", self.path.display())
     }

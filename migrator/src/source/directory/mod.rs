@@ -188,8 +188,17 @@ impl CollectionFiles {
 /// `impl Source` for a source whose `files` field is a [`CollectionFiles`]: one partition per
 /// collection, read in file order.
 macro_rules! file_source {
-    ($source:ty, $kind:literal) => {
+    ($source:ty, $kind:literal $(, $geo:ident)?) => {
         impl $crate::source::Source for $source {
+            $(
+                fn geo_indexes(
+                    &self,
+                    collection: &str,
+                ) -> Result<Vec<String>, $crate::source::SourceError> {
+                    <$source>::$geo(self, collection)
+                }
+            )?
+
             fn describe(&self) -> String {
                 self.files.describe()
             }

@@ -375,6 +375,24 @@ impl Source for MongoSource {
         Ok(self.plan_split(collection, max)?.partitions)
     }
 
+    /// The `2dsphere` keys of the collection's indexes, as the server lists them.
+    fn geo_indexes(&self, collection: &str) -> Result<Vec<String>, SourceError> {
+        let coll = self.conn.collection(collection);
+        self.conn.run(async move {
+            let mut cursor = coll.list_indexes().await?;
+            let mut paths: Vec<String> = Vec::new();
+            while cursor.advance().await? {
+                let index = cursor.deserialize_current()?;
+                for (path, kind) in &index.keys {
+                    if kind.as_str() == Some("2dsphere") && !paths.contains(path) {
+                        paths.push(path.clone());
+                    }
+                }
+            }
+            Ok(paths)
+        })
+    }
+
     fn split_reason(&self, collection: &str) -> Option<String> {
         let planned = {
             let reasons = self.reasons.lock().unwrap_or_else(PoisonError::into_inner);
