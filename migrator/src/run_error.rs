@@ -22,6 +22,8 @@ pub enum RunError {
     TablesInTheWay { schema: String, tables: Vec<String> },
     #[error("existing tables do not match the models:\n  {}", mismatches.join("\n  "))]
     SchemaMismatch { mismatches: Vec<String> },
+    #[error("foreign keys of the existing tables do not hold once the references are resolved:\n  {}", violations.join("\n  "))]
+    ForeignKeysBroken { violations: Vec<String> },
     #[error("{context}: {source}")]
     Database {
         context: String,

@@ -80,6 +80,13 @@ fn mismatched_existing_tables_are_all_reported_before_anything_is_written() {
             "ALTER TABLE items ADD COLUMN sku text NOT NULL".to_string(),
             "ALTER TABLE movies ALTER COLUMN plot SET NOT NULL".to_string(),
             "DROP TABLE cart_item_reviews".to_string(),
+            // A foreign key on the reference whose dangling value is kept, one on no reference.
+            "ALTER TABLE sessions ADD CONSTRAINT sessions_owner FOREIGN KEY (user_id) \
+             REFERENCES users (email)"
+                .to_string(),
+            "ALTER TABLE comments ADD CONSTRAINT comment_author FOREIGN KEY (name) \
+             REFERENCES users (email)"
+                .to_string(),
         ],
     ))
     .expect("the tables are changed");
@@ -99,10 +106,14 @@ fn mismatched_existing_tables_are_all_reported_before_anything_is_written() {
         "column `items.sku` is NOT NULL without a default and has no source in the model",
         "column `movies.plot` is NOT NULL, but `plot` may be missing or null",
         "table `public.cart_item_reviews` does not exist",
+        "foreign key `sessions_owner` (sessions.user_id -> users.email) forbids the values \
+         pointing at nothing that `user_id` keeps",
+        "foreign key `comment_author` (comments.name -> users.email) is no reference of the \
+         models",
     ] {
         assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
     }
-    assert_eq!(mismatches.len(), 5, "exactly the five problems:\n{text}");
+    assert_eq!(mismatches.len(), 7, "exactly the seven problems:\n{text}");
     for table in ["users", "theaters", "items", "movies", "accounts"] {
         assert_eq!(db.table_count(table), 0, "nothing written to {table}");
     }

@@ -372,3 +372,143 @@ fn values_the_existing_columns_would_round_are_dead_letters_naming_the_field() {
     }
     assert_eq!(db.table_count("Task") as usize + letters.len(), tasks.len());
 }
+
+/// The team's `schema.prisma` in a project of its own, its tables created in a new database.
+fn team_tables(test: &str) -> (PrismaProject, TestDb) {
+    let team_schema = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/schema.prisma"),
+    )
+    .expect("schema/schema.prisma");
+    let project = PrismaProject::new(&team_schema);
+    let db = TestDb::create(test);
+    project.create_tables(&db);
+    (project, db)
+}
+
+/// Every foreign key of the target holds: each is dropped and added again (which checks every
+/// row) in a transaction that is rolled back. Returns how many there are.
+fn check_foreign_keys(db: &TestDb) -> usize {
+    let keys = db.rows(
+        "SELECT conrelid::regclass::text, quote_ident(conname), pg_get_constraintdef(oid) \
+         FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace ORDER BY 1, 2",
+    );
+    let mut conn = db.connect();
+    for key in &keys {
+        let [Some(table), Some(name), Some(def)] = &key[..] else {
+            panic!("a foreign key without a name: {key:?}");
+        };
+        let statements = [
+            "BEGIN".to_string(),
+            format!("ALTER TABLE {table} DROP CONSTRAINT {name}"),
+            format!("ALTER TABLE {table} ADD CONSTRAINT {name} {def}"),
+        ];
+        let checked = db.block_on(async {
+            for s in &statements {
+                sqlx::query(s).execute(&mut conn).await?;
+            }
+            Ok::<_, sqlx::Error>(())
+        });
+        db.block_on(sqlx::query("ROLLBACK").execute(&mut conn))
+            .expect("rolled back");
+        if let Err(e) = checked {
+            panic!("foreign key {name} of {table} does not hold: {e}");
+        }
+    }
+    keys.len()
+}
+
+#[test]
+fn a_rejection_cascades_through_the_foreign_keys_prisma_made() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let generator = example::generator(
+        5,
+        0.03,
+        FaultConfig {
+            per_kind: 0,
+            oversized: 0,
+        },
+    );
+    example::write_dump(&generator, dir.path());
+    let (project, db) = team_tables("prisma_cascade");
+    // Budgets up to 99,999.99 only: a project with a larger one is refused, and its
+    // milestones, sprints and tasks (whose foreign keys Prisma made) go with it.
+    let mut conn = db.connect();
+    db.block_on(migrator::sink::ddl::execute_all(
+        &mut conn,
+        "narrow a column",
+        &["ALTER TABLE \"Project\" ALTER COLUMN \"budget\" TYPE numeric(7, 2)".to_string()],
+    ))
+    .expect("the column is narrowed");
+
+    let schema = schema::example::prisma::schema().expect("the Prisma edition's models");
+    let mut config = db.config();
+    config.schema_mode = SchemaMode::Existing;
+    let source = Arc::new(DumpSource::open(dir.path()).expect("the dump opens"));
+    let report = db
+        .run(&schema, source, config)
+        .unwrap_or_else(|e| panic!("the load failed: {e}"));
+    assert_eq!(report.outcome, Outcome::Completed, "{report:?}");
+
+    let projects = documents(dir.path(), "projects");
+    let refused: Vec<ObjectId> = projects
+        .iter()
+        .filter(|p| match p.get("budget") {
+            Some(Bson::Decimal128(d)) => {
+                d.to_string().parse::<f64>().expect("a number") >= 100_000.0
+            }
+            _ => false,
+        })
+        .map(|p| oid(p, "_id").expect("_id"))
+        .collect();
+    assert!(
+        !refused.is_empty(),
+        "the data has projects with large budgets"
+    );
+    let milestones: Vec<ObjectId> = documents(dir.path(), "milestones")
+        .iter()
+        .filter(|m| oid(m, "projectId").is_some_and(|p| refused.contains(&p)))
+        .map(|m| oid(m, "_id").expect("_id"))
+        .collect();
+    assert!(!milestones.is_empty(), "refused projects have milestones");
+
+    let letters = db.dead_letters();
+    let of = |collection: &str, class: &str| {
+        letters
+            .iter()
+            .filter(|l| l[0] == collection && l[4] == class)
+            .count()
+    };
+    assert_eq!(
+        of("projects", "out_of_range"),
+        refused.len(),
+        "{letters:#?}"
+    );
+    assert_eq!(
+        of("milestones", "rejected_reference"),
+        milestones.len(),
+        "{letters:#?}"
+    );
+    assert!(of("sprints", "rejected_reference") > 0, "{letters:#?}");
+    assert!(of("tasks", "rejected_reference") > 0, "{letters:#?}");
+    assert_eq!(
+        db.table_count("Project") as usize + refused.len(),
+        projects.len()
+    );
+    for id in &milestones {
+        assert_eq!(
+            db.count(&format!(
+                "SELECT id FROM \"Milestone\" WHERE id = '{}'",
+                uuid_of(id)
+            )),
+            0
+        );
+    }
+    assert!(check_foreign_keys(&db) >= 20);
+    // The application still reads every model.
+    let counts = project.read(&db, &["counts"]);
+    assert_eq!(
+        counts["Milestone"].as_i64(),
+        Some(db.table_count("Milestone")),
+        "{counts}"
+    );
+}

@@ -4,7 +4,8 @@
 //! Every column the models write must exist. Its type is either the one the model writes, or
 //! one the value can be written into without loss through an [`Adapter`] (or with the same
 //! bytes: an enum type of another name with the labels, a text column for an enum), which
-//! the check lists. Every problem of every table is reported at once.
+//! the check lists. Its foreign keys must be references the models resolve (see
+//! [`super::foreign_keys`]). Every problem of every table is reported at once.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -211,7 +212,9 @@ pub async fn check(
     target_schema: &str,
 ) -> Result<Fit, RunError> {
     let mut fit = Fit::default();
+    let mut names = Vec::new();
     for def in schema.models().iter().map(|m| m.def()) {
+        names.extend(def.tables.iter().map(|t| t.name.clone()));
         let mut adapters = ModelAdapters::default();
         for table in &def.tables {
             let existing = columns(conn, target_schema, &table.name).await?;
@@ -224,6 +227,12 @@ pub async fn check(
                 .insert(def.collection.clone(), Arc::new(adapters));
         }
     }
+    let keys = super::foreign_keys::of_tables(conn, target_schema, &names).await?;
+    fit.mismatches.extend(super::foreign_keys::unresolved(
+        schema,
+        &keys,
+        target_schema,
+    ));
     Ok(fit)
 }
 

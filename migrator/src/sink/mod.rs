@@ -6,6 +6,7 @@ pub mod copy;
 pub mod ddl;
 pub mod existing;
 pub mod extensions;
+pub mod foreign_keys;
 pub mod isolate;
 pub mod pool;
 pub mod postgres;

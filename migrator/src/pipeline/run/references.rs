@@ -14,6 +14,7 @@ use crate::run_error::RunError;
 use crate::schema::Schema;
 use crate::sink::constraints::{self, Added, Work};
 use crate::sink::ddl::Ddl;
+use crate::sink::{foreign_keys, sql};
 use crate::state::{RunStage, StateStore};
 
 /// Adds the keys and foreign keys and resolves the dangling references; leaves the run in the
@@ -98,6 +99,9 @@ pub(super) async fn stage(
     }
     let resolved = match unenforced {
         Some(resolved) if scope == crate::references::Scope::Unenforced => resolved?,
+        _ if config.schema_mode == SchemaMode::Existing => {
+            resolve_among_foreign_keys(schema, shared, state, control).await?
+        }
         _ => resolve_references(schema, shared, state, control, scope).await?,
     };
     // Created here, loaded by this invocation and nothing removed since: the rows written
@@ -133,4 +137,47 @@ async fn resolve_references(
         scope,
     )
     .await
+}
+
+/// In a user's own tables, whose foreign keys are in place: resolves every reference with the
+/// foreign-key triggers off, as the load wrote (a rejected document's rows go before the rows
+/// that reference them, which the next pass finds), then checks every foreign key row by row
+/// (see [`crate::sink::foreign_keys`]).
+async fn resolve_among_foreign_keys(
+    schema: &Schema,
+    shared: &Shared,
+    state: &StateStore,
+    control: &mut PgConnection,
+) -> Result<crate::references::Resolved, RunError> {
+    set_role(control, sql::SET_REPLICA_ROLE).await?;
+    let resolved = resolve_references(
+        schema,
+        shared,
+        state,
+        control,
+        crate::references::Scope::All,
+    )
+    .await;
+    set_role(control, sql::RESET_REPLICA_ROLE).await?;
+    let resolved = resolved?;
+    let tables: Vec<String> = schema
+        .models()
+        .iter()
+        .flat_map(|m| m.def().tables.iter().map(|t| t.name.clone()))
+        .collect();
+    let target = &shared.config.target_schema;
+    let keys = foreign_keys::of_tables(control, target, &tables).await?;
+    let violations = foreign_keys::violations(control, &keys).await?;
+    if !violations.is_empty() {
+        return Err(RunError::ForeignKeysBroken { violations });
+    }
+    Ok(resolved)
+}
+
+async fn set_role(control: &mut PgConnection, statement: &str) -> Result<(), RunError> {
+    sqlx::query(statement)
+        .execute(&mut *control)
+        .await
+        .map_err(RunError::db("setting session_replication_role"))?;
+    Ok(())
 }

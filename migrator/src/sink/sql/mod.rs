@@ -4,13 +4,15 @@
 //!
 //! Grouped by what the SQL is for: the target's `tables` (types, tables, keys), its
 //! `constraints` (foreign keys, indexes), `copy` (the binary COPY statements), the run's
-//! `state`, its `dead_letters`, the `references` resolved after the load, what `validate`
-//! compares, and `session` settings. Every item is reachable as `sql::item`.
+//! `state`, its `dead_letters`, the `foreign_keys` of a user's own tables, the `references`
+//! resolved after the load, what `validate` compares, and `session` settings. Every item is
+//! reachable as `sql::item`.
 
 mod census;
 mod constraints;
 mod copy;
 mod dead_letters;
+mod foreign_keys;
 mod references;
 mod session;
 mod state;
@@ -21,6 +23,7 @@ pub use self::census::*;
 pub use self::constraints::*;
 pub use self::copy::*;
 pub use self::dead_letters::*;
+pub use self::foreign_keys::*;
 pub use self::references::*;
 pub use self::session::*;
 pub use self::state::*;

@@ -21,6 +21,9 @@ pub const ASYNC_COMMIT_LOCAL: &str = "SET LOCAL synchronous_commit = off";
 /// Disables foreign-key triggers for the session (loading into existing tables that have them).
 pub const SET_REPLICA_ROLE: &str = "SET session_replication_role = replica";
 
+/// Turns them on again.
+pub const RESET_REPLICA_ROLE: &str = "RESET session_replication_role";
+
 pub fn create_database(name: &str) -> String {
     format!("CREATE DATABASE {}", quote_ident(name))
 }
