@@ -64,11 +64,12 @@ use crate::ctxt::Ctxt;
 /// |---|---|
 /// | `id` | the one field read from `_id`; its column is `id`. Not on embedded structs |
 /// | `strategy = "ordered"`, `"v5"` or `"keep"` | with `id`: how `_id` becomes the key (ObjectId: `ordered`; others: `keep`) |
-/// | `rename = "key"` | the document key, read literally (a `.` is a compile error: nested paths are not supported yet) |
+/// | `rename = "key"` | the document key, read literally (a `.` is a compile error pointing at `path`) |
+/// | `path = "a.b.0"` | a nested path instead (numbers are array positions); not on `id`, not with `rename` |
 /// | `column = "name"` | the column (default: the field name in snake_case) |
 /// | `skip` | neither read nor stored; set to `Default::default()`; no other key |
 /// | `default` or `default = path` | the value when the key is absent |
-/// | `with = path` | read with `fn(RawBsonRef<'_>) -> Result<T, E: Display>` |
+/// | `with = path` | read with `fn(RawBsonRef<'_>) -> Result<T, E: Display>` (on `child`/`junction`: the whole array) |
 /// | `unique`, `index` | a unique constraint, an index on the column |
 /// | `jsonb` | a serde type stored as `jsonb` |
 /// | `as_text` | `ObjectId`, `Option<ObjectId>` or `Vec<ObjectId>` stored as hex text |
@@ -80,6 +81,7 @@ use crate::ctxt::Ctxt;
 /// | `position` | with `junction`: add the array position of each target's first occurrence |
 /// | `child` or `child = "table"` | on `Vec<T>` or `Option<Vec<T>>` of an embedded `T`: rows of a child table |
 /// | `parent_column = "name"` | with `child`: the column holding the parent's key (default `parent_id`) |
+/// | `flatten` or `flatten = "prefix"` | on an embedded `T` or `Option<T>`: its columns in this row, prefixed (default `{column}_`) |
 ///
 /// # Enum attributes
 ///
