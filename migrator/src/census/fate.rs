@@ -28,6 +28,9 @@ pub enum Fate {
     Skipped,
     /// Named by the struct's `ignore = [..]` list, or under `unknown_fields = "ignore"`.
     Ignored { by: String },
+    /// A document (or array) an `ignore = [..]` entry reaches into (`meta` for `meta.legacy`):
+    /// each key inside has its own fate, so keys the list does not name are dropped one by one.
+    Container { ignored: Vec<String> },
     /// Under `unknown_fields = "reject"`: a document with the key is rejected.
     Rejected,
     /// Read by nothing: its values are not in the target.
@@ -52,6 +55,10 @@ impl Fate {
             Fate::Traversed => "read below (nested paths)".into(),
             Fate::Skipped => "skipped (`skip` field)".into(),
             Fate::Ignored { by } => format!("ignored ({by})"),
+            Fate::Container { ignored } => format!(
+                "holds ignored keys ({}); its other keys are listed on their own",
+                ignored.join(", ")
+            ),
             Fate::Rejected => "rejects the document (unknown_fields = \"reject\")".into(),
             Fate::Dropped => "DROPPED".into(),
             Fate::InsideDropped { key } => format!("DROPPED (inside `{key}`)"),
@@ -229,13 +236,37 @@ pub fn fate(model: &ModelDef, path: &str) -> Fate {
             by: format!("ignore = [\"{}\"]", below(entry, &row).unwrap_or(entry)),
         };
     }
-    // The key that is not read: the first below the row, or below what nested paths read into.
+    // The documents the `ignore` entries reach into, below the row.
+    let containers: Vec<&str> = unread
+        .ignored
+        .iter()
+        .flat_map(|entry| ancestors(entry))
+        .filter(|a| a.len() > row.len())
+        .collect();
+    if unread.unknown == UnknownFields::Report && containers.contains(&path) {
+        let mut ignored: Vec<String> = unread
+            .ignored
+            .iter()
+            .filter(|entry| within(entry, path))
+            .cloned()
+            .collect();
+        ignored.dedup();
+        return Fate::Container { ignored };
+    }
+    // The key that is not read: the first below the row, or below the deepest document that
+    // nested paths read into or `ignore` entries reach into.
     let opened = ancestors(path)
-        .filter(|a| a.len() > row.len() && traversed(model, a))
+        .filter(|a| a.len() > row.len() && (containers.contains(a) || traversed(model, a)))
         .last()
         .map_or(row.len(), |a| a.len());
-    let relative = path[opened..].trim_start_matches('.');
-    let top_len = relative.find(['.', '[']).unwrap_or(relative.len());
+    let relative = &path[opened..];
+    let top_len = match relative.strip_prefix("[]") {
+        Some(_) => 2,
+        None => {
+            let name = relative.strip_prefix('.').unwrap_or(relative);
+            relative.len() - name.len() + name.find(['.', '[']).unwrap_or(name.len())
+        }
+    };
     let top = &path[..path.len() - relative.len() + top_len];
     match unread.unknown {
         UnknownFields::Ignore => Fate::Ignored {

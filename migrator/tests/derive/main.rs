@@ -4,6 +4,7 @@
 mod decode_errors;
 mod description;
 mod enums;
+mod key_fates;
 mod row_sets;
 
 use migrator::bson::{doc, oid::ObjectId, Document, RawBsonRef, RawDocumentBuf};
