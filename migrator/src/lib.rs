@@ -21,6 +21,7 @@ pub mod progress;
 pub mod references;
 pub mod report;
 pub mod run_error;
+pub mod scaffold;
 pub mod schema;
 pub mod sink;
 pub mod source;

@@ -26,6 +26,7 @@ pub mod options;
 mod plan;
 mod progress;
 mod references;
+pub mod scaffold;
 mod source;
 mod status;
 mod summary;
@@ -72,6 +73,10 @@ where
         }
     };
     init_tracing(cli.verbose);
+    // `scaffold` needs no models: it writes them.
+    if let options::Command::Scaffold(args) = &cli.command {
+        return ExitCode::from(scaffold::run(args));
+    }
     let schema = match schema() {
         Ok(s) => s,
         Err(e) => {

@@ -91,6 +91,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a schema crate from a source: a model per collection with the types, optional
+    /// fields, child tables, references and junctions its documents show, each explained.
+    Scaffold(super::scaffold::ScaffoldArgs),
     /// Forget the run's state so the next `migrate` starts over.
     Reset {
         /// Also drop the tables the models create.

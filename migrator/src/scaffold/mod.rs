@@ -1,0 +1,98 @@
+//! `scaffold`: a schema crate written from a source's documents.
+//!
+//! [`scan`] reads every document (or a sample) once, counting the key census and a profile of
+//! each key's values; [`references`] finds the keys whose values are another collection's `_id`s
+//! or unique values; [`infer`] chooses a type per key and explains it; [`write`] renders the crate
+//! and writes it without overwriting edits.
+
+pub mod infer;
+pub mod model;
+pub mod names;
+pub mod references;
+pub mod scan;
+mod types;
+pub mod write;
+
+pub use model::Crate;
+pub use references::References;
+pub use scan::{scan, SourceScan};
+pub use write::{CrateSpec, Written};
+
+/// A scanned source and the crate inferred from it.
+#[derive(Debug, Clone)]
+pub struct Scaffold {
+    pub scan: SourceScan,
+    pub refs: References,
+    pub krate: Crate,
+}
+
+/// Infers the models of a scanned source.
+pub fn scaffold(scan: SourceScan) -> Scaffold {
+    let refs = references::find(&scan);
+    let krate = infer::infer(&scan, &refs);
+    Scaffold { scan, refs, krate }
+}
+
+impl Scaffold {
+    /// One line per collection: what its model holds.
+    pub fn summary(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for m in self.krate.models.iter().filter(|m| m.collection.is_some()) {
+            let c = m.collection.as_deref().unwrap_or_default();
+            let count = |what: &str| {
+                self.krate
+                    .models
+                    .iter()
+                    .filter(|x| {
+                        x.ident == m.ident
+                            || x.ident.starts_with(&m.ident) && x.collection.is_none()
+                    })
+                    .flat_map(|x| &x.fields)
+                    .filter(|f| {
+                        f.attrs
+                            .iter()
+                            .any(|a| a == what || a.starts_with(&format!("{what} ")))
+                    })
+                    .count()
+            };
+            let optional = m
+                .fields
+                .iter()
+                .filter(|f| f.ty.starts_with("Option<"))
+                .count();
+            lines.push(format!(
+                "{c}: {} fields ({optional} optional), {} references, {} junctions, {} child tables, {} unique, {} with functions",
+                m.fields.len(),
+                count("references") - count("junction"),
+                count("junction"),
+                count("child"),
+                count("unique"),
+                count("with"),
+            ));
+        }
+        lines
+    }
+
+    /// What a dry run of the new models is expected to reject, from the evidence: every field
+    /// comment that says documents will be rejected.
+    pub fn forecast(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for m in &self.krate.models {
+            for f in &m.fields {
+                for d in &f.docs {
+                    if d.contains("rejected") {
+                        lines.push(format!("{}.{}: {d}", m.ident, f.ident));
+                    }
+                }
+            }
+        }
+        for w in &self.krate.withs {
+            for d in &w.docs {
+                if d.contains("rejected") {
+                    lines.push(format!("convert::{}: {d}", w.ident));
+                }
+            }
+        }
+        lines
+    }
+}
