@@ -186,6 +186,39 @@ impl StateStore {
         Ok(())
     }
 
+    /// Makes the run's load time (see [`crate::load_time`]) this process's: the one recorded,
+    /// or this process's, recorded now. The state schema exists.
+    pub async fn settle_load_time(&self, conn: &mut PgConnection) -> Result<(), RunError> {
+        let millis: i64 = sqlx::query_scalar(&sql::settle_load_time(&self.schema))
+            .bind(crate::load_time().timestamp_millis())
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(RunError::db("recording the load time"))?;
+        crate::value::adopt_load_time(bson::DateTime::from_millis(millis));
+        Ok(())
+    }
+
+    /// Makes the load time a run recorded this process's (for `validate`), if there is one.
+    pub async fn adopt_load_time(&self, conn: &mut PgConnection) -> Result<(), RunError> {
+        let exists: bool = sqlx::query_scalar(sql::TABLE_EXISTS)
+            .bind(&self.schema)
+            .bind("load_time")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(RunError::db("reading the load time"))?;
+        if !exists {
+            return Ok(());
+        }
+        let millis: Option<i64> = sqlx::query_scalar(&sql::select_load_time(&self.schema))
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(RunError::db("reading the load time"))?;
+        if let Some(millis) = millis {
+            crate::value::adopt_load_time(bson::DateTime::from_millis(millis));
+        }
+        Ok(())
+    }
+
     /// The stage and fingerprint of the run in this target, if one started.
     pub async fn current(
         &self,

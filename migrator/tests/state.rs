@@ -343,3 +343,31 @@ fn a_batch_read_again_gives_its_documents_or_says_the_source_changed() {
     assert_eq!(wanted.partition, whole);
     assert_eq!(wanted.start, Position::Start);
 }
+
+#[tokio::test]
+async fn the_load_time_is_recorded_once_and_kept_for_a_resume() {
+    with_test_database("state_load_time", |url| async move {
+        let mut conn = connect(&url).await.expect("connect");
+        let state = StateStore::new("_migrator");
+        // No run yet: nothing to adopt, nothing created.
+        state.adopt_load_time(&mut conn).await.expect("adopt");
+        state.init(&mut conn).await.expect("init");
+        state.settle_load_time(&mut conn).await.expect("settle");
+        let recorded = || async {
+            let mut conn = connect(&url).await.expect("connect");
+            sqlx::query_scalar::<_, i64>("SELECT unix_millis FROM _migrator.load_time")
+                .fetch_all(&mut conn)
+                .await
+                .expect("the load time")
+        };
+        assert_eq!(recorded().await, [migrator::load_time().timestamp_millis()]);
+        // A run recorded by another process keeps its time.
+        sqlx::query("UPDATE _migrator.load_time SET unix_millis = 1700000000123")
+            .execute(&mut conn)
+            .await
+            .expect("update");
+        state.settle_load_time(&mut conn).await.expect("settle");
+        assert_eq!(recorded().await, [1_700_000_000_123]);
+    })
+    .await;
+}

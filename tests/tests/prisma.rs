@@ -250,6 +250,46 @@ fn a_prisma_client_reads_what_was_loaded_into_the_tables_prisma_made() {
         read, expected,
         "what Prisma Client reads differs from the source documents"
     );
+
+    // `validate` writes the expected rows through the same adaptations: every document
+    // compared, nothing differs; then a changed amount and a lost label link are caught.
+    let source = DumpSource::open(dir.path()).expect("the dump opens");
+    let report = example::validate(&db, &schema, &source, 1_000_000);
+    assert!(report.passed(), "{:#?}", report.problems());
+    let compared: u64 = report.collections.iter().map(|c| c.sampled_documents).sum();
+    assert!(
+        compared as usize >= tasks.len(),
+        "{compared} documents compared"
+    );
+    let task_id = uuid_of(&oid(task, "_id").expect("_id"));
+    let project_id = uuid_of(&oid(task, "projectId").expect("projectId"));
+    let mut conn = db.connect();
+    db.block_on(migrator::sink::ddl::execute_all(
+        &mut conn,
+        "change the target",
+        &[
+            format!("UPDATE \"Project\" SET budget = budget + 0.01 WHERE id = '{project_id}'"),
+            format!("DELETE FROM \"_LabelToTask\" WHERE ctid = (SELECT ctid FROM \"_LabelToTask\" WHERE \"B\" = '{task_id}' LIMIT 1)"),
+        ],
+    ))
+    .expect("the target is changed");
+    let report = example::validate(&db, &schema, &source, 1_000_000);
+    assert!(!report.passed());
+    let found: Vec<(String, Option<String>)> = report
+        .collections
+        .iter()
+        .flat_map(|c| &c.mismatches)
+        .map(|m| (m.table.clone(), m.column.clone()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("Project".to_string(), Some("budget".to_string())),
+            ("_LabelToTask".to_string(), None)
+        ],
+        "{:#?}",
+        report.problems()
+    );
 }
 
 #[test]

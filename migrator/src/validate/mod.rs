@@ -28,6 +28,7 @@ pub use report::{
 use sqlx::PgConnection;
 use tracing::Instrument;
 
+use crate::pipeline::config::SchemaMode;
 use crate::run_error::RunError;
 use crate::schema::{ModelHandle, Schema};
 use crate::sink::sql::{self, Namespace};
@@ -50,13 +51,21 @@ pub async fn validate(
     sample: usize,
 ) -> Result<ValidationReport, RunError> {
     crate::allocator::set_activity(crate::allocator::Activity::Validating);
-    if state.current(conn).await?.is_none() {
+    let Some((fingerprint, _)) = state.current(conn).await? else {
         return Err(RunError::Internal(format!(
             "nothing to validate: no migration has run in this target (state schema `{}` is empty \
              or missing)",
             state.schema()
         )));
-    }
+    };
+    state.adopt_load_time(conn).await?;
+    let adapted;
+    let schema = if fingerprint.schema_mode == SchemaMode::Existing.as_str() {
+        adapted = existing_fit(schema, conn, target_schema).await?;
+        &adapted
+    } else {
+        schema
+    };
     let checkpoints = state.checkpoints(conn).await?;
     let validator = Validator {
         schema,
@@ -83,6 +92,23 @@ pub async fn validate(
         sample,
         collections,
     })
+}
+
+/// A run into a user's own tables wrote through adapters (a uuid as text, a timestamp into
+/// `timestamp(3)`): the expected rows are written the same way, so they compare with what the
+/// load wrote. The tables must still fit the models.
+async fn existing_fit(
+    schema: &Schema,
+    conn: &mut PgConnection,
+    target_schema: &str,
+) -> Result<Schema, RunError> {
+    let fit = crate::sink::existing::check(conn, schema, target_schema).await?;
+    if !fit.mismatches.is_empty() {
+        return Err(RunError::SchemaMismatch {
+            mismatches: fit.mismatches,
+        });
+    }
+    Ok(schema.adapted(&fit.adapters))
 }
 
 /// What every collection's validation shares.

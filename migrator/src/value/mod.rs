@@ -52,7 +52,7 @@ pub use json::ToJson;
 pub use object_id::{ObjectIdText, ObjectIdTextColumn};
 pub use serialized::{decode_serde, SerdeJson};
 pub use shape::serde_shape;
-pub use time::load_time;
+pub use time::{adopt_load_time, load_time};
 pub use vector::{check_dimensions, Dimensions, Vector, VectorElement, VECTOR_SUBTYPE};
 
 use bson::RawBsonRef;

@@ -30,13 +30,21 @@ fn unix_micros(millis: i64) -> Option<i64> {
     (micros.checked_sub(PG_EPOCH_MICROS)? >= MIN_PG_MICROS).then_some(micros)
 }
 
-/// The load time: the moment this process first asked for it, the same for every document
-/// after. For a column the documents do not always fill, such as Prisma's `@updatedAt`:
-/// `#[migrate(default = migrator::load_time)] updated_at: bson::DateTime` takes the document's
-/// `updatedAt` when it has one, else this.
+static LOAD_TIME: std::sync::OnceLock<DateTime> = std::sync::OnceLock::new();
+
+/// The load time: the run's, as its state records it (a resume and `validate`, in another
+/// process, use the same), else the moment this process first asked for it; the same for
+/// every document after. For a column the documents do not always fill, such as Prisma's
+/// `@updatedAt`: `#[migrate(default = migrator::load_time)] updated_at: bson::DateTime` takes
+/// the document's `updatedAt` when it has one, else this.
 pub fn load_time() -> DateTime {
-    static LOAD_TIME: std::sync::OnceLock<DateTime> = std::sync::OnceLock::new();
     *LOAD_TIME.get_or_init(DateTime::now)
+}
+
+/// Makes `recorded` (a run's load time) this process's unless it has one already; returns
+/// the load time in force.
+pub fn adopt_load_time(recorded: DateTime) -> DateTime {
+    *LOAD_TIME.get_or_init(|| recorded)
 }
 
 impl FromBson for DateTime {

@@ -55,6 +55,9 @@ pub(super) async fn stage(
     shared.observer.event(&Event::listed(&infos));
     check_collections(schema, shared.source.as_ref(), &infos)?;
     crate::pipeline::absent::report(schema, &infos, shared.observer.as_ref());
+    // Before any document is transformed: columns filled with the load time get the one a
+    // resumed run recorded (a new run records its own below).
+    state.adopt_load_time(control).await?;
     let mut workload = Workload::new(schema, infos);
     // The first collection's partitions are asked for while the state and the tables are set
     // up (on a resume that planned it already, the answer goes unused).
@@ -77,6 +80,7 @@ pub(super) async fn stage(
         state_ready = Some(ready);
     }
     let mut stage = state.begin(control, &fingerprint).await?;
+    state.settle_load_time(control).await?;
     if let Some(ready) = state_ready {
         // The creation task is gone only if it failed: the load then hears why.
         let _ = ready.send(());

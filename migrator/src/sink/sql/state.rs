@@ -109,7 +109,29 @@ pub fn create_state(state: &str) -> Vec<String> {
     PRIMARY KEY (table_name, column_name, action)
 )"
         ),
+        // The run's load time (`crate::load_time`), in milliseconds since the Unix epoch.
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.load_time (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    unix_millis bigint NOT NULL
+)"
+        ),
     ]
+}
+
+/// Records the run's load time `$1` unless one is recorded, and returns the one recorded.
+pub fn settle_load_time(state: &str) -> String {
+    let s = quote_ident(state);
+    format!(
+        "WITH added AS (INSERT INTO {s}.load_time (unix_millis) VALUES ($1) \
+         ON CONFLICT (singleton) DO NOTHING RETURNING unix_millis) \
+         SELECT unix_millis FROM added UNION ALL SELECT unix_millis FROM {s}.load_time"
+    )
+}
+
+/// The run's load time, if recorded.
+pub fn select_load_time(state: &str) -> String {
+    format!("SELECT unix_millis FROM {}.load_time", quote_ident(state))
 }
 
 /// SQL that creates `<schema>.object_id(uuid) RETURNS text`, the inverse of the ordered mapping
