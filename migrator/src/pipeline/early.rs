@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use crate::sink::constraints::{self, Busy};
 use crate::sink::ddl::Ddl;
 use crate::sink::sql;
+use crate::state::StateStore;
 
 /// The session building keys and indexes during the load.
 #[derive(Debug)]
@@ -39,8 +40,16 @@ pub struct EarlyWork {
 }
 
 impl EarlyKeys {
-    /// Starts the session (it connects at its first table).
-    pub fn start(url: String, target_schema: String, ddl: Arc<Ddl>, work: EarlyWork) -> Self {
+    /// Starts the session (it connects at its first table). Each of its statements runs under
+    /// the fence of `state`'s run epoch (see [`sql::hold_fence`]): once another run has taken
+    /// the target over, it starts none.
+    pub fn start(
+        url: String,
+        target_schema: String,
+        state: StateStore,
+        ddl: Arc<Ddl>,
+        work: EarlyWork,
+    ) -> Self {
         let (loaded, mut tables) = mpsc::unbounded_channel::<Vec<String>>();
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = Arc::clone(&stop);
@@ -61,7 +70,9 @@ impl EarlyKeys {
                         }
                     }
                     if let Some((conn, existing)) = &mut session {
-                        let built = build(conn, existing, &ddl, &table, work, &stopped).await;
+                        let fence = Fence { state: &state };
+                        let built =
+                            build(conn, existing, &ddl, &table, work, &stopped, fence).await;
                         added.extend(built);
                     }
                     if let Ok(mut current) = building.lock() {
@@ -130,8 +141,53 @@ async fn open(url: &str, target_schema: &str) -> Option<(PgConnection, BTreeSet<
     Some((conn, existing))
 }
 
-/// Builds the keys, then the indexes, of `table`; a refusal stops the table's work. Returns the
-/// names of the keys it added.
+/// The run epoch the session's statements run under.
+#[derive(Clone, Copy)]
+struct Fence<'a> {
+    state: &'a StateStore,
+}
+
+/// Why a statement did not run to its commit.
+enum Refused {
+    /// Another run took the target over: the session starts nothing more.
+    TakenOver,
+    Failed(sqlx::Error),
+}
+
+impl Fence<'_> {
+    /// Runs `statement` in a transaction that first holds the fence row of this run's epoch.
+    async fn run(self, conn: &mut PgConnection, statement: &str) -> Result<(), Refused> {
+        let Some(epoch) = self.state.epoch() else {
+            return conn
+                .execute(statement)
+                .await
+                .map(drop)
+                .map_err(Refused::Failed);
+        };
+        conn.execute("BEGIN").await.map_err(Refused::Failed)?;
+        let outcome = async {
+            let held: Option<i64> = sqlx::query_scalar(&sql::hold_fence(self.state.schema()))
+                .bind(epoch)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(Refused::Failed)?;
+            if held.is_none() {
+                return Err(Refused::TakenOver);
+            }
+            conn.execute(statement).await.map_err(Refused::Failed)?;
+            conn.execute("COMMIT").await.map_err(Refused::Failed)?;
+            Ok(())
+        }
+        .await;
+        if outcome.is_err() {
+            let _ = conn.execute("ROLLBACK").await;
+        }
+        outcome
+    }
+}
+
+/// Builds the keys, then the indexes, of `table`; a refusal stops the table's work, and a
+/// take-over by another run the session's. Returns the names of the keys it added.
 async fn build(
     conn: &mut PgConnection,
     existing: &BTreeSet<String>,
@@ -139,7 +195,20 @@ async fn build(
     table: &str,
     work: EarlyWork,
     stop: &AtomicBool,
+    fence: Fence<'_>,
 ) -> Vec<String> {
+    let refused = |e: Refused| match e {
+        Refused::TakenOver => {
+            stop.store(true, Ordering::SeqCst);
+            tracing::debug!(
+                table,
+                "another run took the target over: no more early keys"
+            );
+        }
+        Refused::Failed(e) => {
+            tracing::debug!(table, error = %e, "left to the constraints stage");
+        }
+    };
     let mut added = Vec::new();
     if work.keys {
         let keys = ddl
@@ -150,8 +219,8 @@ async fn build(
             if stop.load(Ordering::SeqCst) {
                 return added;
             }
-            if let Err(e) = conn.execute(keys.statement.as_str()).await {
-                tracing::debug!(table, error = %e, "keys left to the constraints stage");
+            if let Err(e) = fence.run(conn, keys.statement.as_str()).await {
+                refused(e);
                 return added;
             }
             added.extend(keys.names.iter().cloned());
@@ -167,8 +236,8 @@ async fn build(
             if stop.load(Ordering::SeqCst) {
                 return added;
             }
-            if let Err(e) = conn.execute(sql::if_missing(statement).as_str()).await {
-                tracing::debug!(table, error = %e, "index left to the constraints stage");
+            if let Err(e) = fence.run(conn, sql::if_missing(statement).as_str()).await {
+                refused(e);
                 return added;
             }
         }

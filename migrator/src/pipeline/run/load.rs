@@ -48,6 +48,7 @@ pub(super) async fn stage(
         EarlyKeys::start(
             config.pg_url.clone(),
             config.target_schema.clone(),
+            state.clone(),
             Arc::new(ddl.clone()),
             EarlyWork {
                 keys: true,

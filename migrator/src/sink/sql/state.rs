@@ -257,6 +257,17 @@ pub fn select_source_stamps(state: &str) -> String {
     )
 }
 
+/// Locks the fence row of run epoch `$1` until the transaction ends (no row: another run took
+/// the target over). A session of a run other than its writers (the early keys) runs each
+/// statement after it, in one transaction: a take-over waits for that statement, and none
+/// starts after it.
+pub fn hold_fence(state: &str) -> String {
+    format!(
+        "SELECT epoch FROM {}.fence WHERE epoch = $1 FOR KEY SHARE",
+        quote_ident(state)
+    )
+}
+
 /// Makes the next run epoch the only one that may commit batches, and returns it: waits for the
 /// batches that locked the fence to commit (see [`record_batch`]).
 pub fn take_over(state: &str) -> String {
