@@ -225,6 +225,8 @@ pub struct UnreadKeys {
     /// The struct's `ignore = [..]` list: keys, or paths below a key, dropped on purpose.
     pub ignored: Vec<String>,
     pub unknown: UnknownFields,
+    /// The rules of the structs flattened into the row, for the keys below their paths.
+    pub unknown_below: Vec<(String, UnknownFields)>,
 }
 
 impl TableDef {

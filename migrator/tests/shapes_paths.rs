@@ -393,3 +393,39 @@ fn flattened_structs_nest_and_null_out() {
     let out: Vec<_> = cases.iter().map(rows::<Company>).collect();
     insta::assert_yaml_snapshot!(out);
 }
+
+/// Unknown keys rejected, but not inside the flattened `Geo`, which reads its own subdocument by
+/// its own rule.
+#[derive(Debug, Migrate)]
+#[migrate(collection = "strict", unknown_fields = "reject")]
+struct Strict {
+    #[migrate(id)]
+    id: i32,
+    #[migrate(flatten)]
+    geo: Geo,
+}
+
+#[test]
+fn a_flattened_struct_reads_its_subdocument_by_its_own_rule_and_the_census_agrees() {
+    let doc = doc! { "_id": 1, "geo": { "lat": 1.0, "lng": 2.0, "alt": 3.0 } };
+    assert!(!rejected(&rows::<Strict>(&doc)));
+    assert!(rejected(&rows::<Strict>(&doc! { "_id": 2, "extra": 1 })));
+    let mut tally = Tally::new();
+    tally.observe(&RawDocumentBuf::try_from(&doc).expect("encodes"));
+    let coverage = collection_coverage(&Strict::model(), &tally.take());
+    let fates: Vec<String> = coverage
+        .keys
+        .iter()
+        .map(|k| format!("{} -> {}", k.path, k.fate.describe()))
+        .collect();
+    assert_eq!(
+        fates,
+        [
+            "_id -> column strict.id",
+            "geo -> read below (nested paths)",
+            "geo.alt -> DROPPED",
+            "geo.lat -> column strict.geo_lat",
+            "geo.lng -> column strict.geo_lng",
+        ]
+    );
+}

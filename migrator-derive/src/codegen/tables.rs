@@ -91,11 +91,12 @@ fn assemble(s: &Struct<'_>, own: TokenStream, index: TokenStream) -> TokenStream
     let p = private();
     let columns = own_columns(s, Names::Own);
     let unread = unread(s);
+    // The unread keys first: flattened structs add theirs with their columns.
     let own_table = quote! {
         let mut __own = #own;
         let __prefix = #p::row_path(&__own);
-        #(#columns)*
         __own.unread = #unread;
+        #(#columns)*
     };
     let nested: Vec<_> = s.table_fields().map(|f| nested(s, f, &index)).collect();
     let tables = if nested.is_empty() {
@@ -235,10 +236,11 @@ pub fn flat(s: &Struct<'_>) -> TokenStream {
     let columns = own_columns(s, Names::Flat);
     let skipped = s.skipped.iter().map(|k| &k.key);
     let ignored = &s.ignored;
+    let unknown = super::unknown_fields(s);
     quote! {
         let __prefix = #p::String::from(__path);
+        #p::flat_unread(__own, &__prefix, &[#(#skipped),*], &[#(#ignored),*], #unknown);
         #(#columns)*
-        #p::flat_unread(__own, &__prefix, &[#(#skipped),*], &[#(#ignored),*]);
     }
 }
 

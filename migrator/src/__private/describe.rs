@@ -23,6 +23,7 @@ pub fn unread_keys(
         skipped: skipped.iter().map(|k| path(prefix, k)).collect(),
         ignored: ignored.iter().map(|k| path(prefix, k)).collect(),
         unknown,
+        unknown_below: Vec::new(),
     }
 }
 

@@ -51,9 +51,17 @@ impl Flat {
     }
 }
 
-/// The keys a flattened struct names without reading (`skip`, `ignore`), below its path.
-pub fn flat_unread(table: &mut TableDef, prefix: &str, skipped: &[&str], ignored: &[&str]) {
+/// The keys a flattened struct names without reading (`skip`, `ignore`) and its rule for the
+/// others, below its path (it reads its subdocument itself, by its own `unknown_fields`).
+pub fn flat_unread(
+    table: &mut TableDef,
+    prefix: &str,
+    skipped: &[&str],
+    ignored: &[&str],
+    unknown: UnknownFields,
+) {
     let unread = &mut table.unread;
+    unread.unknown_below.push((prefix.to_string(), unknown));
     unread
         .skipped
         .extend(skipped.iter().map(|k| path(prefix, k)));

@@ -268,7 +268,14 @@ pub fn fate(model: &ModelDef, path: &str) -> Fate {
         }
     };
     let top = &path[..path.len() - relative.len() + top_len];
-    match unread.unknown {
+    // A flattened struct reads its subdocument by its own rule.
+    let unknown = unread
+        .unknown_below
+        .iter()
+        .filter(|(below, _)| path.len() > below.len() && within(path, below))
+        .max_by_key(|(below, _)| below.len())
+        .map_or(unread.unknown, |(_, rule)| *rule);
+    match unknown {
         UnknownFields::Ignore => Fate::Ignored {
             by: "unknown_fields = \"ignore\"".into(),
         },
