@@ -49,6 +49,7 @@ async function team(organizationId, taskId, userId) {
       labels: task.labels.map((l) => l.name),
       createdAt: time(task.createdAt),
       updatedAt: time(task.updatedAt),
+      dueDate: time(task.dueDate),
       estimatePoints: task.estimatePoints === null ? null : task.estimatePoints.toString(),
       budget: money(task.project.budget),
     },

@@ -119,6 +119,7 @@ fn a_prisma_client_reads_what_was_loaded_into_the_tables_prisma_made() {
         "existing column `Task.status`: labels of `task_status` written as enum type \"TaskStatus\"",
         "existing column `Task.priority`: labels of `task_priority` written as enum type \"TaskPriority\"",
         "existing column `Task.estimatePoints`: widened into bigint",
+        "existing column `Task.dueDate`: timestamptz written as its UTC day into date (a time of day is a dead letter)",
         "existing column `Plan.monthlyPrice`: numeric into numeric(65,30)",
         "existing column `Project.budget`: numeric into numeric(14,2)",
         "existing column `Label.color`: text into character varying(7) (a longer value is a dead letter)",
@@ -164,6 +165,7 @@ fn a_prisma_client_reads_what_was_loaded_into_the_tables_prisma_made() {
         .find(|t| {
             t.get_array("labelIds").is_ok_and(|a| a.len() > 1)
                 && millis(t.get("createdAt").unwrap_or(&Bson::Null)).is_some()
+                && millis(t.get("dueDate").unwrap_or(&Bson::Null)).is_some()
                 && projects_by_id[&oid(t, "projectId").expect("projectId")]
                     .get("budget")
                     .is_some_and(|b| *b != Bson::Null)
@@ -234,6 +236,7 @@ fn a_prisma_client_reads_what_was_loaded_into_the_tables_prisma_made() {
             "labels": label_names,
             "createdAt": { "date": true, "millis": millis(&task["createdAt"]) },
             "updatedAt": { "date": true, "millis": updated },
+            "dueDate": { "date": true, "millis": millis(&task["dueDate"]) },
             "estimatePoints": task.get("estimatePoints").and_then(|p| match p {
                 Bson::Int32(n) => Some(n.to_string()),
                 _ => None,
@@ -369,14 +372,18 @@ fn values_the_existing_columns_would_round_are_dead_letters_naming_the_field() {
     let project = PrismaProject::new(&team_schema);
     let db = TestDb::create("prisma_refused");
     project.create_tables(&db);
-    // Whole seconds only: a task created at a millisecond other than 0 would be rounded.
+    // Whole seconds only: a task created at a millisecond other than 0 would be rounded; a
+    // day only: a task completed at a time of day would lose it.
     let mut conn = db.connect();
     db.block_on(migrator::sink::ddl::execute_all(
         &mut conn,
-        "narrow a column",
-        &["ALTER TABLE \"Task\" ALTER COLUMN \"createdAt\" TYPE timestamp(0)".to_string()],
+        "narrow columns",
+        &[
+            "ALTER TABLE \"Task\" ALTER COLUMN \"createdAt\" TYPE timestamp(0)".to_string(),
+            "ALTER TABLE \"Task\" ALTER COLUMN \"completedAt\" TYPE date".to_string(),
+        ],
     ))
-    .expect("the column is narrowed");
+    .expect("the columns are narrowed");
 
     let schema = schema::example::prisma::schema().expect("the Prisma edition's models");
     let mut config = db.config();
@@ -397,19 +404,29 @@ fn values_the_existing_columns_would_round_are_dead_letters_naming_the_field() {
         fractional > 0,
         "the data has tasks created at a fraction of a second"
     );
+    let completed = tasks
+        .iter()
+        .filter(|t| millis(t.get("completedAt").unwrap_or(&Bson::Null)).is_some())
+        .count();
+    assert!(completed > 0, "the data has completed tasks");
     assert!(letters.len() >= fractional, "{letters:#?}");
+    let rounded = "timestamp(0) keeps 0 decimal places of seconds; the value would be rounded";
+    let day = "a date keeps the day only; the value has a time of day (UTC) that would be lost";
     for [collection, _, _, field, class, message] in &letters {
         assert_eq!(
-            (collection.as_str(), field.as_str(), class.as_str()),
-            ("tasks", "createdAt", "out_of_range")
+            (collection.as_str(), class.as_str()),
+            ("tasks", "out_of_range")
         );
         assert!(
-            message.contains(
-                "timestamp(0) keeps 0 decimal places of seconds; the value would be rounded"
-            ),
-            "{message}"
+            (field.contains("createdAt") && message.contains(rounded))
+                || (field.contains("completedAt") && message.contains(day)),
+            "{field}: {message}"
         );
     }
+    assert!(
+        letters.iter().any(|l| l[3] == "completedAt"),
+        "{letters:#?}"
+    );
     assert_eq!(db.table_count("Task") as usize + letters.len(), tasks.len());
 }
 

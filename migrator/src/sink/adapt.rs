@@ -26,6 +26,9 @@ pub enum Adapter {
     /// A timestamp into a column keeping `precision` (0..=5) decimal places of seconds: the
     /// bytes are the same (microseconds since 2000-01-01 UTC); a finer value is refused.
     Timestamp { precision: u8 },
+    /// A timestamp into a `date` column: the UTC day, refused when the value is not midnight
+    /// UTC (never truncated).
+    Date,
     /// A `numeric` into `numeric(precision, scale)`: refused when it needs rounding (more
     /// decimal places than `scale`) or has more than `precision - scale` integer digits.
     Numeric { precision: u16, scale: i16 },
@@ -62,6 +65,10 @@ impl Adapter {
                 let micros: [u8; 8] = body.try_into().map_err(|_| malformed("timestamp"))?;
                 check_timestamp(i64::from_be_bytes(micros), precision)?;
                 out.extend_from_slice(field);
+            }
+            Adapter::Date => {
+                let micros: [u8; 8] = body.try_into().map_err(|_| malformed("timestamp"))?;
+                put(out, &utc_day(i64::from_be_bytes(micros))?.to_be_bytes());
             }
             Adapter::Numeric { precision, scale } => {
                 check_numeric(body, precision, scale)?;
@@ -115,6 +122,22 @@ fn check_timestamp(micros: i64, precision: u8) -> Result<(), FieldError> {
     Err(FieldError::out_of_range(
         shown,
         format!("timestamp({precision}) keeps {precision} decimal places of seconds; the value would be rounded"),
+    ))
+}
+
+/// The day of a timestamp (microseconds since 2000-01-01 UTC) that is midnight UTC, as days
+/// since 2000-01-01 (PostgreSQL's binary `date`).
+fn utc_day(micros: i64) -> Result<i32, FieldError> {
+    const DAY: i64 = 86_400_000_000;
+    if micros.rem_euclid(DAY) == 0 {
+        if let Ok(days) = i32::try_from(micros.div_euclid(DAY)) {
+            return Ok(days);
+        }
+    }
+    let shown = crate::value::Cell::format_timestamp(micros.saturating_add(946_684_800_000_000));
+    Err(FieldError::out_of_range(
+        shown,
+        "a date keeps the day only; the value has a time of day (UTC) that would be lost",
     ))
 }
 
@@ -402,6 +425,27 @@ mod tests {
         assert!(
             refused.contains("2023-11-14T22:13:20.123Z") && refused.contains("timestamp(0)"),
             "{refused}"
+        );
+    }
+
+    #[test]
+    fn timestamps_at_midnight_utc_become_dates_others_are_refused() {
+        let at = |ms| bson::DateTime::from_millis(ms);
+        // 2024-02-29T00:00:00Z: 8825 days after 2000-01-01.
+        let mut day = 4i32.to_be_bytes().to_vec();
+        day.extend_from_slice(&8825i32.to_be_bytes());
+        assert_eq!(apply(Adapter::Date, &at(1_709_164_800_000)), Ok(day));
+        let mut before = 4i32.to_be_bytes().to_vec();
+        before.extend_from_slice(&(-1i32).to_be_bytes());
+        assert_eq!(apply(Adapter::Date, &at(946_598_400_000)), Ok(before));
+        let refused = apply(Adapter::Date, &at(1_709_164_800_001)).expect_err("a time of day");
+        assert!(
+            refused.contains("2024-02-29T00:00:00.001Z") && refused.contains("keeps the day only"),
+            "{refused}"
+        );
+        assert_eq!(
+            apply(Adapter::Date, &None::<bson::DateTime>),
+            Ok(field(&None::<bson::DateTime>))
         );
     }
 

@@ -137,6 +137,12 @@ pub fn fit_column(model: &ColumnDef, existing: &ExistingColumn) -> ColumnFit {
                 ),
             )
         }
+        (PgType::Timestamptz, "date") => adapted(
+            Some(Adapter::Date),
+            format!(
+                "timestamptz written as its UTC day into {shown} (a time of day is a dead letter)"
+            ),
+        ),
         (PgType::SmallInt, "int4") => widen(2, 4, shown),
         (PgType::SmallInt, "int8") => widen(2, 8, shown),
         (PgType::Integer, "int8") => widen(4, 8, shown),
@@ -450,6 +456,11 @@ mod tests {
                 Ok(None),
             ),
             (PgType::Enum(ROLE), existing("text", -1, "text"), Ok(None)),
+            (
+                PgType::Timestamptz,
+                existing("date", -1, "date"),
+                Ok(Some(Adapter::Date)),
+            ),
         ];
         for (ty, col, expected) in cases {
             let shown = format!("{} into {}", ty.sql(), col.display);
@@ -478,8 +489,8 @@ mod tests {
             ),
             (
                 PgType::Timestamptz,
-                existing("date", -1, "date"),
-                "column is date",
+                existing("time", -1, "time without time zone"),
+                "column is time without time zone",
             ),
         ] {
             match fit_column(&model(ty), &col) {

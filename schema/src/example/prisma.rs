@@ -4,8 +4,9 @@
 //! Tables are the model names and columns the field names in camelCase (`naming = "prisma"`);
 //! the labels of a task are Prisma's implicit many-to-many table `_LabelToTask`; `updatedAt`,
 //! which Prisma keeps NOT NULL without a default, takes the document's value or the load time.
-//! The column types are Prisma's (`text` ids, `timestamp(3)`, `decimal(65,30)`, enum types
-//! named after the Prisma enums): the load adapts each write and lists how.
+//! The column types are Prisma's (`text` ids, `timestamp(3)`, `date` for `@db.Date` due dates,
+//! `decimal(65,30)`, enum types named after the Prisma enums): the load adapts each write and
+//! lists how.
 //!
 //! Nine of the application's collections, the ones the Prisma application reads: the plan
 //! catalogue, organizations and their users (with their managers), teams, projects, labels,
