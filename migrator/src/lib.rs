@@ -9,6 +9,7 @@ pub mod census;
 pub mod cli;
 pub mod dead_letter;
 pub mod error;
+pub mod follow;
 pub mod geo;
 pub mod id;
 pub mod mapping;

@@ -9,7 +9,7 @@ use sqlx::{Connection, PgConnection, Row};
 
 use crate::run_error::RunError;
 use crate::sink::sql;
-use crate::source::{Partition, Position, SourceStamp};
+use crate::source::{ChangeStart, ClusterTime, Partition, Position, SourceStamp};
 
 /// What must not change between a run and its resume.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -248,14 +248,16 @@ impl StateStore {
     }
 
     /// Starts a run or checks that the existing one has the same fingerprint, then takes the
-    /// target over (see [`StateStore::take_over`]).
+    /// target over (see [`StateStore::take_over`]). A new run records `start`, where the
+    /// source's change stream stood before anything was read, in the run record's transaction.
     pub async fn begin(
         &self,
         conn: &mut PgConnection,
         fingerprint: &Fingerprint,
+        start: Option<&ChangeStart>,
     ) -> Result<RunStage, RunError> {
         self.init(conn).await?;
-        let stage = self.begin_run(conn, fingerprint).await?;
+        let stage = self.begin_run(conn, fingerprint, start).await?;
         self.take_over(conn).await?;
         Ok(stage)
     }
@@ -276,6 +278,7 @@ impl StateStore {
         &self,
         conn: &mut PgConnection,
         fingerprint: &Fingerprint,
+        start: Option<&ChangeStart>,
     ) -> Result<RunStage, RunError> {
         match self.current(conn).await? {
             Some((stored, stage)) => {
@@ -292,10 +295,27 @@ impl StateStore {
             None => {
                 let fp = serde_json::to_value(fingerprint)
                     .map_err(|e| RunError::Internal(e.to_string()))?;
+                let mut tx = conn
+                    .begin()
+                    .await
+                    .map_err(RunError::db("recording the run"))?;
                 sqlx::query(&sql::insert_run(&self.schema))
                     .bind(fp)
                     .bind(RunStage::New.as_str())
-                    .execute(&mut *conn)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(RunError::db("recording the run"))?;
+                if let Some(start) = start {
+                    let point = serde_json::to_value(start)
+                        .map_err(|e| RunError::Internal(format!("unwritable start point: {e}")))?;
+                    sqlx::query(&sql::insert_follow_start(&self.schema))
+                        .bind(point)
+                        .bind(start.cluster_time.map(ClusterTime::packed))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(RunError::db("recording the change stream's start point"))?;
+                }
+                tx.commit()
                     .await
                     .map_err(RunError::db("recording the run"))?;
                 Ok(RunStage::New)

@@ -80,7 +80,7 @@ async fn resuming_with_other_settings_is_refused_with_the_differences() {
         let state = StateStore::new("_migrator");
         assert_eq!(
             state
-                .begin(&mut conn, &fingerprint(4))
+                .begin(&mut conn, &fingerprint(4), None)
                 .await
                 .expect("begin"),
             RunStage::New
@@ -91,13 +91,13 @@ async fn resuming_with_other_settings_is_refused_with_the_differences() {
             .expect("stage");
         assert_eq!(
             state
-                .begin(&mut conn, &fingerprint(4))
+                .begin(&mut conn, &fingerprint(4), None)
                 .await
                 .expect("resume"),
             RunStage::Loading
         );
         let err = state
-            .begin(&mut conn, &fingerprint(8))
+            .begin(&mut conn, &fingerprint(8), None)
             .await
             .expect_err("other settings");
         let text = err.to_string();

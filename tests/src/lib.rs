@@ -14,6 +14,7 @@
 //! the Mongo-wire server `MIGRATOR_TEST_MONGO_URI`. Every test database is dropped at the end,
 //! also when the test fails, unless `E2E_KEEP_DATABASES=1`.
 
+pub mod changes;
 pub mod cli;
 pub mod data;
 pub mod example;

@@ -15,6 +15,7 @@ use crate::sink::sql;
 use crate::state::{connect, StateStore};
 
 /// Connection settings shared by every command.
+#[derive(Debug)]
 pub(super) struct Target {
     pub(super) pg_url: String,
     pub(super) target_schema: String,
@@ -123,6 +124,9 @@ pub async fn dispatch(cli: Cli, file: FileConfig, mut schema: Schema) -> u8 {
                     exit::OK
                 })
                 .map_err(anyhow::Error::from)
+        }
+        Command::Follow(args) => {
+            super::follow::follow(&args.source, &args.flags, &file, &target, &schema).await
         }
         Command::Status => status(&target, &schema).await,
         Command::Coverage { json } => coverage(*json, &target, &schema).await,

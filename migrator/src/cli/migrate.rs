@@ -173,6 +173,13 @@ pub(super) async fn migrate(
             code = exit::VALIDATION_FAILED;
         }
     }
+    if args.follow && code == exit::OK {
+        let followed =
+            super::follow::follow(&args.source, &args.follow_flags, file, target, schema).await?;
+        if followed != exit::OK {
+            return Ok(followed);
+        }
+    }
     let (rejected, read) = (report.dead_letters(), report.documents());
     if code == exit::OK && !accept.accepts(rejected, read) {
         eprintln!(

@@ -20,6 +20,7 @@ mod commands;
 mod coverage;
 mod errors;
 mod failure;
+mod follow;
 mod migrate;
 mod next;
 pub mod options;

@@ -60,6 +60,9 @@ pub enum Command {
     /// Print the PostgreSQL `schema.prisma` matching the models (models, relations both ways,
     /// enums), for an application that reads the migrated data through Prisma Client.
     Prisma,
+    /// Apply the live source's changes since the run's start point (taken before its copy) to
+    /// the finished target, until Ctrl+C or, with `--until-caught-up`, until it is in step.
+    Follow(FollowArgs),
     /// Show the progress recorded in the target's checkpoints.
     Status,
     /// Compare the source with the target after a run.
@@ -175,10 +178,46 @@ pub enum SchemaModeArg {
     Existing,
 }
 
+/// How a follow runs (`follow`, `migrate --follow`).
+#[derive(Debug, Clone, Args)]
+pub struct FollowFlags {
+    /// Stop once the follow is at the head of the change stream with a lag under MS
+    /// milliseconds (default 1000), printing the final resume token: the cutover's last step.
+    #[arg(long, value_name = "MS", num_args = 0..=1, default_missing_value = "1000")]
+    pub until_caught_up: Option<u64>,
+    /// A changed document its model refuses: `keep` its rows' last valid version, or `delete`
+    /// them (as a fresh migration would); a dead letter either way.
+    #[arg(long, value_enum, default_value = "keep")]
+    pub on_invalid: OnInvalidArg,
+    /// Most changes per PostgreSQL transaction.
+    #[arg(long, default_value_t = 1000, value_parser = at_least_one())]
+    pub follow_batch: usize,
+}
+
+/// `--on-invalid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnInvalidArg {
+    Keep,
+    Delete,
+}
+
+#[derive(Debug, Args)]
+pub struct FollowArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub flags: FollowFlags,
+}
+
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
     #[command(flatten)]
     pub source: SourceArgs,
+    /// After the load and the constraints, follow the live source's changes (see `follow`).
+    #[arg(long)]
+    pub follow: bool,
+    #[command(flatten)]
+    pub follow_flags: FollowFlags,
     /// Documents per batch (each batch is one transaction).
     #[arg(long, env = "MIGRATOR_BATCH_SIZE", value_parser = at_least_one())]
     pub batch_size: Option<usize>,

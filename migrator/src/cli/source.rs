@@ -39,6 +39,17 @@ pub fn detect(spec: &str) -> anyhow::Result<SourceKind> {
     bail!("--source {spec}: no such file or directory, and not a mongodb:// URI")
 }
 
+/// The database a mongodb:// source reads (`--database`, else the URI's path).
+pub fn database_of(args: &SourceArgs) -> anyhow::Result<String> {
+    match (&args.database, args.source.as_deref()) {
+        (Some(d), _) => Ok(d.clone()),
+        (None, Some(spec)) => database_from_uri(spec).context(
+            "the mongodb:// URI names no database: add it to the URI's path or pass --database",
+        ),
+        (None, None) => bail!("no source"),
+    }
+}
+
 /// Opens the source.
 pub fn open(args: &SourceArgs) -> anyhow::Result<Arc<dyn Source>> {
     let Some(spec) = args.source.as_deref() else {

@@ -58,6 +58,9 @@ pub(super) async fn status(target: &Target, schema: &Schema) -> anyhow::Result<u
             progress
         );
     }
+    if let Some(follow) = crate::follow::FollowState::read(&mut conn, &state).await? {
+        say!("{}", super::follow::status_lines(&follow));
+    }
     let coverage = super::coverage::stored(&mut conn, &target.state_schema, schema).await?;
     let section = super::coverage::status_section(&coverage);
     if !section.is_empty() {

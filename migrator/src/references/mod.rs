@@ -16,6 +16,7 @@ use crate::source::Source;
 use crate::state::StateStore;
 
 mod reject;
+pub mod targeted;
 
 /// The most dangling references of one `keep` column recorded one by one in
 /// `reference_issues` (all are counted in `reference_counts`). `null` and `skip` record every
@@ -337,7 +338,7 @@ fn reference_source(table: &TableDef, column: &str) -> String {
 
 /// Deletes rows of table `index` (by `condition`, or whose primary key is in `keys`) and every row
 /// that hangs off them in the model's junction and child tables. Returns rows deleted from `index`.
-async fn delete_rows(
+pub(crate) async fn delete_rows(
     conn: &mut PgConnection,
     ns: Namespace<'_>,
     def: &ModelDef,

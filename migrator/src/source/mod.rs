@@ -347,6 +347,49 @@ pub trait Source: Send + Sync {
     fn rereadable(&self) -> bool {
         false
     }
+
+    /// Where the source's change stream stands now, taken before any collection is read so
+    /// that a follow ([`crate::follow`]) applies every change made during and after the copy.
+    /// `None`: the source has no change stream (files, a standalone server).
+    fn change_start(&self) -> Result<Option<ChangeStart>, SourceError> {
+        Ok(None)
+    }
+}
+
+/// A point in a live source's change stream: its resume token (canonical Extended JSON) and
+/// the cluster time it was taken at, if the server said.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeStart {
+    pub token: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_time: Option<ClusterTime>,
+}
+
+/// A MongoDB cluster time (seconds since the epoch and an ordinal within the second).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ClusterTime {
+    pub seconds: u32,
+    pub increment: u32,
+}
+
+impl ClusterTime {
+    /// One number that sorts like the time (as PostgreSQL stores it).
+    pub fn packed(self) -> i64 {
+        (i64::from(self.seconds) << 32) | i64::from(self.increment)
+    }
+
+    pub fn unpacked(packed: i64) -> ClusterTime {
+        ClusterTime {
+            seconds: u32::try_from(packed >> 32).unwrap_or(0),
+            increment: u32::try_from(packed & 0xffff_ffff).unwrap_or(0),
+        }
+    }
+}
+
+impl std::fmt::Display for ClusterTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Timestamp({}, {})", self.seconds, self.increment)
+    }
 }
 
 /// What [`Source::split_rest`] decided.

@@ -73,13 +73,21 @@ pub(super) async fn stage(
         .collect();
     let mut creating = None;
     let mut state_ready = None;
-    if config.schema_mode == SchemaMode::Create && state.current(control).await?.is_none() {
+    let new_run = state.current(control).await?.is_none();
+    // A new run from a live source notes where its change stream stands before any collection
+    // is read: a follow applies every change from there (see `crate::follow`).
+    let start = if new_run {
+        change_start(shared).await
+    } else {
+        None
+    };
+    if config.schema_mode == SchemaMode::Create && new_run {
         let create = new_tables(control, schema, config, ddl, &workload.order, &names).await?;
         let (ready, waiting) = tokio::sync::oneshot::channel();
         creating = Some(start_creating(shared, state, create, Some(waiting)));
         state_ready = Some(ready);
     }
-    let mut stage = state.begin(control, &fingerprint).await?;
+    let mut stage = state.begin(control, &fingerprint, start.as_ref()).await?;
     state.settle_load_time(control).await?;
     if let Some(ready) = state_ready {
         // The creation task is gone only if it failed: the load then hears why.
@@ -121,6 +129,31 @@ pub(super) async fn stage(
         opened: None,
         busy: None,
     }))
+}
+
+/// Where the source's change stream stands, if it has one. A source that cannot say (a server
+/// without change streams, a user without the privilege) is noted, and the load goes on: only
+/// a later follow needs the point.
+async fn change_start(shared: &Arc<Shared>) -> Option<crate::source::ChangeStart> {
+    let source = Arc::clone(&shared.source);
+    let taken = tokio::task::spawn_blocking(move || source.change_start()).await;
+    match taken {
+        Ok(Ok(start)) => start,
+        Ok(Err(e)) => {
+            shared.observer.event(&Event::Note {
+                message: format!(
+                    "no change stream start point recorded ({e}): this run cannot be followed"
+                ),
+            });
+            None
+        }
+        Err(e) => {
+            shared.observer.event(&Event::Note {
+                message: format!("no change stream start point recorded: {e}"),
+            });
+            None
+        }
+    }
 }
 
 /// Records the `loading` stage of a run into a user's own tables (checked against the models

@@ -74,6 +74,7 @@ pub fn create_state(state: &str) -> Vec<String> {
             "CREATE INDEX IF NOT EXISTS dead_letters_collection_idx ON {s}.dead_letters (collection, class)"
         ),
         create_object_id_function(state),
+        super::follow::create_follow(state),
         format!(
             "CREATE TABLE IF NOT EXISTS {s}.key_census (
     collection text NOT NULL,

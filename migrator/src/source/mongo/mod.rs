@@ -36,7 +36,8 @@ use self::conn::{run_on, Conn, OwnedRuntime};
 use self::ranges::Known;
 use self::stream::{collect, IdOrderStream, IdRange};
 use super::{
-    CollectionInfo, DocStream, Partition, Position, RangeClaim, RestSplit, Source, SourceError,
+    ChangeStart, CollectionInfo, DocStream, Partition, Position, RangeClaim, RestSplit, Source,
+    SourceError,
 };
 
 /// Documents per `find` unless [`MongoSource::with_batch_size`] says otherwise.
@@ -492,6 +493,15 @@ impl Source for MongoSource {
             None => {}
         }
         Ok(split)
+    }
+
+    /// Opens a change stream on the database and returns its resume token (see
+    /// [`crate::follow`]).
+    fn change_start(&self) -> Result<Option<ChangeStart>, SourceError> {
+        let db = self.conn.db.clone();
+        self.conn
+            .run(async move { crate::follow::start_point(&db).await })
+            .map(Some)
     }
 
     fn fetch(&self, collection: &str, ids: &[Bson]) -> Result<Vec<RawDocumentBuf>, SourceError> {
