@@ -97,6 +97,10 @@ pub struct RunReport {
     /// census (`None` when there is none to report from).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keys: Option<crate::census::KeyFindings>,
+    /// `--schema-mode existing`: each column written adapted to the existing column's type
+    /// (`Task.id: uuid written as its canonical text`), as the check before the load listed it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub adaptations: Vec<String>,
 }
 
 impl RunReport {

@@ -126,6 +126,12 @@ fn a_prisma_client_reads_what_was_loaded_into_the_tables_prisma_made() {
         "existing column `_LabelToTask.A`: uuid written as its canonical text",
     ] {
         assert!(notes.contains(adaptation), "`{adaptation}` not listed in:\n{notes}");
+        let reported = adaptation.trim_start_matches("existing column ");
+        assert!(
+            report.adaptations.iter().any(|a| a.starts_with(reported)),
+            "`{reported}` not in the report: {:#?}",
+            report.adaptations
+        );
     }
 
     // Every document loaded, the implicit junction's rows included.

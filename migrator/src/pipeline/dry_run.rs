@@ -91,5 +91,6 @@ pub fn dry_run(
         stage_seconds: BTreeMap::new(),
         seconds: started.elapsed().as_secs_f64(),
         keys: Some(KeyFindings::of(&coverage(schema, &census))),
+        adaptations: Vec::new(),
     })
 }

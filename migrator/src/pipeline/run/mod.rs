@@ -63,6 +63,8 @@ struct Shared {
     tables: TablesGate,
     /// Buffers of written batches, for the readers.
     buffers: BufferPool,
+    /// The columns written adapted to a user's own tables (`--schema-mode existing`).
+    adaptations: Mutex<Vec<String>>,
 }
 
 impl Shared {
@@ -122,6 +124,7 @@ pub async fn run(
         rows_as_written: AtomicBool::new(false),
         tables: TablesGate::pending(),
         buffers: BufferPool::new(idle_buffers),
+        adaptations: Mutex::new(Vec::new()),
     });
     let started_ahead = Started { listing, sessions };
     let result = run_locked(schema, &shared, &state, &mut control, started_ahead).await;
@@ -251,6 +254,9 @@ async fn fit_existing(
         shared.observer.event(&Event::Note {
             message: format!("existing column {adaptation}"),
         });
+    }
+    if let Ok(mut adaptations) = shared.adaptations.lock() {
+        adaptations.clone_from(&fit.adaptations);
     }
     Ok(schema.adapted(&fit.adapters))
 }

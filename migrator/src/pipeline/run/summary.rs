@@ -118,6 +118,11 @@ pub(super) async fn summarize(
         stage_seconds,
         seconds: elapsed.as_secs_f64(),
         keys: None,
+        adaptations: shared
+            .adaptations
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default(),
     })
 }
 
