@@ -73,6 +73,16 @@ impl MongoSource {
     /// Connects to `uri` and checks the deployment answers (`ping`) before returning.
     pub fn connect(uri: &str, database: &str) -> Result<Self, SourceError> {
         let name = format!("MongoDB database `{database}`");
+        if uri.starts_with("mongodb+srv://") && !cfg!(feature = "srv") {
+            return Err(SourceError::Server {
+                source_name: name,
+                reason: "a mongodb+srv:// URI needs DNS lookups, and this program was built \
+                         without migrator's `srv` feature (on by default; the workspace's example \
+                         binaries build with `--features schema/srv`); or pass the hosts as \
+                         mongodb://host1,host2/?tls=true"
+                    .into(),
+            });
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("migrator-mongo")
