@@ -32,7 +32,10 @@ use crate::run_error::RunError;
 use crate::schema::Schema;
 use crate::sink::sql::{self, Namespace};
 use crate::source::Source;
-use crate::state::{connect, RunStage, StateStore};
+use crate::state::{connect, connect_as, RunStage, StateStore};
+
+/// The `application_name` of the session that applies the changes.
+pub const FOLLOW_APPLICATION: &str = "migrator-follow";
 use apply::{Applied, Context};
 use stream::{Change, ChangeReader, What};
 
@@ -98,6 +101,8 @@ pub enum FollowError {
     NoStartPoint { state: String },
     #[error("{source_name} no longer has the changes after the recorded point ({reason}): the target cannot be brought up to date from the stream; migrate again with --restart (the server's history, its oplog, must cover the copy and the follow)")]
     HistoryLost { source_name: String, reason: String },
+    #[error("a follow cannot follow {what}")]
+    Unsupported { what: String },
     #[error("the follow stopped: {reason}, at resume token {token}. The tables of the collections concerned no longer follow the source: migrate again with --restart")]
     Stopped {
         reason: String,
@@ -106,7 +111,8 @@ pub enum FollowError {
 }
 
 /// Follows the source until `stop` is set, the caught-up bound is met, or a change stops it.
-/// Takes the run's lock and its epoch like a run.
+/// Takes the run's lock and its epoch like a run. A lost connection to either server is retried
+/// (with backoff) from the position recorded in the target: nothing is lost or applied twice.
 pub async fn follow(
     schema: &Schema,
     source: Arc<dyn Source>,
@@ -114,10 +120,60 @@ pub async fn follow(
     stop: Arc<AtomicBool>,
     on_progress: &(dyn Fn(&FollowProgress) + Send + Sync),
 ) -> Result<FollowProgress, FollowError> {
+    let mut retries = 0u32;
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let attempt = follow_once(schema, Arc::clone(&source), options, &stop, on_progress).await;
+        match attempt {
+            Err(e) if retries < MAX_RETRIES && passing(&e) && !stop.load(Ordering::SeqCst) => {
+                tracing::warn!(error = %e, "the follow lost a connection; resuming from the recorded position in {backoff:?}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+                retries += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Connection problems a follow retries.
+const MAX_RETRIES: u32 = 8;
+
+/// Whether `e` is a passing connection problem (the follow resumes from its recorded position).
+fn passing(e: &FollowError) -> bool {
+    match e {
+        FollowError::Source { .. } => true,
+        FollowError::Run(RunError::Database { source, .. }) => match source {
+            sqlx::Error::Database(db) => {
+                let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+                code.starts_with("08")
+                    || code.starts_with("57P")
+                    || code == "40001"
+                    || code == "40P01"
+            }
+            sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+async fn follow_once(
+    schema: &Schema,
+    source: Arc<dyn Source>,
+    options: &FollowOptions,
+    stop: &AtomicBool,
+    on_progress: &(dyn Fn(&FollowProgress) + Send + Sync),
+) -> Result<FollowProgress, FollowError> {
     let state = StateStore::new(options.state_schema.clone());
     let mut control = connect(&options.pg_url).await?;
     state.lock(&mut control).await?;
-    let result = follow_locked(schema, source, options, &state, &stop, on_progress).await;
+    let result = match begin(&state, &mut control).await {
+        // On the session that holds the lock: a follow killed while taking the target over
+        // keeps the lock until its statement is done.
+        Ok(epoch) => follow_locked(schema, source, options, &state, epoch, stop, on_progress).await,
+        Err(e) => Err(e),
+    };
     let _ = state.unlock(&mut control).await;
     if let Err(FollowError::Stopped { reason, .. } | FollowError::HistoryLost { reason, .. }) =
         &result
@@ -130,16 +186,17 @@ pub async fn follow(
     result
 }
 
-async fn follow_locked(
-    schema: &Schema,
-    source: Arc<dyn Source>,
-    options: &FollowOptions,
-    state: &StateStore,
-    stop: &AtomicBool,
-    on_progress: &(dyn Fn(&FollowProgress) + Send + Sync),
-) -> Result<FollowProgress, FollowError> {
-    let mut conn = connect(&options.pg_url).await?;
-    match state.current(&mut conn).await? {
+/// Checks the run is finished and takes the target over: returns the epoch.
+async fn begin(state: &StateStore, control: &mut PgConnection) -> Result<i64, FollowError> {
+    match state.current(control).await? {
+        Some((fingerprint, RunStage::Done)) if fingerprint.schema_mode != "create" => {
+            return Err(FollowError::Unsupported {
+                what: format!(
+                    "a run with --schema-mode {} (the follow writes the models' own tables)",
+                    fingerprint.schema_mode
+                ),
+            })
+        }
         Some((_, RunStage::Done)) => {}
         Some((_, stage)) => {
             return Err(FollowError::NotFinished {
@@ -154,7 +211,19 @@ async fn follow_locked(
             })
         }
     }
-    let epoch = state.take_over(&mut conn).await?;
+    Ok(state.take_over(control).await?)
+}
+
+async fn follow_locked(
+    schema: &Schema,
+    source: Arc<dyn Source>,
+    options: &FollowOptions,
+    state: &StateStore,
+    epoch: i64,
+    stop: &AtomicBool,
+    on_progress: &(dyn Fn(&FollowProgress) + Send + Sync),
+) -> Result<FollowProgress, FollowError> {
+    let mut conn = connect_as(&options.pg_url, FOLLOW_APPLICATION).await?;
     let Some(recorded) = FollowState::read(&mut conn, state).await? else {
         return Err(FollowError::NoStartPoint {
             state: state.schema().to_string(),
