@@ -80,7 +80,13 @@ fn singular(name: &str) -> String {
         Some(i) => (&name[..=i], &name[i + 1..]),
         None => ("", name),
     };
-    let one = if let Some(stem) = last.strip_suffix("ies").filter(|s| s.len() > 1) {
+    // Nouns whose singular ends in `ie` (`movies`, `cookies`), not in `y`.
+    const IE: &[&str] = &[
+        "movies", "cookies", "zombies", "rookies", "selfies", "calories",
+    ];
+    let one = if IE.contains(&last) {
+        last[..last.len() - 1].to_string()
+    } else if let Some(stem) = last.strip_suffix("ies").filter(|s| s.len() > 1) {
         format!("{stem}y")
     } else if let Some(stem) = ["sses", "xes", "ches", "shes"]
         .iter()
@@ -153,6 +159,7 @@ mod tests {
         for (c, t) in [
             ("users", "User"),
             ("categories", "Category"),
+            ("movies", "Movie"),
             ("mongomart_item", "MongomartItem"),
             ("addresses", "Address"),
             ("status", "Status"),

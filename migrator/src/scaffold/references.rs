@@ -155,7 +155,9 @@ pub fn find(scan: &SourceScan) -> References {
     // Targets: every `_id`, and every unique candidate.
     let mut targets: Vec<(&str, String, &KeySet, u8, bool)> = Vec::new();
     for c in &scan.collections {
-        let mut wanted = vec![("_id".to_string(), true)];
+        // Every collection's `_id` is indexed: that is no evidence that a few small integers
+        // (`reviews[].stars` 1..5 among items numbered 1..23) point at it.
+        let mut wanted = vec![("_id".to_string(), false)];
         for ((coll, path), key) in &refs.unique {
             if coll == &c.name {
                 wanted.push((path.clone(), key.index.is_some()));
