@@ -16,6 +16,7 @@
 //! workload ([`large`]).
 
 mod contenders;
+mod follow;
 mod large;
 mod measure;
 mod pg;
@@ -86,6 +87,15 @@ fn main() -> ExitCode {
         Some("cli-accounts") => {
             let rest = argv[..1].iter().chain(&argv[2..]).cloned();
             return migrator::cli::main_from(rest, schema::accounts::schema);
+        }
+        Some("follow") => {
+            return match follow::main(&argv[2..]) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
         }
         Some("large") => {
             let ran = tokio::runtime::Runtime::new()
