@@ -155,14 +155,23 @@ fn a_follow_killed_at_random_moments_loses_nothing_and_applies_nothing_twice() {
     seed(&mongo);
     let db = TestDb::create("follow_kill");
     let cli = Cli::new(BIN, SchemaChoice::Fixture, db.url());
-    cli.run(&[
+    // The copy and a follow in one command: nothing writes yet, so it is caught up at once.
+    let chained = cli.run(&[
         "migrate",
         "--source",
         &source(&mongo),
         "--accept-rejected",
         "100%",
-    ])
-    .expect_code(0);
+        "--follow",
+        "--until-caught-up",
+        "0",
+    ]);
+    chained.expect_code(0);
+    assert!(
+        chained.stdout.contains("final resume token"),
+        "migrate --follow printed no final token:\n{}",
+        chained.stdout
+    );
     let workload = Workload::start(mongo.uri(), mongo.name(), 11, Duration::from_millis(1));
     let mut rng = 0x2545_f491_4f6c_dd1du64;
     let started = Instant::now();

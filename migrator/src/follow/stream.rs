@@ -302,3 +302,63 @@ fn parse(event: &RawDocument) -> Result<Change, String> {
         what,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(doc: bson::Document) -> Change {
+        let raw = RawDocumentBuf::try_from(&doc).expect("a document");
+        parse(&raw).expect("a change")
+    }
+
+    #[test]
+    fn events_become_changes() {
+        let token = doc! {"_data": "00"};
+        let ns = doc! {"db": "app", "coll": "orders"};
+        let time = bson::Timestamp {
+            time: 5,
+            increment: 2,
+        };
+        let upsert = event(
+            doc! {"_id": token.clone(), "operationType": "update", "clusterTime": time,
+            "ns": ns.clone(), "documentKey": {"_id": 1}, "fullDocument": {"_id": 1, "x": 2}},
+        );
+        assert!(
+            matches!(&upsert.what, What::Upsert { collection, id: Bson::Int32(1), .. } if collection == "orders")
+        );
+        assert_eq!(
+            upsert.cluster_time,
+            Some(ClusterTime {
+                seconds: 5,
+                increment: 2
+            })
+        );
+        assert_eq!(upsert.token, serde_json::json!({"_data": "00"}));
+        // An update whose document was gone when the server looked it up: the document is gone.
+        let gone = event(
+            doc! {"_id": token.clone(), "operationType": "update", "ns": ns.clone(),
+            "documentKey": {"_id": 1}, "fullDocument": null},
+        );
+        assert!(matches!(gone.what, What::Delete { .. }));
+        let in_transaction = event(
+            doc! {"_id": token.clone(), "operationType": "delete", "ns": ns.clone(),
+            "documentKey": {"_id": 1}, "lsid": {"id": 1}, "txnNumber": 4_i64},
+        );
+        assert_eq!(in_transaction.transaction.map(|t| t.1), Some(4));
+        for (operation, says) in [
+            ("drop", "collection `orders` was dropped"),
+            ("rename", "collection `orders` was renamed"),
+            ("invalidate", "the change stream was invalidated"),
+        ] {
+            let stop =
+                event(doc! {"_id": token.clone(), "operationType": operation, "ns": ns.clone()});
+            assert!(
+                matches!(&stop.what, What::Stop { reason } if reason == says),
+                "{operation}"
+            );
+        }
+        let index = event(doc! {"_id": token, "operationType": "createIndexes", "ns": ns});
+        assert!(matches!(index.what, What::Nothing));
+    }
+}

@@ -162,3 +162,44 @@ pub fn restrict_to_documents(
 /// `SET LOCAL session_replication_role = replica`: the foreign keys' triggers are off in the
 /// follow's transaction; its own reference resolution leaves no dangling reference at commit.
 pub const FOLLOW_REPLICA_ROLE: &str = "SET LOCAL session_replication_role = replica";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(parent: &str, key: &str, column: &str) -> (String, String, String) {
+        (parent.to_string(), key.to_string(), column.to_string())
+    }
+
+    #[test]
+    fn rows_of_documents_are_found_through_every_level_of_children() {
+        let cases: [(&[(String, String, String)], &str); 3] = [
+            (
+                &[],
+                r#"t."id" = ANY(ARRAY(SELECT v::uuid FROM pg_temp.migrator_follow_sets WHERE set_id = 3))"#,
+            ),
+            (
+                &[step("\"orders\"", "id", "order_id")],
+                r#"t."order_id" = ANY(ARRAY(SELECT v::uuid FROM pg_temp.migrator_follow_sets WHERE set_id = 3))"#,
+            ),
+            (
+                &[
+                    step("\"lines\"", "line_id", "line_id"),
+                    step("\"orders\"", "id", "order_id"),
+                ],
+                r#"t."line_id" = ANY(ARRAY(SELECT "line_id" FROM "lines" WHERE "order_id" = ANY(ARRAY(SELECT v::uuid FROM pg_temp.migrator_follow_sets WHERE set_id = 3))))"#,
+            ),
+        ];
+        for (chain, expected) in cases {
+            assert_eq!(restrict_to_documents(chain, "id", "uuid", 3), expected);
+        }
+    }
+
+    #[test]
+    fn values_are_read_from_their_set() {
+        assert_eq!(
+            restrict_to_values("customer_id", "integer", 7),
+            r#"t."customer_id" = ANY(ARRAY(SELECT v::integer FROM pg_temp.migrator_follow_sets WHERE set_id = 7))"#
+        );
+    }
+}
