@@ -167,13 +167,15 @@ pub const FOLLOW_REPLICA_ROLE: &str = "SET LOCAL session_replication_role = repl
 mod tests {
     use super::*;
 
-    fn step(parent: &str, key: &str, column: &str) -> (String, String, String) {
+    type Step = (String, String, String);
+
+    fn step(parent: &str, key: &str, column: &str) -> Step {
         (parent.to_string(), key.to_string(), column.to_string())
     }
 
     #[test]
     fn rows_of_documents_are_found_through_every_level_of_children() {
-        let cases: [(&[(String, String, String)], &str); 3] = [
+        let cases: [(&[Step], &str); 3] = [
             (
                 &[],
                 r#"t."id" = ANY(ARRAY(SELECT v::uuid FROM pg_temp.migrator_follow_sets WHERE set_id = 3))"#,
