@@ -1,5 +1,5 @@
 // Reads the migrated example through the generated Prisma Client (the pg driver adapter) and
-// prints what it read as one JSON document, for tests/tests/prisma.rs to compare with the
+// prints what it read as one JSON document, for tests/tests/prisma/ to compare with the
 // source documents.
 //   node read.js team <organization id> <task id> <user id>   the team's schema.prisma
 //   node read.js counts                                          every model's count()
