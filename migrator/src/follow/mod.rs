@@ -311,6 +311,9 @@ async fn follow_locked(
             }
         }
     }
+    if period.1 > 0 {
+        progress.rate = period.1 as f64 / period.0.elapsed().as_secs_f64().max(0.001);
+    }
     on_progress(&progress);
     Ok(progress)
 }
