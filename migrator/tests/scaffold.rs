@@ -66,12 +66,16 @@ fn number_drift_and_mixed_types() {
 
 #[test]
 fn absent_null_maps_and_enums() {
-    let docs = (0..60)
+    // 120 documents: `status` is an enum (three word labels, 40 uses each); `zone` (few labels
+    // that are not words) and `author_name` (a name) are not.
+    let docs = (0..120)
         .map(|i| {
-            let status = ["open", "closed", "in progress"][i as usize % 3];
+            let status = ["open", "closed", "in_progress"][i as usize % 3];
             let mut d = doc! {
                 "_id": oid(i),
                 "status": status,
+                "zone": (["UTC", "Europe/Berlin"][i as usize % 2]),
+                "author_name": (["ann", "bob"][i as usize % 2]),
                 "byUser": { format!("{:024x}", i): { "seen": true } },
                 "createdAt": DateTime::from_millis(i64::from(i) * 1000),
             };

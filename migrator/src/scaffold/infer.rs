@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use super::enums;
 use super::model::{Crate, EnumDef, Field, Model, WithFn};
 use super::names::{field_ident, type_ident, variant_ident, Names};
 use super::references::References;
@@ -22,9 +23,6 @@ const GEO_KINDS: &[&str] = &[
 ];
 /// A subdocument with more keys than this is kept whole (jsonb).
 const MAX_NESTED_KEYS: usize = 20;
-/// Enums: at most this many labels, each label used this many times on average.
-const MAX_LABELS: usize = 16;
-const USES_PER_LABEL: u64 = 10;
 
 fn n(x: u64) -> String {
     let s = x.to_string();
@@ -556,11 +554,7 @@ impl Inferrer<'_> {
         let p = self.profile(scope, path)?;
         let total: u64 = p.labels.values().sum();
         let labels = p.labels.len();
-        if p.labels_overflow
-            || !(2..=MAX_LABELS).contains(&labels)
-            || total < USES_PER_LABEL * labels as u64
-            || total < 20
-        {
+        if !enums::evidence(&p.labels, p.labels_overflow, path) {
             return None;
         }
         let mut names = Names::default();

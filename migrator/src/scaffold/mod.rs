@@ -5,6 +5,7 @@
 //! or unique values; [`infer`] chooses a type per key and explains it; [`write`] renders the crate
 //! and writes it without overwriting edits.
 
+mod enums;
 pub mod infer;
 pub mod model;
 pub mod names;
