@@ -70,7 +70,7 @@ fn a_memory_limit_below_the_need_is_a_clear_error_and_the_stated_minimum_runs() 
     for part in [
         "not enough memory for this run",
         "128 MiB (`ulimit -v`)",
-        "may need 624 MiB",
+        "may need 752 MiB",
         "12 batches in flight of `--batch-bytes` 8 MiB",
         "lower `--batch-bytes` or `--jobs`",
     ] {
@@ -83,11 +83,11 @@ fn a_memory_limit_below_the_need_is_a_clear_error_and_the_stated_minimum_runs() 
     // Refused before anything was written.
     assert!(db.tables("_migrator").is_empty() && db.tables("public").is_empty());
 
-    // The README's minimum for `--jobs 1 --batch-bytes 1MiB`: 294 MiB of address space (the
+    // The README's minimum for `--jobs 1 --batch-bytes 1MiB`: 358 MiB of address space (the
     // manifest's injected faults are rejected on purpose, and accepted: exactly that many).
     let accepted = manifest.rejections().to_string();
     let (code, stderr) = migrate_under_limit(
-        294 * 1024,
+        358 * 1024,
         &db,
         dir.path(),
         &[
@@ -99,7 +99,7 @@ fn a_memory_limit_below_the_need_is_a_clear_error_and_the_stated_minimum_runs() 
             &accepted,
         ],
     );
-    assert_eq!(code, Some(0), "exit code under 294 MiB; stderr:\n{stderr}");
+    assert_eq!(code, Some(0), "exit code under 358 MiB; stderr:\n{stderr}");
     let expected: Vec<(String, i64)> = manifest
         .tables
         .iter()
@@ -201,8 +201,8 @@ fn memory_that_runs_out_mid_run_is_a_clear_error_and_the_same_command_resumes() 
         &accepted,
     ];
     let work = tempfile::tempdir().expect("a working directory");
-    // 294 MiB: what the up-front check asks of these options.
-    let child = migrate_command(294 * 1024, &db, dir.path(), &args, work.path())
+    // 358 MiB: what the up-front check asks of these options.
+    let child = migrate_command(358 * 1024, &db, dir.path(), &args, work.path())
         .spawn()
         .expect("running the example binary under sh");
     let pid = child.id();

@@ -18,7 +18,7 @@ const BASE: u64 = 48 * MIB;
 /// Address space of a job besides its batches: its threads' stacks, the allocator's arenas of
 /// those threads (glibc reserves 64 MiB of address space for each), and the buffers of a document
 /// near the 16 MiB limit, which double as they grow.
-const PER_JOB: u64 = 240 * MIB;
+const PER_JOB: u64 = 304 * MIB;
 
 /// Batches a job can hold at once: one being filled and one waiting for the partition it reads,
 /// as many for the next partition reading ahead, one being written, and one idle in the pool.
@@ -28,7 +28,9 @@ const BATCHES_PER_JOB: u64 = 6;
 // refused, writes out as a dead letter): at scale 1 the defaults (`--jobs 2`, `--batch-bytes`
 // 8 MiB) ran under `ulimit -v` 437 MiB and aborted under 384 MiB, `--batch-bytes 1MiB --jobs 1`
 // ran under 192 MiB; at scale 0.05 (seed 7) `--batch-bytes 1MiB --jobs 1` aborted under 256 MiB
-// and ran under 288 MiB. The constants cover the larger of those.
+// and ran under 288 MiB. The constants cover the larger of those, with one more arena (64 MiB)
+// per job: at 294 MiB that last run failed a 16 MiB allocation once in CI after the runtime grew
+// (follow, nested paths, the allocator guard), so the margin is a whole arena, not 6 MiB.
 
 /// What a run with `config` needs, and what it is made of.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,11 +104,11 @@ mod tests {
     fn the_need_grows_with_the_batch_size_and_the_jobs_and_is_refused_over_the_limit() {
         let mut config = RunConfig::new("postgres://unused");
         let defaults = need(&config);
-        assert_eq!(defaults.bytes, 624 * MIB);
+        assert_eq!(defaults.bytes, 752 * MIB);
         config.batch_bytes = MIB as usize;
         config.jobs = 1;
         let small = need(&config);
-        assert_eq!(small.bytes, 294 * MIB);
+        assert_eq!(small.bytes, 358 * MIB);
 
         assert!(compare(&config, small.bytes, "ulimit -v").is_ok());
         let refused = compare(&config, 128 * MIB, "ulimit -v")
@@ -114,7 +116,7 @@ mod tests {
             .to_string();
         for part in [
             "128 MiB (`ulimit -v`)",
-            "may need 294 MiB",
+            "may need 358 MiB",
             "6 batches in flight of `--batch-bytes` 1 MiB",
             "`--jobs` 1",
             "lower `--batch-bytes` or `--jobs`",
