@@ -27,6 +27,19 @@ use std::sync::atomic::{AtomicU8, Ordering};
 /// not be allocated, or any other allocation).
 pub const EXIT_CODE: u8 = 7;
 
+/// Under an address-space limit, caps the C allocator's arenas at two. glibc reserves 64 MiB of
+/// address space for each arena and makes one for each thread that allocates while the others
+/// are busy (up to eight per core), so without a cap a run's address space would depend on how
+/// its threads happened to meet, not on its options, and the stated minimum would not hold.
+/// Called before the runtime starts its threads; elsewhere than glibc it does nothing.
+pub fn bound_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `mallopt` only sets a tunable of the C allocator; no memory is touched.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 /// A global allocator that reports a failed allocation and exits with [`EXIT_CODE`].
 ///
 /// ```ignore

@@ -62,6 +62,10 @@ where
     if let Some(program) = args.first() {
         let _ = PROGRAM.set(program.to_string_lossy().to_string());
     }
+    // Under `ulimit -v` / `ulimit -d`, the address space must follow the options alone.
+    if crate::pipeline::memory::limit().is_some() {
+        crate::allocator::bound_arenas();
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
