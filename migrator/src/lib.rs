@@ -9,6 +9,7 @@ pub mod census;
 pub mod cli;
 pub mod dead_letter;
 pub mod error;
+#[cfg(feature = "live")]
 pub mod follow;
 pub mod geo;
 pub mod id;

@@ -1,5 +1,7 @@
 //! `generate-data`: its help, usage errors and exit codes (the insertion itself is tested against
-//! the Mongo-wire server in `tests/tests/example_insert.rs`).
+//! the Mongo-wire server in `tests/tests/example_insert.rs`). Built with or without the `live`
+//! feature (`cargo test -p schema` leaves it off, the workspace's tests turn it on): each build
+//! is tested for what it does with `--mongo-uri`.
 
 use std::process::{Command, Output};
 
@@ -47,6 +49,7 @@ fn a_destination_is_required_and_mongo_options_need_a_uri() {
     }
 }
 
+#[cfg(feature = "live")]
 #[test]
 fn a_uri_without_a_database_fails_before_connecting() {
     // Nothing listens on port 9: the missing name is reported first, and fast.
@@ -59,6 +62,7 @@ fn a_uri_without_a_database_fails_before_connecting() {
     );
 }
 
+#[cfg(feature = "live")]
 #[test]
 fn an_unreachable_server_fails_with_its_address() {
     let out = run(&[
@@ -71,6 +75,23 @@ fn an_unreachable_server_fails_with_its_address() {
     let err = text(&out.stderr);
     assert!(
         err.starts_with("error: cannot connect to mongodb://127.0.0.1:9/app"),
+        "{err}"
+    );
+}
+
+#[cfg(not(feature = "live"))]
+#[test]
+fn without_the_live_feature_a_uri_is_refused_saying_how_to_build_it_in() {
+    let out = run(&[
+        "--scale",
+        "0.001",
+        "--mongo-uri",
+        "mongodb://127.0.0.1:9/app",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("`live` feature") && err.contains("-p schema --features live"),
         "{err}"
     );
 }

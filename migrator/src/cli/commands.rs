@@ -125,9 +125,12 @@ pub async fn dispatch(cli: Cli, file: FileConfig, mut schema: Schema) -> u8 {
                 })
                 .map_err(anyhow::Error::from)
         }
+        #[cfg(feature = "live")]
         Command::Follow(args) => {
             super::follow::follow(&args.source, &args.flags, &file, &target, &schema).await
         }
+        #[cfg(not(feature = "live"))]
+        Command::Follow(_) => Err(super::source::without_live("follow").into()),
         Command::Status => status(&target, &schema).await,
         Command::Coverage { json } => coverage(*json, &target, &schema).await,
         Command::Validate(args) => validate(args, &file, &target, &schema).await,

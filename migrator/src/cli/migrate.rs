@@ -26,6 +26,11 @@ pub(super) async fn migrate(
     if let Some(code) = without_source(&source_args) {
         return Ok(code);
     }
+    // Said before the copy, not after it.
+    #[cfg(not(feature = "live"))]
+    if args.follow {
+        return Err(super::source::without_live("--follow").into());
+    }
     let source = super::source::open(&source_args)?;
     let display = Arc::new(Display::new());
     if args.dry_run {
@@ -173,6 +178,7 @@ pub(super) async fn migrate(
             code = exit::VALIDATION_FAILED;
         }
     }
+    #[cfg(feature = "live")]
     if args.follow && code == exit::OK {
         let followed =
             super::follow::follow(&args.source, &args.follow_flags, file, target, schema).await?;

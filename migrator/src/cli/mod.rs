@@ -20,6 +20,7 @@ mod commands;
 mod coverage;
 mod errors;
 mod failure;
+#[cfg(feature = "live")]
 mod follow;
 mod migrate;
 mod next;

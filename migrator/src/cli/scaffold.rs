@@ -60,7 +60,7 @@ pub fn run(args: &ScaffoldArgs) -> u8 {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            exit::FAILED
+            super::failure::exit_code(&e)
         }
     }
 }

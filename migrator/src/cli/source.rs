@@ -5,11 +5,10 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 
-use super::options::{SourceArgs, SourceKind, SplitArg};
+use super::options::{SourceArgs, SourceKind};
 use crate::source::archive::ArchiveSource;
 use crate::source::dump::DumpSource;
 use crate::source::ejson::ExportSource;
-use crate::source::mongo::{MongoSource, SplitMethod};
 use crate::source::{SampleSource, Source};
 
 /// Tells the kind of source from its text: a URI, a directory of `.bson` or `.json` files, a file.
@@ -40,6 +39,7 @@ pub fn detect(spec: &str) -> anyhow::Result<SourceKind> {
 }
 
 /// The database a mongodb:// source reads (`--database`, else the URI's path).
+#[cfg(feature = "live")]
 pub fn database_of(args: &SourceArgs) -> anyhow::Result<String> {
     match (&args.database, args.source.as_deref()) {
         (Some(d), _) => Ok(d.clone()),
@@ -63,20 +63,7 @@ pub fn open(args: &SourceArgs) -> anyhow::Result<Arc<dyn Source>> {
         SourceKind::Dump => Arc::new(DumpSource::open(Path::new(spec))?),
         SourceKind::Archive => Arc::new(ArchiveSource::open(Path::new(spec))?),
         SourceKind::Export => Arc::new(ExportSource::open(Path::new(spec))?),
-        SourceKind::Mongo => {
-            let database = match &args.database {
-                Some(d) => d.clone(),
-                None => database_from_uri(spec).context(
-                    "the mongodb:// URI names no database: add it to the URI's path or pass --database",
-                )?,
-            };
-            let split = match args.split {
-                None | Some(SplitArg::Auto) => SplitMethod::Auto,
-                Some(SplitArg::Edges) => SplitMethod::Edges,
-                Some(SplitArg::BucketAuto) => SplitMethod::BucketAuto,
-            };
-            Arc::new(MongoSource::connect(spec, &database)?.with_split(split))
-        }
+        SourceKind::Mongo => live(spec, args)?,
     };
     Ok(match args.limit {
         Some(limit) => Arc::new(SampleSource::new(source, limit)),
@@ -84,7 +71,46 @@ pub fn open(args: &SourceArgs) -> anyhow::Result<Arc<dyn Source>> {
     })
 }
 
+/// A live deployment (migrator's `live` feature).
+#[cfg(feature = "live")]
+fn live(spec: &str, args: &SourceArgs) -> anyhow::Result<Arc<dyn Source>> {
+    use super::options::SplitArg;
+    use crate::source::mongo::{MongoSource, SplitMethod};
+    let database = database_of(args)?;
+    let split = match args.split {
+        None | Some(SplitArg::Auto) => SplitMethod::Auto,
+        Some(SplitArg::Edges) => SplitMethod::Edges,
+        Some(SplitArg::BucketAuto) => SplitMethod::BucketAuto,
+    };
+    Ok(Arc::new(
+        MongoSource::connect(spec, &database)?.with_split(split),
+    ))
+}
+
+/// Without migrator's `live` feature a live deployment is refused, saying how to read it.
+#[cfg(not(feature = "live"))]
+fn live(spec: &str, _args: &SourceArgs) -> anyhow::Result<Arc<dyn Source>> {
+    let shown = crate::state::redact_url(spec);
+    Err(without_live(&format!("--source {shown}")).into())
+}
+
+/// What needs a live deployment (`--source mongodb://..`, `follow`) in a program built without
+/// migrator's `live` feature: a usage error (exit 2) that says how to build it in, or how to
+/// read the deployment without it.
+#[cfg(not(feature = "live"))]
+pub(super) fn without_live(what: &str) -> super::failure::UsageError {
+    super::failure::UsageError(format!(
+        "{what}: reading a live MongoDB deployment needs migrator's `live` feature, and this \
+         program was built without it. The feature is on by default in a crate of your own \
+         (`migrator = {{ path = .. }}`); the workspace's example binaries turn it on with \
+         `--features schema/live` (`cargo run --release -p schema --features live --bin \
+         example-app -- ..`). Without it, read a copy of the database: `mongodump --uri <uri> \
+         --out dump`, then `--source dump/<database>`"
+    ))
+}
+
 /// `mongodb://host/db?x=y` -> `db`.
+#[cfg(feature = "live")]
 fn database_from_uri(uri: &str) -> Option<String> {
     let rest = uri.split_once("://")?.1;
     let path = rest.split_once('/')?.1;
@@ -92,7 +118,7 @@ fn database_from_uri(uri: &str) -> Option<String> {
     (!db.is_empty()).then(|| db.to_string())
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "live"))]
 mod tests {
     use super::*;
 

@@ -58,6 +58,7 @@ pub(super) async fn status(target: &Target, schema: &Schema) -> anyhow::Result<u
             progress
         );
     }
+    #[cfg(feature = "live")]
     if let Some(follow) = crate::follow::FollowState::read(&mut conn, &state).await? {
         say!("{}", super::follow::status_lines(&follow));
     }

@@ -13,6 +13,7 @@ pub mod ejson;
 mod fetch;
 mod framing;
 mod metadata;
+#[cfg(feature = "live")]
 pub mod mongo;
 pub mod sample;
 mod stamp;
@@ -22,6 +23,7 @@ pub use claim::RangeClaim;
 pub use dump::DumpSource;
 pub use ejson::ExportSource;
 pub use metadata::UniqueIndex;
+#[cfg(feature = "live")]
 pub use mongo::MongoSource;
 pub use sample::SampleSource;
 pub use stamp::SourceStamp;
@@ -349,7 +351,7 @@ pub trait Source: Send + Sync {
     }
 
     /// Where the source's change stream stands now, taken before any collection is read so
-    /// that a follow ([`crate::follow`]) applies every change made during and after the copy.
+    /// that a follow (`crate::follow`, with the `live` feature) applies every change made during and after the copy.
     /// `None`: the source has no change stream (files, a standalone server).
     fn change_start(&self) -> Result<Option<ChangeStart>, SourceError> {
         Ok(None)

@@ -4,17 +4,18 @@
 //!
 //! ```text
 //! cargo run --release -p schema --bin generate-data -- --seed 42 --scale 1 --out dump/app
-//! cargo run --release -p schema --bin generate-data -- --mongo-uri mongodb://127.0.0.1:27017/app
+//! cargo run --release -p schema --features live --bin generate-data -- --mongo-uri mongodb://127.0.0.1:27017/app
 //! ```
 
-use std::path::{Path, PathBuf};
+#[cfg(feature = "live")]
+use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
 use schema::generator::dump::{self, CollectionStats};
-use schema::generator::mongo::{self, InsertOptions, MongoTarget};
 use schema::generator::{FaultConfig, Generator, GeneratorConfig, Manifest, Stage};
 
 /// Generate the example application's documents as a mongodump directory (`--out`) or into a
@@ -35,14 +36,15 @@ struct Args {
     #[arg(long, required_unless_present = "mongo_uri")]
     out: Option<PathBuf>,
     /// Insert into this MongoDB deployment instead of writing files
-    /// (`mongodb://host:27017/NAME`; the database comes from the path or --database).
+    /// (`mongodb://host:27017/NAME`; the database comes from the path or --database). Needs the
+    /// `live` feature (`cargo run -p schema --features live --bin generate-data`).
     #[arg(long, value_name = "URI")]
     mongo_uri: Option<String>,
     /// The database to insert into (overrides the URI's).
     #[arg(long, value_name = "NAME", requires = "mongo_uri")]
     database: Option<String>,
     /// Documents per insert_many (a batch also closes before 8 MB; larger documents go alone).
-    #[arg(long, default_value_t = mongo::DEFAULT_BATCH_DOCUMENTS, requires = "mongo_uri")]
+    #[arg(long, default_value_t = schema::generator::DEFAULT_INSERT_BATCH_DOCUMENTS, requires = "mongo_uri")]
     batch_size: usize,
     /// Drop the example's collections in the database first (otherwise a collection that
     /// already has documents stops the insertion before anything is written).
@@ -60,7 +62,17 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
+    let args = Args::parse();
+    #[cfg(not(feature = "live"))]
+    if args.mongo_uri.is_some() {
+        eprintln!(
+            "error: --mongo-uri: inserting into a live MongoDB deployment needs the schema \
+             crate's `live` feature, and this program was built without it: \
+             cargo run --release -p schema --features live --bin generate-data -- .."
+        );
+        return ExitCode::from(2);
+    }
+    match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -96,7 +108,10 @@ fn run(args: Args) -> anyhow::Result<()> {
     let generator = Generator::new(config).context("invalid generator settings")?;
     let started = Instant::now();
     let (manifest, manifest_path) = match (&args.mongo_uri, &args.out) {
+        #[cfg(feature = "live")]
         (Some(uri), out) => insert(&generator, uri, &args, out.as_deref())?,
+        #[cfg(not(feature = "live"))]
+        (Some(_), _) => anyhow::bail!("--mongo-uri needs the `live` feature"),
         (None, Some(out)) => {
             print_header();
             let manifest = dump::write_dump_with(&generator, out, print_stats)
@@ -118,12 +133,14 @@ fn print_header() {
 }
 
 /// Inserts into the deployment; the manifest goes to `out` (a `.json` file or a directory).
+#[cfg(feature = "live")]
 fn insert(
     generator: &Generator,
     uri: &str,
     args: &Args,
     out: Option<&Path>,
 ) -> anyhow::Result<(Manifest, PathBuf)> {
+    use schema::generator::mongo::{InsertOptions, MongoTarget};
     let shown = migrator::state::redact_url(uri);
     let target = MongoTarget::connect(uri, args.database.as_deref())?;
     let database = target.database().to_string();

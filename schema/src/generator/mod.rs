@@ -6,7 +6,7 @@
 //! [`population`]), so no collection is ever held in memory and any document can be generated
 //! alone. A handful of documents per fault kind are broken on purpose ([`faults`]); the
 //! [`manifest`] says which, and how many rows every table must end with. The documents go to a
-//! mongodump directory ([`dump`]) or into a live deployment ([`mongo`]).
+//! mongodump directory ([`dump`]) or, with the `live` feature, into a live deployment (`mongo`).
 //!
 //! ```no_run
 //! use schema::generator::{Generator, GeneratorConfig};
@@ -22,6 +22,7 @@ pub mod documents;
 pub mod dump;
 pub mod faults;
 pub mod manifest;
+#[cfg(feature = "live")]
 pub mod mongo;
 pub mod population;
 mod relations;
@@ -35,6 +36,10 @@ pub use faults::{Applied, Fault, FaultConfig, FaultKind, FaultPlan, Stage};
 pub use manifest::{Manifest, ManifestBuilder};
 use population::Population;
 use rng::Streams;
+
+/// Documents per `insert_many` into a live deployment unless told otherwise (`mongo`, with the
+/// `live` feature).
+pub const DEFAULT_INSERT_BATCH_DOCUMENTS: usize = 1000;
 
 /// What to generate.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -37,7 +37,7 @@ use super::manifest::{Manifest, ManifestBuilder};
 use super::{Collection, Generator};
 
 /// Documents per `insert_many` unless told otherwise.
-pub const DEFAULT_BATCH_DOCUMENTS: usize = 1000;
+pub const DEFAULT_BATCH_DOCUMENTS: usize = super::DEFAULT_INSERT_BATCH_DOCUMENTS;
 /// Bytes of BSON per `insert_many` unless told otherwise (a larger document goes alone).
 pub const DEFAULT_BATCH_BYTES: usize = 8 * 1024 * 1024;
 /// Batches generated ahead of the one being inserted.
