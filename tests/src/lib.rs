@@ -24,5 +24,6 @@ pub mod keys;
 pub mod kills;
 pub mod moments;
 pub mod mongo;
+pub mod oplog;
 pub mod pg;
 pub mod prisma;

@@ -178,6 +178,18 @@ pub(super) async fn migrate(
             code = exit::VALIDATION_FAILED;
         }
     }
+    if code == exit::OK {
+        code = super::replay::replay_if_any(
+            &source_args,
+            args.no_oplog_replay,
+            &args.follow_flags,
+            target,
+            schema,
+            Arc::clone(&source),
+            args.json,
+        )
+        .await?;
+    }
     #[cfg(feature = "live")]
     if args.follow && code == exit::OK {
         let followed =

@@ -28,6 +28,7 @@ pub mod options;
 mod plan;
 mod progress;
 mod references;
+mod replay;
 pub mod scaffold;
 mod source;
 mod status;

@@ -216,6 +216,10 @@ pub struct MigrateArgs {
     /// After the load and the constraints, follow the live source's changes (see `follow`).
     #[arg(long)]
     pub follow: bool,
+    /// Load a mongodump directory as its files are, without replaying the `oplog.bson` that
+    /// `mongodump --oplog` wrote beside it (replayed by default: see docs/usage.md).
+    #[arg(long)]
+    pub no_oplog_replay: bool,
     #[command(flatten)]
     pub follow_flags: FollowFlags,
     /// Documents per batch (each batch is one transaction).

@@ -15,6 +15,7 @@
 //! server no longer has, stop the follow with what to run.
 
 mod apply;
+pub mod oplog;
 mod position;
 mod stream;
 
@@ -101,6 +102,9 @@ pub enum FollowError {
     NoStartPoint { state: String },
     #[error("{source_name} no longer has the changes after the recorded point ({reason}): the target cannot be brought up to date from the stream; migrate again with --restart (the server's history, its oplog, must cover the copy and the follow)")]
     HistoryLost { source_name: String, reason: String },
+    /// An oplog replay's file, or one of its entries, that cannot be replayed.
+    #[error("{file}: {reason}")]
+    Oplog { file: String, reason: String },
     #[error("a follow cannot follow {what}")]
     Unsupported { what: String },
     #[error("the follow stopped: {reason}, at resume token {token}. The tables of the collections concerned no longer follow the source: migrate again with --restart")]

@@ -170,7 +170,10 @@ impl DumpSource {
     pub fn open(dir: &Path) -> Result<Self, SourceError> {
         let name = format!("mongodump directory {}", dir.display());
         let files = CollectionFiles::scan(name.clone(), dir, &LAYOUT, open_file)?;
-        if files.is_empty() {
+        // `mongodump --oplog` writes `oplog.bson` beside the database directories: at that
+        // level it is no collection (it is replayed after the load of one of them).
+        let only_oplog = files.names().eq(["oplog"]);
+        if files.is_empty() || only_oplog {
             // mongodump writes `<out>/<database>/<collection>.bson`: name the databases if this
             // is the level above.
             let databases = Self::database_dirs(dir);
