@@ -96,6 +96,14 @@ impl MongoDb {
             .unwrap_or_else(|e| panic!("admin command {command} failed: {e}"));
     }
 
+    /// Runs a command on the test's database (`drop`, say).
+    pub fn command(&self, command: bson::Document) {
+        let db = self.client.database(&self.name);
+        self.runtime
+            .block_on(async { db.run_command(command.clone()).await })
+            .unwrap_or_else(|e| panic!("command {command} failed: {e}"));
+    }
+
     pub fn source(&self) -> MongoSource {
         MongoSource::connect(&self.uri, &self.name)
             .unwrap_or_else(|e| panic!("cannot reach the Mongo-wire server at {}: {e}", self.uri))

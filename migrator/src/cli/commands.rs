@@ -127,7 +127,15 @@ pub async fn dispatch(cli: Cli, file: FileConfig, mut schema: Schema) -> u8 {
         }
         #[cfg(feature = "live")]
         Command::Follow(args) => {
-            super::follow::follow(&args.source, &args.flags, &file, &target, &schema).await
+            super::follow::follow(
+                &args.source,
+                &args.flags,
+                args.recopy,
+                &file,
+                &target,
+                &schema,
+            )
+            .await
         }
         #[cfg(not(feature = "live"))]
         Command::Follow(_) => Err(super::source::without_live("follow").into()),

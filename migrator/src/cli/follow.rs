@@ -16,6 +16,7 @@ use crate::schema::Schema;
 pub(super) async fn follow(
     source_args: &SourceArgs,
     flags: &FollowFlags,
+    recopy: bool,
     file: &FileConfig,
     target: &Target,
     schema: &Schema,
@@ -45,6 +46,7 @@ pub(super) async fn follow(
         },
         until_caught_up: flags.until_caught_up.map(Duration::from_millis),
         progress_every: Duration::from_secs(2),
+        recopy,
     };
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -60,7 +62,22 @@ pub(super) async fn follow(
             }
         });
     }
+    let recopy_said = std::sync::atomic::AtomicBool::new(false);
     let print = |p: &FollowProgress| {
+        if let Some(r) = p
+            .recopied
+            .as_ref()
+            .filter(|_| !recopy_said.swap(true, Ordering::SeqCst))
+        {
+            eprintln!(
+                "re-copied {}: {} documents written, {} rows of documents no longer there deleted, \
+                 {} dead letters; following from the change that stopped the follow",
+                r.collections.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "),
+                r.written,
+                r.deleted,
+                r.dead_letters
+            );
+        }
         eprintln!(
             "follow: {} changes applied ({} upserted, {} deleted, {} dead letters, {} references acted on), {:.0}/s, lag {} ms{}",
             p.applied,

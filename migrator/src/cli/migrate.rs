@@ -192,8 +192,15 @@ pub(super) async fn migrate(
     }
     #[cfg(feature = "live")]
     if args.follow && code == exit::OK {
-        let followed =
-            super::follow::follow(&args.source, &args.follow_flags, file, target, schema).await?;
+        let followed = super::follow::follow(
+            &args.source,
+            &args.follow_flags,
+            false,
+            file,
+            target,
+            schema,
+        )
+        .await?;
         if followed != exit::OK {
             return Ok(followed);
         }

@@ -207,6 +207,10 @@ pub struct FollowArgs {
     pub source: SourceArgs,
     #[command(flatten)]
     pub flags: FollowFlags,
+    /// After a follow stopped at a collection dropped or renamed (or the database dropped, the
+    /// history lost): copy the collections concerned again from the source, then go on.
+    #[arg(long)]
+    pub recopy: bool,
 }
 
 #[derive(Debug, Args)]

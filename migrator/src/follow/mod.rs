@@ -17,9 +17,11 @@
 mod apply;
 pub mod oplog;
 mod position;
+mod recopy;
 mod stream;
 
 pub use position::FollowState;
+pub use recopy::Recopied;
 pub(crate) use stream::start_point;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -68,6 +70,8 @@ pub struct FollowOptions {
     pub until_caught_up: Option<Duration>,
     /// How often progress is reported.
     pub progress_every: Duration,
+    /// First copy again the collections whose drop or rename stopped the follow.
+    pub recopy: bool,
 }
 
 /// Where a follow stands, for progress lines and the end report.
@@ -86,6 +90,8 @@ pub struct FollowProgress {
     /// The resume token after the last change applied.
     pub token: serde_json::Value,
     pub caught_up: bool,
+    /// What `--recopy` copied again before following.
+    pub recopied: Option<Recopied>,
 }
 
 /// Why a follow could not go on.
@@ -100,18 +106,35 @@ pub enum FollowError {
     NotFinished { state: String, stage: String },
     #[error("the run in `{state}` recorded no change stream start point (its source was not a live replica set, or the run was made before follows existed): migrate again with --restart from the live source")]
     NoStartPoint { state: String },
-    #[error("{source_name} no longer has the changes after the recorded point ({reason}): the target cannot be brought up to date from the stream; migrate again with --restart (the server's history, its oplog, must cover the copy and the follow)")]
+    #[error("{source_name} no longer has the changes after the recorded point ({reason}): the target cannot be brought up to date from the stream; run `follow --recopy` to copy every collection again and go on, or migrate again with --restart (the server's history, its oplog, must cover the copy and the follow)")]
     HistoryLost { source_name: String, reason: String },
     /// An oplog replay's file, or one of its entries, that cannot be replayed.
     #[error("{file}: {reason}")]
     Oplog { file: String, reason: String },
     #[error("a follow cannot follow {what}")]
     Unsupported { what: String },
-    #[error("the follow stopped: {reason}, at resume token {token}. The tables of the collections concerned no longer follow the source: migrate again with --restart")]
+    #[error("the follow stopped: {reason}, at resume token {token}. The tables of {} no longer follow the source: run `follow --recopy` to copy {} again from the source and go on following", concerned(&stop.recopy), concerned(&stop.recopy))]
     Stopped {
         reason: String,
         token: serde_json::Value,
+        stop: Box<StopAt>,
     },
+}
+
+/// The change that stopped a follow, and the collections to copy again (`*`: all).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StopAt {
+    pub token: serde_json::Value,
+    pub recopy: Vec<String>,
+}
+
+/// `collection `a`, `b`` or `every collection`, for messages.
+fn concerned(recopy: &[String]) -> String {
+    if recopy.iter().any(|c| c == recopy::ALL) {
+        return "every collection".into();
+    }
+    let names: Vec<String> = recopy.iter().map(|c| format!("`{c}`")).collect();
+    format!("collection {}", names.join(", "))
 }
 
 /// Follows the source until `stop` is set, the caught-up bound is met, or a change stops it.
@@ -179,11 +202,20 @@ async fn follow_once(
         Err(e) => Err(e),
     };
     let _ = state.unlock(&mut control).await;
-    if let Err(FollowError::Stopped { reason, .. } | FollowError::HistoryLost { reason, .. }) =
-        &result
-    {
+    let all = vec![recopy::ALL.to_string()];
+    let stopped = match &result {
+        Err(FollowError::Stopped { reason, stop, .. }) => {
+            Some((reason, Some(&stop.token), &stop.recopy))
+        }
+        // Every collection copied again: the follow starts from a new point.
+        Err(FollowError::HistoryLost { reason, .. }) => Some((reason, None, &all)),
+        _ => None,
+    };
+    if let Some((reason, stop_token, recopy)) = stopped {
         let _ = sqlx::query(&sql::record_follow_stop(state.schema()))
             .bind(reason)
+            .bind(stop_token.unwrap_or(&serde_json::Value::Bool(true)))
+            .bind(recopy)
             .execute(&mut control)
             .await;
     }
@@ -233,11 +265,15 @@ async fn follow_locked(
             state: state.schema().to_string(),
         });
     };
-    sqlx::query(sql::CREATE_FOLLOW_SETS)
-        .execute(&mut conn)
-        .await
-        .map_err(RunError::db("creating the follow's session table"))?;
-    let mut reader = ChangeReader::open(&options.uri, &options.database, &recorded.token).await?;
+    for statement in [
+        sql::add_follow_recopy(state.schema()),
+        sql::CREATE_FOLLOW_SETS.into(),
+    ] {
+        sqlx::query(&statement)
+            .execute(&mut conn)
+            .await
+            .map_err(RunError::db("preparing the follow's tables"))?;
+    }
     let cx = Context {
         schema,
         ns: Namespace(Some(options.target_schema.as_str())),
@@ -245,17 +281,56 @@ async fn follow_locked(
         source: source.as_ref(),
         on_invalid: options.on_invalid,
     };
-    let mut token = recorded.token;
-    let mut progress = FollowProgress {
-        token: token.clone(),
-        ..FollowProgress::default()
-    };
+    let mut token = recorded.token.clone();
+    let mut progress = FollowProgress::default();
+    if options.recopy {
+        let fresh = async {
+            let client = mongodb::Client::with_uri_str(&options.uri).await;
+            let point = match client {
+                Ok(client) => stream::start_point(&client.database(&options.database)).await,
+                Err(e) => Err(e),
+            };
+            point.map(|p| p.token).map_err(|e| FollowError::Source {
+                source_name: format!("MongoDB database `{}`", options.database),
+                reason: e.to_string(),
+            })
+        };
+        let (resume, recopied) = recopy::recopy(&mut conn, &cx, epoch, &recorded, fresh).await?;
+        token = resume;
+        progress.recopied = Some(recopied);
+    } else if let (Some(reason), Some(stop_token), Some(recopy)) =
+        (&recorded.stopped, &recorded.stop_token, &recorded.recopy)
+    {
+        return Err(FollowError::Stopped {
+            reason: reason.clone(),
+            token,
+            stop: Box::new(StopAt {
+                token: stop_token.clone(),
+                recopy: recopy.clone(),
+            }),
+        });
+    }
+    progress.token = token.clone();
+    let mut reader = ChangeReader::open(&options.uri, &options.database, &token).await?;
     let mut period = (Instant::now(), 0u64);
     let mut last_wall_ms: Option<i64> = None;
     while !stop.load(Ordering::SeqCst) {
-        let read = reader.read(options.max_batch, options.max_wait).await?;
+        let mut read = reader.read(options.max_batch, options.max_wait).await?;
+        for change in &mut read.changes {
+            // A collection no model reads was dropped or renamed: nothing to copy again.
+            if let What::Stop { recopy, .. } = &change.what {
+                let read_by_models = |c: &String| {
+                    c == recopy::ALL || schema.models().iter().any(|m| m.collection() == c)
+                };
+                if !recopy.iter().any(read_by_models) {
+                    change.what = What::Nothing;
+                }
+            }
+        }
         let stopping = read.changes.iter().find_map(|c| match &c.what {
-            What::Stop { reason } => Some(reason.clone()),
+            What::Stop { reason, recopy } => {
+                Some((reason.clone(), c.token.clone(), recopy.clone()))
+            }
             _ => None,
         });
         let applying: Vec<&Change> = read
@@ -300,9 +375,16 @@ async fn follow_locked(
         progress.token = token.clone();
         progress.lag_ms = lag_ms;
         progress.caught_up = read.at_head && stopping.is_none();
-        if let Some(reason) = stopping {
+        if let Some((reason, stop_token, recopy)) = stopping {
             on_progress(&progress);
-            return Err(FollowError::Stopped { reason, token });
+            return Err(FollowError::Stopped {
+                reason,
+                token,
+                stop: Box::new(StopAt {
+                    token: stop_token,
+                    recopy,
+                }),
+            });
         }
         if period.0.elapsed() >= options.progress_every {
             progress.rate = period.1 as f64 / period.0.elapsed().as_secs_f64().max(0.001);

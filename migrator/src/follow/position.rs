@@ -32,6 +32,10 @@ pub struct FollowState {
     pub updated_at: String,
     /// Seconds since the last commit.
     pub seconds_since_update: f64,
+    /// The change that stopped the follow (a collection dropped or renamed), and the
+    /// collections `follow --recopy` copies again (`*`: all).
+    pub stop_token: Option<serde_json::Value>,
+    pub recopy: Option<Vec<String>>,
 }
 
 impl FollowState {
@@ -49,6 +53,7 @@ impl FollowState {
         if !exists {
             return Ok(None);
         }
+
         let row = sqlx::query(&sql::select_follow(state.schema()))
             .fetch_optional(&mut *conn)
             .await
@@ -68,6 +73,12 @@ impl FollowState {
             updated_at: row.get(11),
             seconds_since_update: row.get(12),
             transactions: row.get(13),
+            stop_token: row
+                .get::<Option<serde_json::Value>, _>(14)
+                .filter(|t| !t.is_null()),
+            recopy: row
+                .get::<Option<serde_json::Value>, _>(15)
+                .and_then(|v| serde_json::from_value(v).ok()),
         }))
     }
 }

@@ -68,7 +68,8 @@ pub enum What {
     /// The document is gone: deleted, or an update whose lookup found nothing (a delete follows).
     Delete { collection: String, id: Bson },
     /// The follow cannot go on: a collection dropped or renamed, the stream invalidated.
-    Stop { reason: String },
+    /// `recopy`: the collections to copy again (`*`: all).
+    Stop { reason: String, recopy: Vec<String> },
     /// Nothing to apply (an index built, a collection created).
     Nothing,
 }
@@ -274,6 +275,18 @@ fn parse(event: &RawDocument) -> Result<Change, String> {
         None => format!("the database {what}"),
     };
     let (dropped, renamed) = (named("was dropped"), named("was renamed"));
+    let renamed_to = match get("to")? {
+        Some(bson::RawBsonRef::Document(to)) => match to.get("coll") {
+            Ok(Some(bson::RawBsonRef::String(c))) => Some(c.to_string()),
+            _ => None,
+        },
+        _ => None,
+    };
+    let all = || vec![super::recopy::ALL.to_string()];
+    let concerned: Vec<String> = match &collection {
+        Some(c) => std::iter::once(c.clone()).chain(renamed_to).collect(),
+        None => all(),
+    };
     let what = match (operation.as_str(), collection, id) {
         ("insert" | "update" | "replace", Some(collection), Some(id)) => match full {
             Some(doc) => What::Upsert {
@@ -284,13 +297,21 @@ fn parse(event: &RawDocument) -> Result<Change, String> {
             None => What::Delete { collection, id },
         },
         ("delete", Some(collection), Some(id)) => What::Delete { collection, id },
-        ("drop", _, _) => What::Stop { reason: dropped },
-        ("rename", _, _) => What::Stop { reason: renamed },
+        ("drop", _, _) => What::Stop {
+            reason: dropped,
+            recopy: concerned,
+        },
+        ("rename", _, _) => What::Stop {
+            reason: renamed,
+            recopy: concerned,
+        },
         ("dropDatabase", _, _) => What::Stop {
             reason: "the database was dropped".into(),
+            recopy: all(),
         },
         ("invalidate", _, _) => What::Stop {
             reason: "the change stream was invalidated".into(),
+            recopy: all(),
         },
         _ => What::Nothing,
     };
@@ -354,7 +375,8 @@ mod tests {
             let stop =
                 event(doc! {"_id": token.clone(), "operationType": operation, "ns": ns.clone()});
             assert!(
-                matches!(&stop.what, What::Stop { reason } if reason == says),
+                matches!(&stop.what, What::Stop { reason, recopy } if reason == says
+                    && recopy == &[if operation == "invalidate" { "*" } else { "orders" }]),
                 "{operation}"
             );
         }

@@ -24,8 +24,51 @@ pub fn create_follow(state: &str) -> String {
     lag_ms bigint,
     rate double precision,
     stopped text,
-    updated_at timestamptz NOT NULL DEFAULT now()
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    stop_token jsonb,
+    recopy text[]
 )",
+        quote_ident(state)
+    )
+}
+
+/// The columns a follow table made before `follow --recopy` lacks: the token of the change
+/// that stopped the follow and the collections to copy again (`*`: all).
+pub fn add_follow_recopy(state: &str) -> String {
+    format!(
+        "ALTER TABLE {}.follow ADD COLUMN IF NOT EXISTS stop_token jsonb, \
+         ADD COLUMN IF NOT EXISTS recopy text[]",
+        quote_ident(state)
+    )
+}
+
+/// After a re-copy: the follow resumes after token `$2` (from `$1`), its stop forgotten, only
+/// while the run's epoch `$3` holds the target. Returns whether it moved and whether the epoch
+/// holds.
+pub fn record_recopy(state: &str) -> String {
+    let s = quote_ident(state);
+    format!(
+        "WITH fence AS (SELECT epoch FROM {s}.fence WHERE epoch = $3 FOR KEY SHARE), \
+         moved AS (UPDATE {s}.follow SET token = $2, stopped = NULL, stop_token = NULL, \
+         recopy = NULL, lag_ms = NULL, updated_at = now() \
+         WHERE token = $1 AND EXISTS (SELECT 1 FROM fence) RETURNING 1) \
+         SELECT (SELECT count(*) FROM moved), EXISTS (SELECT 1 FROM fence)"
+    )
+}
+
+/// The stored keys of every row of `table` (column `key`), as text.
+pub fn select_keys(ns: Namespace<'_>, table: &str, key: &str) -> String {
+    format!(
+        "SELECT {}::text FROM {}",
+        quote_ident(key),
+        ns.qualify(table)
+    )
+}
+
+/// Forgets every dead letter of collection `$1` (it is copied again and judged anew).
+pub fn delete_collection_dead_letters(state: &str) -> String {
+    format!(
+        "DELETE FROM {}.dead_letters WHERE collection = $1",
         quote_ident(state)
     )
 }
@@ -44,8 +87,8 @@ pub fn select_follow(state: &str) -> String {
     format!(
         "SELECT start, token, cluster_time, applied, upserted, deleted, dead_letters, \
          references_acted, lag_ms, rate, stopped, updated_at::text, \
-         extract(epoch FROM now() - updated_at)::double precision, transactions \
-         FROM {}.follow",
+         extract(epoch FROM now() - updated_at)::double precision, transactions, \
+         to_jsonb(f) -> 'stop_token', to_jsonb(f) -> 'recopy' FROM {}.follow AS f",
         quote_ident(state)
     )
 }
@@ -69,10 +112,11 @@ pub fn record_follow(state: &str) -> String {
     )
 }
 
-/// Records why the follow stopped (`$1`).
+/// Records why the follow stopped (`$1`), the token of the change that stopped it (`$2`) and
+/// the collections to copy again (`$3`).
 pub fn record_follow_stop(state: &str) -> String {
     format!(
-        "UPDATE {}.follow SET stopped = $1, updated_at = now()",
+        "UPDATE {}.follow SET stopped = $1, stop_token = $2, recopy = $3, updated_at = now()",
         quote_ident(state)
     )
 }

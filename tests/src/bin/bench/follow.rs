@@ -87,6 +87,7 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
         on_invalid: OnInvalid::Keep,
         until_caught_up: Some(Duration::ZERO),
         progress_every: Duration::from_secs(3600),
+        recopy: false,
     };
     let writer = tokio::runtime::Builder::new_current_thread()
         .enable_all()
