@@ -161,7 +161,7 @@ pub struct SourceArgs {
 #[serde(rename_all = "kebab-case")]
 pub enum SplitArg {
     /// Between the smallest and largest `_id`, when the server's first answers show it finds
-    /// them cheaply (an `_id` index); otherwise one cursor per collection.
+    /// them cheaply (an `_id` index; a count within 50 ms); otherwise one cursor per collection.
     Auto,
     /// Between the smallest and largest `_id`, whatever finding them costs the server.
     Edges,

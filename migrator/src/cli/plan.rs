@@ -55,26 +55,20 @@ pub async fn reading(
         let mut geo_notes = Vec::new();
         let source = super::source::open(&args)?;
         let infos = source.collections()?;
-        let by_size = infos.iter().all(|c| c.bytes_on_disk.is_some());
-        let weight = |c: &crate::source::CollectionInfo| {
-            if by_size {
-                c.bytes_on_disk.unwrap_or(0)
-            } else {
-                c.estimated_documents.unwrap_or(0)
-            }
-        };
-        let total: u64 = infos.iter().map(weight).sum();
+        let (weights, by_size) = crate::pipeline::config::weights(&infos);
+        let total: u64 = weights.iter().sum();
         let mut out = format!(
             "How {} would be read ({} jobs):\n\n| collection | documents | ranges | why |\n|---|--:|--:|---|\n",
             source.describe(),
             config.jobs
         );
         for name in collections {
-            let Some(info) = infos.iter().find(|c| c.name == name) else {
+            let Some(at) = infos.iter().position(|c| c.name == name) else {
                 let _ = writeln!(out, "| {name} | - | - | not in the source |");
                 continue;
             };
-            let max = config.partitions_for(weight(info), total, by_size);
+            let info = &infos[at];
+            let max = config.partitions_for(weights[at], total, by_size);
             let ranges = source
                 .partitions(&name, max)
                 .with_context(|| format!("planning the ranges of `{name}`"))?;

@@ -136,6 +136,31 @@ impl RunConfig {
     }
 }
 
+/// How much work each collection is, for the load's order and [`RunConfig::partitions_for`]:
+/// its size on disk when the source knows every collection's (the second value is then
+/// `true`), else its document count. A collection whose count the source does not know (a live
+/// server that reads to count stopped its count at the limit, after the others finished) is
+/// taken as larger than any it counted.
+pub fn weights(infos: &[crate::source::CollectionInfo]) -> (Vec<u64>, bool) {
+    let by_size = infos.iter().all(|c| c.bytes_on_disk.is_some());
+    let uncounted = infos
+        .iter()
+        .filter_map(|c| c.estimated_documents)
+        .max()
+        .map_or(1, |n| n.saturating_add(1));
+    let weights = infos
+        .iter()
+        .map(|c| {
+            if by_size {
+                c.bytes_on_disk.unwrap_or(0)
+            } else {
+                c.estimated_documents.unwrap_or(uncounted)
+            }
+        })
+        .collect();
+    (weights, by_size)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

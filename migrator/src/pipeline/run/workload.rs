@@ -65,17 +65,11 @@ pub(super) fn plan(
 
 impl Workload {
     pub(super) fn new(schema: &Schema, infos: Vec<CollectionInfo>) -> Workload {
-        let by_size = infos.iter().all(|c| c.bytes_on_disk.is_some());
+        let (weights, by_size) = super::super::config::weights(&infos);
         let weights: BTreeMap<String, u64> = infos
             .iter()
-            .map(|c| {
-                let w = if by_size {
-                    c.bytes_on_disk
-                } else {
-                    c.estimated_documents
-                };
-                (c.name.clone(), w.unwrap_or(0))
-            })
+            .zip(weights)
+            .map(|(c, w)| (c.name.clone(), w))
             .collect();
         let estimates = infos
             .into_iter()

@@ -29,12 +29,33 @@ pub struct Weighing {
     pub readers: usize,
     /// Reading one document.
     pub per_document: Duration,
-    /// Whether `per_document` was measured (by the reader of the range) or assumed.
-    pub measured: bool,
+    /// Where `per_document` comes from.
+    pub basis: Basis,
     /// Finding the cuts: the queries before any range is read.
     pub finding: Duration,
     /// Starting one range's query.
     pub per_query: Duration,
+}
+
+/// Where a figure for reading one document comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Basis {
+    /// Assumed (before anything was read, or given).
+    Assumed,
+    /// Timed on a first batch of this many documents, asked by the planner.
+    Probed(u64),
+    /// What readers waited for the server, over this many documents read.
+    Read(u64),
+}
+
+impl fmt::Display for Basis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Basis::Assumed => f.write_str("assumed"),
+            Basis::Probed(n) => write!(f, "measured on a first batch of {n} documents"),
+            Basis::Read(n) => write!(f, "measured over {n} documents read"),
+        }
+    }
 }
 
 /// What a split saves and costs, and whether it is taken.
@@ -78,7 +99,7 @@ impl fmt::Display for Weighing {
             "{} documents x {:.1} µs ({}) over {} readers saves {} against {} (finding the cuts {}, {extra} more {} x {})",
             self.documents,
             self.per_document.as_secs_f64() * 1e6,
-            if self.measured { "measured" } else { "assumed" },
+            self.basis,
             self.readers,
             ms(verdict.saves),
             ms(verdict.costs),
@@ -104,7 +125,7 @@ mod tests {
             documents,
             readers,
             per_document: Duration::from_micros(per_us),
-            measured: true,
+            basis: Basis::Read(documents),
             finding: Duration::from_millis(finding_ms),
             per_query: Duration::from_millis(query_ms),
         }
@@ -140,15 +161,25 @@ mod tests {
         assert_eq!(verdict.costs, Duration::from_millis(9));
         assert_eq!(
             w.to_string(),
-            "300000 documents x 1.0 µs (measured) over 4 readers saves 225.0 ms against 9.0 ms \
-             (finding the cuts 6.0 ms, 3 more queries x 1.0 ms)"
+            "300000 documents x 1.0 µs (measured over 300000 documents read) over 4 readers saves \
+             225.0 ms against 9.0 ms (finding the cuts 6.0 ms, 3 more queries x 1.0 ms)"
+        );
+        let probed = Weighing {
+            basis: Basis::Probed(256),
+            ..w
+        };
+        assert!(
+            probed
+                .to_string()
+                .contains("x 1.0 µs (measured on a first batch of 256 documents) over"),
+            "{probed}"
         );
         // Nothing overflows on absurd figures.
         let huge = Weighing {
             documents: u64::MAX,
             readers: usize::MAX,
             per_document: Duration::MAX,
-            measured: false,
+            basis: Basis::Assumed,
             finding: Duration::MAX,
             per_query: Duration::MAX,
         };

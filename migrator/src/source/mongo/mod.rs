@@ -14,12 +14,14 @@
 
 mod conn;
 mod gain;
+mod listing;
+mod meter;
 mod ranges;
 mod rest;
 mod split;
 mod stream;
 
-pub use self::gain::{Verdict, Weighing, ASSUMED_PER_DOCUMENT};
+pub use self::gain::{Basis, Verdict, Weighing, ASSUMED_PER_DOCUMENT};
 pub use self::ranges::{Budget, SplitPlan};
 pub use self::split::SplitMethod;
 
@@ -29,7 +31,6 @@ use std::time::{Duration, Instant};
 
 use bson::{doc, Bson, RawDocumentBuf};
 use mongodb::options::ClientOptions;
-use mongodb::results::CollectionType;
 use mongodb::Client;
 
 use self::conn::{run_on, Conn, OwnedRuntime};
@@ -60,8 +61,13 @@ pub struct MongoSource {
     budget: Budget,
     /// Why each planned collection is read as it is.
     reasons: Mutex<BTreeMap<String, String>>,
-    /// Reading one document, as assumed before a reader measures it.
-    read_cost: Duration,
+    /// Reading one document, as given (else measured: by the run's readers, or the planner's
+    /// first batch).
+    read_cost: Option<Duration>,
+    /// What the run's readers waited for the server, per document.
+    meter: Arc<meter::ReadMeter>,
+    /// The longest a collection's count may take (see [`listing`]).
+    count_limit: Duration,
     /// Per collection, what cutting the rest of a range needs: its largest `_id` and what
     /// finding an edge costs.
     edges: Mutex<BTreeMap<String, rest::Known>>,
@@ -128,7 +134,9 @@ impl MongoSource {
             split: SplitMethod::default(),
             budget: Budget::default(),
             reasons: Mutex::new(BTreeMap::new()),
-            read_cost: gain::ASSUMED_PER_DOCUMENT,
+            read_cost: None,
+            meter: Arc::new(meter::ReadMeter::default()),
+            count_limit: listing::COUNT_LIMIT,
             edges: Mutex::new(BTreeMap::new()),
             resplits: Mutex::new(BTreeMap::new()),
         })
@@ -153,11 +161,29 @@ impl MongoSource {
         self
     }
 
-    /// What reading one document is assumed to cost before a reader measures it (see
-    /// [`Weighing`]; default [`ASSUMED_PER_DOCUMENT`]).
+    /// What reading one document is taken to cost when planning (see [`Weighing`]); by
+    /// default it is measured: what the run's readers waited for the server per document, and
+    /// before anything is read, a first batch of the collection timed by the planner.
     pub fn with_read_cost(mut self, per_document: Duration) -> Self {
-        self.read_cost = per_document;
+        self.read_cost = Some(per_document);
         self
+    }
+
+    /// The longest the server may take over one collection's count when listing (default
+    /// 50 ms; [`SplitMethod::Auto`] only): a count stopped there leaves the collection's total
+    /// unknown, and the planner reads it through one cursor.
+    pub fn with_count_limit(mut self, limit: Duration) -> Self {
+        self.count_limit = limit;
+        self
+    }
+
+    /// What reading one document costs, if known before planning.
+    fn read_cost(&self) -> Option<(Duration, Basis)> {
+        if let Some(given) = self.read_cost {
+            return Some((given, Basis::Assumed));
+        }
+        let (per, documents) = self.meter.per_document()?;
+        Some((per, Basis::Read(documents)))
     }
 
     /// Plans `collection`'s ranges (at most `max`) and keeps the reason for
@@ -174,18 +200,30 @@ impl MongoSource {
                 .unwrap_or_else(PoisonError::into_inner);
             counted.get(collection).copied()
         };
+        let read = self.read_cost();
         let known = match (listed, timed) {
             (Some(documents), Some(counted_in)) => Known {
                 documents,
                 counted_in,
-                read_cost: self.read_cost,
+                read,
             },
             // One range asked for: nothing to count.
             _ if max <= 1 => Known {
                 documents: 0,
                 counted_in: Duration::ZERO,
-                read_cost: self.read_cost,
+                read,
             },
+            // The listing's count was stopped at its limit: the server reads to count.
+            (None, Some(took)) if self.split == SplitMethod::Auto => {
+                let plan = SplitPlan::whole(format!(
+                    "one cursor: the server had not counted the collection after {:.1} ms \
+                     (one with counts answers in a round trip), so finding split points would \
+                     cost it about a read of the collection",
+                    took.as_secs_f64() * 1000.0
+                ));
+                self.keep_plan(collection, max, &plan, took, None);
+                return Ok(plan);
+            }
             _ => {
                 let coll = self.conn.collection(collection);
                 let started = Instant::now();
@@ -195,11 +233,30 @@ impl MongoSource {
                 Known {
                     documents,
                     counted_in: started.elapsed(),
-                    read_cost: self.read_cost,
+                    read,
                 }
             }
         };
         let plan = ranges::plan(&self.conn, collection, max, known, self.split, self.budget)?;
+        self.keep_plan(
+            collection,
+            max,
+            &plan,
+            known.counted_in,
+            Some(known.documents),
+        );
+        Ok(plan)
+    }
+
+    /// Keeps what cutting the rest of a range later needs, and the plan's reason.
+    fn keep_plan(
+        &self,
+        collection: &str,
+        max: usize,
+        plan: &SplitPlan,
+        counted_in: Duration,
+        documents: Option<u64>,
+    ) {
         {
             let mut edges = self.edges.lock().unwrap_or_else(PoisonError::into_inner);
             edges.insert(
@@ -207,8 +264,8 @@ impl MongoSource {
                 rest::Known {
                     largest: plan.largest.clone(),
                     // A server that had to read to count reads to find an edge.
-                    edge_cost: plan.edge_took.unwrap_or(known.counted_in),
-                    documents: Some(known.documents),
+                    edge_cost: plan.edge_took.unwrap_or(counted_in),
+                    documents,
                 },
             );
         }
@@ -217,7 +274,6 @@ impl MongoSource {
             let mut reasons = self.reasons.lock().unwrap_or_else(PoisonError::into_inner);
             reasons.insert(collection.to_string(), plan.reason.clone());
         }
-        Ok(plan)
     }
 
     /// Fails with [`SourceError::MissingCollection`] unless the collection exists (the server
@@ -294,7 +350,8 @@ impl MongoSource {
             },
             after,
             self.batch_size,
-        ))
+        )
+        .metered(Arc::clone(&self.meter)))
     }
 
     fn bound(
@@ -331,38 +388,9 @@ impl Source for MongoSource {
         if let Some(listed) = listed.as_ref() {
             return Ok(listed.clone());
         }
-        let db = self.conn.db.clone();
-        let infos = self.conn.run(async move {
-            let mut specs = db.list_collections().await?;
-            // The counts are asked all at once: one round trip's wait, not one per collection.
-            let mut counts = tokio::task::JoinSet::new();
-            while specs.advance().await? {
-                let spec = specs.deserialize_current()?;
-                if spec.collection_type == CollectionType::Collection
-                    && !spec.name.starts_with("system.")
-                {
-                    let coll = db.collection::<RawDocumentBuf>(&spec.name);
-                    counts.spawn(async move {
-                        let started = Instant::now();
-                        let count = coll.estimated_document_count().await?;
-                        let info = CollectionInfo {
-                            name: spec.name,
-                            estimated_documents: Some(count),
-                            bytes_on_disk: None,
-                        };
-                        Ok::<_, mongodb::error::Error>((info, started.elapsed()))
-                    });
-                }
-            }
-            let mut infos = Vec::new();
-            while let Some(info) = counts.join_next().await {
-                let info = info.map_err(|e| {
-                    std::io::Error::other(format!("counting a collection's documents: {e}"))
-                })?;
-                infos.push(info?);
-            }
-            Ok(infos)
-        })?;
+        // `--split edges` and `bucket-auto` plan whatever it costs: no limit.
+        let limit = (self.split == SplitMethod::Auto).then_some(self.count_limit);
+        let infos = listing::list(&self.conn, limit)?;
         let mut counted = self
             .counted_in
             .lock()

@@ -15,15 +15,19 @@ use std::time::{Duration, Instant};
 use bson::{doc, Bson, Document};
 
 use super::conn::Conn;
-use super::gain::Weighing;
-use super::split::{interpolate, quantiles, SplitMethod};
-use super::stream::{edge_id, single_class};
+use super::gain::{Basis, Weighing, ASSUMED_PER_DOCUMENT};
+use super::split::{interpolate, merge_sparse, quantiles, SplitMethod};
+use super::stream::{collect, edge_id, single_class};
 use crate::source::{Partition, SourceError};
 
 /// Collections are split only when every range gets at least this many documents.
 pub(super) const MIN_PARTITION_DOCUMENTS: u64 = 256;
 /// `$sample`d `_id`s per range wanted.
 const SAMPLE_PER_RANGE: u64 = 16;
+/// A range the sample expects to hold fewer documents is merged into its neighbour.
+const LEAST_EXPECTED: u64 = MIN_PARTITION_DOCUMENTS / 4;
+/// Documents in the planner's first batch, which measures what reading one costs.
+const PROBE_DOCUMENTS: u32 = 256;
 const INTERPOLATED: &str = "cut evenly between the smallest and largest `_id`";
 const SAMPLED: &str = "cut at the quantiles of a `$sample` of the `_id`s";
 
@@ -68,7 +72,7 @@ pub struct SplitPlan {
 }
 
 impl SplitPlan {
-    fn whole(reason: String) -> SplitPlan {
+    pub(super) fn whole(reason: String) -> SplitPlan {
         SplitPlan {
             partitions: vec![Partition::whole()],
             reason,
@@ -84,8 +88,9 @@ pub(super) struct Known {
     pub(super) documents: u64,
     /// How long the server took to count them.
     pub(super) counted_in: Duration,
-    /// Reading one document, as assumed before any is read (see [`super::gain`]).
-    pub(super) read_cost: Duration,
+    /// Reading one document, if known before planning (measured by the run's readers, or
+    /// given); else the planner times a first batch of the collection (see [`super::gain`]).
+    pub(super) read: Option<(Duration, Basis)>,
 }
 
 fn ms(d: Duration) -> String {
@@ -144,12 +149,17 @@ pub(super) fn plan(
             ms(allowed)
         )));
     }
+    let (per_document, basis) = match known.read {
+        Some(read) => read,
+        None if measured => probe(conn, collection, first_took)?,
+        None => (ASSUMED_PER_DOCUMENT, Basis::Assumed),
+    };
     // The largest `_id` is assumed to cost what the smallest did.
     let weighing = Weighing {
         documents: n,
         readers: wanted as usize,
-        per_document: known.read_cost,
-        measured: false,
+        per_document,
+        basis,
         finding: known
             .counted_in
             .saturating_add(first_took.saturating_mul(2)),
@@ -177,22 +187,41 @@ pub(super) fn plan(
     // larger sample is a read of it.
     let cheap_sample = size.saturating_mul(20) <= n;
     let interpolated = interpolate(&first, &last, wanted as usize);
-    let (cuts, how) = if measured && cheap_sample {
-        // The server answers from its index: a sample follows a skewed collection where
-        // cutting evenly between the ends would not.
-        let cuts = sample_cuts(conn, collection, size, wanted)?;
-        if cuts.is_empty() {
-            (interpolated, INTERPOLATED)
-        } else {
-            (cuts, SAMPLED)
-        }
+    let is_string = matches!(first, Bson::String(_));
+    // The server answers a small sample from its index: it follows a skewed collection where
+    // cutting evenly between the ends would not, and shows the ranges such a cut leaves empty.
+    let sample = if cheap_sample || (is_string && interpolated.is_empty() && !measured) {
+        sample_ids(conn, collection, size)?
+    } else {
+        Vec::new()
+    };
+    let sampled = quantiles(&sample, wanted as usize);
+    let (cuts, how) = if measured && !sampled.is_empty() {
+        (sampled, SAMPLED)
     } else if !interpolated.is_empty() {
         (interpolated, INTERPOLATED)
-    } else if matches!(first, Bson::String(_)) && (cheap_sample || !measured) {
-        (sample_cuts(conn, collection, size, wanted)?, SAMPLED)
+    } else if is_string {
+        (sampled, SAMPLED)
     } else {
         (Vec::new(), "")
     };
+    let (cuts, merged) = merge_sparse(cuts, &sample, n, LEAST_EXPECTED);
+    let merged = match merged {
+        0 => String::new(),
+        1 => ", 1 more that a `$sample` showed (nearly) empty merged into a neighbour".into(),
+        m => format!(", {m} more that a `$sample` showed (nearly) empty merged into neighbours"),
+    };
+    if cuts.is_empty() && !merged.is_empty() {
+        return Ok(SplitPlan {
+            largest: Some(last.clone()),
+            edge_took: Some(first_took),
+            ..SplitPlan::whole(format!(
+                "one cursor: a `$sample` of {} `_id`s puts the collection in one of the ranges \
+                 {how}",
+                sample.len()
+            ))
+        });
+    }
     if cuts.is_empty() {
         return Ok(SplitPlan {
             largest: Some(last.clone()),
@@ -210,7 +239,7 @@ pub(super) fn plan(
     };
     Ok(SplitPlan {
         reason: format!(
-            "{} ranges {how} (found in {}){weighed}",
+            "{} ranges {how}{merged} (found in {}){weighed}",
             partitions.len(),
             ms(started.elapsed())
         ),
@@ -235,18 +264,42 @@ pub(super) fn from_cuts(cuts: Vec<Bson>) -> Vec<Partition> {
         .collect()
 }
 
-fn sample_cuts(
+/// What reading one document costs the server, timed on the collection's first
+/// [`PROBE_DOCUMENTS`] documents in `_id` order: the batch's time less what starting a query
+/// took (`started_in`, the smallest `_id`'s), per document. Assumed when the collection holds
+/// too few documents to tell.
+fn probe(
     conn: &Conn,
     collection: &str,
-    size: u64,
-    parts: u64,
-) -> Result<Vec<Bson>, SourceError> {
+    started_in: Duration,
+) -> Result<(Duration, Basis), SourceError> {
+    let coll = conn.collection(collection);
+    let started = Instant::now();
+    let read = conn.run(async move {
+        let cursor = coll
+            .find(doc! {})
+            .sort(doc! {"_id": 1})
+            .limit(i64::from(PROBE_DOCUMENTS))
+            .batch_size(PROBE_DOCUMENTS)
+            .await?;
+        Ok(collect(cursor).await?.len())
+    })?;
+    let took = started.elapsed();
+    if read < 2 {
+        return Ok((ASSUMED_PER_DOCUMENT, Basis::Assumed));
+    }
+    let per = took.saturating_sub(started_in) / u32::try_from(read).unwrap_or(u32::MAX);
+    Ok((per, Basis::Probed(read as u64)))
+}
+
+/// A `$sample` of `size` `_id`s.
+fn sample_ids(conn: &Conn, collection: &str, size: u64) -> Result<Vec<Bson>, SourceError> {
     let coll = conn.collection(collection);
     let pipeline = [
         doc! {"$sample": {"size": i64::try_from(size).unwrap_or(i64::MAX)}},
         doc! {"$project": {"_id": 1}},
     ];
-    let sample = conn.run(async move {
+    conn.run(async move {
         let mut cursor = coll.aggregate(pipeline).await?;
         let mut ids = Vec::new();
         while cursor.advance().await? {
@@ -254,8 +307,7 @@ fn sample_cuts(
             ids.extend(d.get("_id").cloned());
         }
         Ok(ids)
-    })?;
-    Ok(quantiles(&sample, parts as usize))
+    })
 }
 
 /// Ranges of equal size from `$bucketAuto` over the `_id`s alone: a sort of every `_id` on the

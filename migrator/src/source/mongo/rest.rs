@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use bson::Bson;
 
 use super::conn::Conn;
-use super::gain::Weighing;
+use super::gain::{Basis, Weighing};
 use super::ranges::MIN_PARTITION_DOCUMENTS;
 use super::split::{interpolate, position};
 use super::stream::edge_id;
@@ -102,7 +102,7 @@ pub(super) fn split_rest(
         documents,
         readers,
         per_document,
-        measured: true,
+        basis: Basis::Read(claimed.documents),
         finding: if upper.is_some() {
             Duration::ZERO
         } else {

@@ -12,7 +12,7 @@
 use bson::oid::ObjectId;
 use bson::{Bson, DateTime};
 
-use crate::source::claim::{order_key, OrderKey};
+use crate::source::claim::{compare, order_key, OrderKey};
 
 /// How a collection's cut points are found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -100,6 +100,50 @@ pub(crate) fn quantiles(sample: &[Bson], parts: usize) -> Vec<Bson> {
         .collect();
     cuts.dedup_by(|a, b| a.0 == b.0);
     cuts.into_iter().map(|(_, v)| (*v).clone()).collect()
+}
+
+/// Drops the cuts that would leave a range expected to hold fewer than `least` of the
+/// collection's `documents`, going up from the smallest `_id`: such a range is merged into the
+/// one above it (the last into the one below). What a range holds is expected from how many of
+/// the `sample`d `_id`s fall into it. Returns the cuts kept and how many were dropped; the cuts
+/// unchanged when the sample cannot be compared with them.
+pub(crate) fn merge_sparse(
+    cuts: Vec<Bson>,
+    sample: &[Bson],
+    documents: u64,
+    least: u64,
+) -> (Vec<Bson>, usize) {
+    if cuts.is_empty() || sample.is_empty() {
+        return (cuts, 0);
+    }
+    // Sampled `_id`s per range: range `i` is below cut `i`, the last is above every cut.
+    let mut sampled = vec![0u64; cuts.len() + 1];
+    for id in sample {
+        let mut range = 0;
+        for cut in &cuts {
+            match compare(id, cut) {
+                Some(std::cmp::Ordering::Less) => break,
+                Some(_) => range += 1,
+                None => return (cuts, 0),
+            }
+        }
+        sampled[range] += 1;
+    }
+    let each = documents as f64 / sample.len() as f64;
+    let expected: Vec<f64> = sampled.iter().map(|&n| n as f64 * each).collect();
+    let least = least as f64;
+    let mut kept = Vec::with_capacity(cuts.len());
+    let (mut below, mut above) = (0.0, expected.iter().sum::<f64>());
+    for (i, cut) in cuts.iter().enumerate() {
+        below += expected[i];
+        above -= expected[i];
+        if below >= least && above >= least {
+            kept.push(cut.clone());
+            below = 0.0;
+        }
+    }
+    let dropped = cuts.len() - kept.len();
+    (kept, dropped)
 }
 
 /// Where an `_id` sits on the line [`interpolate`] cuts: ObjectIds as 96-bit numbers, numbers
@@ -271,6 +315,43 @@ mod tests {
             ),
             [Bson::DateTime(DateTime::from_millis(day))]
         );
+    }
+
+    #[test]
+    fn ranges_a_sample_shows_empty_are_merged() {
+        let n = |v: i32| Bson::Int32(v);
+        let cuts: Vec<Bson> = [25, 50, 75].into_iter().map(n).collect();
+        // Spread evenly: every range kept.
+        let even: Vec<Bson> = (0..100).map(n).collect();
+        assert_eq!(
+            merge_sparse(cuts.clone(), &even, 1_000, 64),
+            (cuts.clone(), 0)
+        );
+        // A burst above 75 and a few below 25: the two empty ranges in between merge into the
+        // burst's range above them; with fewer documents in all, the first range too.
+        let bursty: Vec<Bson> = (0..3).chain(80..100).map(n).collect();
+        assert_eq!(
+            merge_sparse(cuts.clone(), &bursty, 2_300, 64),
+            (vec![n(25)], 2),
+            "3 sampled of 23 (300 documents) below 25, 2,000 above 75"
+        );
+        assert_eq!(
+            merge_sparse(cuts.clone(), &bursty, 230, 64),
+            (Vec::new(), 3)
+        );
+        // An empty last range merges into the one below it.
+        let low: Vec<Bson> = (0..70).map(n).collect();
+        assert_eq!(
+            merge_sparse(cuts.clone(), &low, 7_000, 64),
+            (vec![n(25), n(50)], 1)
+        );
+        // Nothing to go by, or values the cuts do not compare with: unchanged.
+        assert_eq!(
+            merge_sparse(cuts.clone(), &[], 1_000, 64),
+            (cuts.clone(), 0)
+        );
+        let strings = [Bson::String("a".into())];
+        assert_eq!(merge_sparse(cuts.clone(), &strings, 1_000, 64), (cuts, 0));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use bson::{doc, Bson, Document, RawDocumentBuf};
 use mongodb::{Collection, Cursor};
 
 use super::conn::{Conn, Pending};
+use super::meter::ReadMeter;
 use crate::source::{Position, Positioned, RangeClaim, SourceError};
 
 /// BSON's comparison order groups some types: all numbers compare as numbers, strings with
@@ -155,6 +156,8 @@ pub(super) struct IdOrderStream {
     /// Through which each `_id` is claimed before it is handed out: the load may cut the rest
     /// of the range off (see [`RangeClaim`]).
     claim: Option<Arc<RangeClaim>>,
+    /// Where what the reader waits for the server is summed for the run.
+    meter: Option<Arc<ReadMeter>>,
 }
 
 impl IdOrderStream {
@@ -177,7 +180,14 @@ impl IdOrderStream {
             exhausted: false,
             expr_known: false,
             claim: None,
+            meter: None,
         }
+    }
+
+    /// Adds what the reader waits for the server to `meter`.
+    pub(super) fn metered(mut self, meter: Arc<ReadMeter>) -> Self {
+        self.meter = Some(meter);
+        self
     }
 
     /// Claims each `_id` through `claim` before handing it out.
@@ -248,9 +258,11 @@ impl IdOrderStream {
             None => self.query()?,
         };
         let asked = std::time::Instant::now();
+        let fresh = ahead.fresh;
         let waited = self.wait(ahead.batch);
+        let waited_for = asked.elapsed();
         if let Some(claim) = &self.claim {
-            claim.waited(asked.elapsed());
+            claim.waited(waited_for);
         }
         let (cursor, docs) = match waited {
             Ok(batch) => batch,
@@ -260,6 +272,10 @@ impl IdOrderStream {
             }
             Err(e) => return Err(e),
         };
+        // A query's first answer pays for starting it too.
+        if let (Some(meter), false) = (&self.meter, fresh) {
+            meter.add(docs.len(), waited_for);
+        }
         self.buffer = docs.into();
         match cursor {
             Some(cursor) => {
