@@ -128,6 +128,7 @@ pub async fn main(argv: &[String]) -> anyhow::Result<()> {
     let load_before = load_average();
     let mut runs = Vec::new();
     let mut sorted_reads = Vec::new();
+    let mut counts = Vec::new();
     for round in 1..=args.runs {
         for way in Way::ALL {
             eprint!("round {round}/{}: {:<48}", args.runs, way.label());
@@ -145,12 +146,19 @@ pub async fn main(argv: &[String]) -> anyhow::Result<()> {
         let read = sorted_read(&uri, &data, &meter, pid).await?;
         eprintln!("round {round}/{}: one sorted read of every collection: {read:.2} s of the server's CPU", args.runs);
         sorted_reads.push(read);
+        let counted = count_all(&uri, &data, &meter, pid).await?;
+        eprintln!(
+            "round {round}/{}: one count of every collection: {counted:.2} s of the server's CPU",
+            args.runs
+        );
+        counts.push(counted);
     }
     drop(mongo);
 
     let sorted = median(sorted_reads.clone());
+    let counted = median(counts.clone());
     let load = format!("{load_before} at the start, {} at the end", load_average());
-    let text = render(&args, &data, &workload, &runs, sorted, &load);
+    let text = render(&args, &data, &workload, &runs, (sorted, counted), &load);
     print!("{text}");
     let path = out.join(format!("results-{}.json", workload.key));
     let json = json!({
@@ -159,6 +167,7 @@ pub async fn main(argv: &[String]) -> anyhow::Result<()> {
         "documents": data.manifest.documents,
         "runs": runs,
         "sorted_read_server_cpu": sorted_reads,
+        "count_server_cpu": counts,
         "text": text,
     });
     std::fs::write(&path, serde_json::to_string_pretty(&json)?)
@@ -337,13 +346,29 @@ async fn sorted_read(uri: &str, data: &Data, meter: &CpuMeter, pid: u32) -> anyh
     Ok((meter.process_cpu_seconds(pid) - before).max(0.0))
 }
 
+/// The Mongo-wire server's CPU for counting every collection once, without a time limit (what
+/// a run that counts every collection pays besides its reads).
+async fn count_all(uri: &str, data: &Data, meter: &CpuMeter, pid: u32) -> anyhow::Result<f64> {
+    let client = mongodb::Client::with_uri_str(uri).await?;
+    let db = client
+        .default_database()
+        .context("the URI names the database")?;
+    let before = meter.process_cpu_seconds(pid);
+    for name in data.manifest.collections.keys() {
+        db.collection::<RawDocumentBuf>(name)
+            .estimated_document_count()
+            .await?;
+    }
+    Ok((meter.process_cpu_seconds(pid) - before).max(0.0))
+}
+
 /// The medians, the split decisions and the targets.
 fn render(
     args: &LargeArgs,
     data: &Data,
     workload: &Workload,
     runs: &[Run],
-    sorted: f64,
+    (sorted, counted): (f64, f64),
     load: &str,
 ) -> String {
     let of = |way: Way, f: fn(&Run) -> f64| {
@@ -374,7 +399,8 @@ fn render(
         ));
     }
     out.push_str(&format!(
-        "| one sorted read of every collection (server only) | - | - | - | {sorted:.2} | - |\n"
+        "| one sorted read of every collection (server only) | - | - | - | {sorted:.2} | - |\n\
+         | one count of every collection, no time limit (server only) | - | - | - | {counted:.2} | - |\n"
     ));
     let splits: Vec<&str> = runs
         .iter()
