@@ -390,8 +390,24 @@ fn a_replay_killed_again_and_again_resumes_where_it_committed() {
         offsets.len() >= 5,
         "the kills found the replay at {offsets:?}"
     );
+    // Killed mid-replay (unless the last run finished first): `status` says where it resumes.
+    if !position().ends_with("done") {
+        let status = cli.run(&["status"]);
+        assert!(
+            status.stdout.contains("oplog replay of ")
+                && status.stdout.contains(": in progress, resumes at byte "),
+            "{}",
+            status.stdout
+        );
+    }
     let done = cli.run(&args);
     done.expect_code(0);
+    let status = cli.run(&["status"]);
+    assert!(
+        status.stdout.contains(": done; 2454 entries applied"),
+        "{}",
+        status.stdout
+    );
     assert!(
         done.stdout.contains("oplog.bson replayed"),
         "{}",

@@ -156,3 +156,31 @@ async fn replay(
         }
     }
 }
+
+/// What `status` says of an oplog replay.
+#[cfg(feature = "live")]
+pub(super) fn status_line(replay: &crate::follow::oplog::ReplayStatus) -> String {
+    let r = &replay.report;
+    let at = r
+        .last_ts
+        .map_or_else(String::new, |t| format!(", last entry at {t}"));
+    let state = if replay.done {
+        "done".to_string()
+    } else {
+        format!(
+            "in progress, resumes at byte {} of {} (run the same `migrate`)",
+            replay.next_offset, replay.file_bytes
+        )
+    };
+    format!(
+        "oplog replay of {}: {state}; {} entries applied, {} documents touched ({} written, {} \
+         deleted, {} dead letters, {} references acted on){at}",
+        replay.file,
+        r.entries,
+        r.documents,
+        r.upserted,
+        r.deleted,
+        r.dead_letters,
+        r.references_acted
+    )
+}

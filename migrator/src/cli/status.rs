@@ -62,6 +62,10 @@ pub(super) async fn status(target: &Target, schema: &Schema) -> anyhow::Result<u
     if let Some(follow) = crate::follow::FollowState::read(&mut conn, &state).await? {
         say!("{}", super::follow::status_lines(&follow));
     }
+    #[cfg(feature = "live")]
+    if let Some(replay) = crate::follow::oplog::replay_status(&mut conn, &state).await? {
+        say!("{}", super::replay::status_line(&replay));
+    }
     let coverage = super::coverage::stored(&mut conn, &target.state_schema, schema).await?;
     let section = super::coverage::status_section(&coverage);
     if !section.is_empty() {

@@ -92,8 +92,43 @@ pub async fn replay(
     result
 }
 
+/// Where a replay stands, for `status`: `None` before one began.
+pub async fn replay_status(
+    conn: &mut PgConnection,
+    state: &StateStore,
+) -> Result<Option<ReplayStatus>, RunError> {
+    let exists: bool = sqlx::query_scalar(sql::TABLE_EXISTS)
+        .bind(state.schema())
+        .bind("oplog_replay")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(RunError::db("reading the oplog replay's position"))?;
+    if !exists {
+        return Ok(None);
+    }
+    Ok(read_recorded(conn, state).await?.map(|r| ReplayStatus {
+        file: r.file,
+        file_bytes: u64::try_from(r.file_bytes).unwrap_or(0),
+        next_offset: u64::try_from(r.next_offset).unwrap_or(0),
+        report: r.report,
+        done: r.done,
+    }))
+}
+
+/// A replay's recorded position and what it applied so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayStatus {
+    pub file: String,
+    pub file_bytes: u64,
+    /// The byte offset of the first entry not applied yet.
+    pub next_offset: u64,
+    pub report: ReplayReport,
+    pub done: bool,
+}
+
 /// The replay's recorded row.
 struct Recorded {
+    file: String,
     file_bytes: i64,
     documents: i64,
     next_offset: i64,
@@ -111,6 +146,7 @@ async fn read_recorded(
         .map_err(RunError::db("reading the oplog replay's position"))?;
     let n = |v: i64| u64::try_from(v).unwrap_or(0);
     Ok(row.map(|row| Recorded {
+        file: row.get(0),
         file_bytes: row.get(1),
         documents: row.get(2),
         next_offset: row.get(3),
