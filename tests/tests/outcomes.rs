@@ -1,6 +1,7 @@
 //! Honest outcomes: rejected documents change the exit code unless accepted, a finished run
-//! found finished writes nothing, a rejection caused by another one names its root, and
-//! dangling references are counted exactly, the same by `migrate` and `validate`.
+//! found finished writes nothing, a rejection caused by another one names its root (through a
+//! primary or a natural key), and dangling references are counted exactly, the same by `migrate`
+//! and `validate`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -211,16 +212,8 @@ fn rejections_caused_by_a_rejected_document_name_the_root() {
         .run(&staff_schema(), source, db.config())
         .expect("the run completes");
     assert_eq!(report.outcome, Outcome::Completed);
-    let letters = db.rows(&format!(
-        "SELECT collection, document_id, class, coalesce(root_id, '-') FROM {STATE}.dead_letters \
-         ORDER BY collection, document_id"
-    ));
-    let letters: Vec<Vec<String>> = letters
-        .into_iter()
-        .map(|r| r.into_iter().map(Option::unwrap_or_default).collect())
-        .collect();
     assert_eq!(
-        letters,
+        letter_classes(&db),
         [
             ["assignments", "1", "rejected_reference", "1"],
             ["staff", "1", "missing_reference", "-"],
@@ -241,6 +234,95 @@ fn rejections_caused_by_a_rejected_document_name_the_root() {
             && groups.contains(&("staff.missing_reference".into(), 1)),
         "root causes and cascades are separate groups: {groups:?}"
     );
+}
+
+/// Collection, `_id`, class and root of every dead letter.
+fn letter_classes(db: &TestDb) -> Vec<Vec<String>> {
+    db.rows(&format!(
+        "SELECT collection, document_id, class, coalesce(root_id, '-') FROM {STATE}.dead_letters \
+         ORDER BY collection, document_id"
+    ))
+    .into_iter()
+    .map(|r| r.into_iter().map(Option::unwrap_or_default).collect())
+    .collect()
+}
+
+/// Teams referenced by their unique `code`, a natural key.
+#[derive(Debug, Migrate)]
+#[migrate(collection = "teams")]
+struct Team {
+    #[migrate(id)]
+    id: i32,
+    #[migrate(unique)]
+    code: String,
+    size: i32,
+    #[migrate(references = Team, key = "code")]
+    parent_code: Option<String>,
+}
+
+#[derive(Debug, Migrate)]
+#[migrate(collection = "members")]
+struct Member {
+    #[migrate(id)]
+    id: i32,
+    #[migrate(references = Team, key = "code")]
+    team_code: String,
+}
+
+/// The cascade through a natural key: team `root`'s parent does not exist, so `mid` (under
+/// `root`), `leaf` (under `mid`) and a member of `leaf` are rejected naming team 1; team 5 fails
+/// its model (`size` is text), and the member of its code names team 5; a member of a code no
+/// team has is the member's own reason.
+#[test]
+fn rejections_caused_through_a_natural_key_name_the_root() {
+    let db = TestDb::create("outcomes_cascade_natural");
+    let dir = dump(vec![
+        (
+            "teams",
+            vec![
+                doc! {"_id": 1, "code": "root", "size": 1, "parent_code": "ghost"},
+                doc! {"_id": 2, "code": "mid", "size": 1, "parent_code": "root"},
+                doc! {"_id": 3, "code": "leaf", "size": 1, "parent_code": "mid"},
+                doc! {"_id": 4, "code": "solo", "size": 1},
+                doc! {"_id": 5, "code": "bad", "size": "large"},
+            ],
+        ),
+        (
+            "members",
+            vec![
+                doc! {"_id": 1, "team_code": "leaf"},
+                doc! {"_id": 2, "team_code": "solo"},
+                doc! {"_id": 3, "team_code": "bad"},
+                doc! {"_id": 4, "team_code": "nobody"},
+            ],
+        ),
+    ]);
+    let schema = migrator::schema![Team, Member].expect("the teams schema");
+    let source = Arc::new(DumpSource::open(dir.path()).expect("the dump opens"));
+    let report = db
+        .run(&schema, source, db.config())
+        .expect("the run completes");
+    assert_eq!(report.outcome, Outcome::Completed);
+    let letters = letter_classes(&db);
+    let (transform, rest): (Vec<_>, Vec<_>) = letters
+        .into_iter()
+        .partition(|l| l[0] == "teams" && l[1] == "5");
+    assert_eq!(transform.len(), 1, "{transform:?}");
+    assert_ne!(transform[0][2], "rejected_reference", "{transform:?}");
+    assert_eq!(
+        rest,
+        [
+            ["members", "1", "rejected_reference", "1"],
+            ["members", "3", "rejected_reference", "5"],
+            ["members", "4", "missing_reference", "-"],
+            ["teams", "1", "missing_reference", "-"],
+            ["teams", "2", "rejected_reference", "1"],
+            ["teams", "3", "rejected_reference", "1"],
+        ]
+        .map(|r| r.map(str::to_string).to_vec())
+    );
+    assert_eq!(db.table_count("teams"), 1);
+    assert_eq!(db.table_count("members"), 1);
 }
 
 /// 12,000 orders whose `referrer` (kept when it dangles) points at 5,000 distinct unknown

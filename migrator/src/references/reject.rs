@@ -20,10 +20,14 @@ use crate::state::StateStore;
 
 /// Rejected documents by collection: stored key -> the `_id` at the root of its rejection (its
 /// own, or its root's for a cascade). Loaded from the dead letters the first time a collection
-/// is asked for, and kept up to date as documents are rejected.
+/// is asked for, and kept up to date as documents are rejected. The same by a natural key:
+/// the key's value (as PostgreSQL prints it) -> root, read from the rejected documents
+/// themselves and read again after the collection's next rejections.
 #[derive(Debug, Default)]
 pub(super) struct Roots {
     by_collection: HashMap<String, HashMap<String, String>>,
+    /// (collection, natural key column) -> value -> root.
+    by_natural_key: HashMap<(String, String), HashMap<String, String>>,
 }
 
 impl Roots {
@@ -55,10 +59,75 @@ impl Roots {
         Ok(self.by_collection.entry(collection).or_default())
     }
 
+    /// The rejected documents of `model` by the value of their natural key `column`.
+    async fn of_natural_key(
+        &mut self,
+        conn: &mut PgConnection,
+        state: &StateStore,
+        model: &ModelHandle,
+        column: &str,
+    ) -> Result<&HashMap<String, String>, RunError> {
+        let entry = (model.collection().to_string(), column.to_string());
+        if !self.by_natural_key.contains_key(&entry) {
+            let collection = model.collection();
+            let rows = sqlx::query(&sql::select_dead_letter_documents(state.schema()))
+                .bind(collection)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(RunError::db(format!(
+                    "reading the rejected documents of `{collection}`"
+                )))?;
+            let source = model.def().tables.first().and_then(|t| {
+                t.columns
+                    .iter()
+                    .find(|c| c.name == column)
+                    .map(|c| c.source.as_str())
+            });
+            let mut roots = HashMap::new();
+            for row in rows {
+                let root: String = row.get(0);
+                let document: String = row.get(1);
+                let value = source.and_then(|path| natural_key_text(&document, path));
+                if let Some(value) = value {
+                    roots.entry(value).or_insert(root);
+                }
+            }
+            self.by_natural_key.insert(entry.clone(), roots);
+        }
+        Ok(self.by_natural_key.entry(entry).or_default())
+    }
+
     fn add(&mut self, collection: &str, key: String, root: String) {
         if let Some(roots) = self.by_collection.get_mut(collection) {
             roots.insert(key, root);
         }
+        // Read again, with the new dead letters, when next asked for.
+        self.by_natural_key.retain(|(c, _), _| c != collection);
+    }
+}
+
+/// The value at `path` (`code`, `meta.code`) of a rejected document (canonical Extended JSON) as
+/// PostgreSQL prints a natural key column holding it: text, an integer, an ObjectId's hex, a
+/// UUID. Other values are no natural key this can match.
+fn natural_key_text(document: &str, path: &str) -> Option<String> {
+    use bson::Bson;
+    let json: serde_json::Value = serde_json::from_str(document).ok()?;
+    let mut value = &Bson::try_from(json).ok()?;
+    for key in path.split('.') {
+        value = value.as_document()?.get(key)?;
+    }
+    match value {
+        Bson::String(s) => Some(s.clone()),
+        Bson::Int32(n) => Some(n.to_string()),
+        Bson::Int64(n) => Some(n.to_string()),
+        Bson::ObjectId(oid) => Some(oid.to_hex()),
+        Bson::Binary(b) if b.subtype == bson::spec::BinarySubtype::Uuid => Some(
+            uuid::Uuid::from_slice(&b.bytes)
+                .ok()?
+                .hyphenated()
+                .to_string(),
+        ),
+        _ => None,
     }
 }
 
@@ -81,12 +150,14 @@ pub(super) async fn reject_all(
     dead_file: Option<&DeadLetterFile>,
     roots: &mut Roots,
 ) -> Result<u64, RunError> {
-    // Only a reference to a primary key can be traced to a rejected document by its `_id`.
+    // The referenced model, and its natural key column if the reference is by one.
     let target_model = match &dangling.reference.target {
-        RefTarget::Model {
-            type_id, key: None, ..
-        } => schema.models().iter().find(|m| m.def().type_id == *type_id),
-        _ => None,
+        RefTarget::Model { type_id, key, .. } => schema
+            .models()
+            .iter()
+            .find(|m| m.def().type_id == *type_id)
+            .map(|m| (m, key.as_deref())),
+        RefTarget::Table(_) => None,
     };
     let field = reference_source(dangling.table, &dangling.reference.column);
     let collection = dangling.model.collection();
@@ -114,7 +185,10 @@ pub(super) async fn reject_all(
             values.entry(row.get(0)).or_default().push(row.get(1));
         }
         let causes = match target_model {
-            Some(target) => Some(roots.of(conn, state, target).await?),
+            Some((target, None)) => Some(roots.of(conn, state, target).await?),
+            Some((target, Some(column))) => {
+                Some(roots.of_natural_key(conn, state, target, column).await?)
+            }
             None => None,
         };
         let letters = rejections(
@@ -155,8 +229,7 @@ pub(super) async fn reject_all(
 
 /// Dead letters for documents rejected for dangling references (`values`: key -> the values it
 /// holds that point at nothing), in key order, with their original documents found by scanning
-/// the source. `causes`: the target's rejected documents, when the target is a collection's
-/// primary key.
+/// the source. `causes`: the target's rejected documents by the key the reference holds.
 fn rejections(
     model: &ModelHandle,
     source: &dyn Source,

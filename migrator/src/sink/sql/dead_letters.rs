@@ -76,3 +76,13 @@ pub fn select_dead_letter_roots(state: &str) -> String {
         quote_ident(state)
     )
 }
+
+/// A collection's rejected documents that kept their original: the `_id` their rejection started
+/// at and the document (canonical Extended JSON), oldest first; `$1`: collection.
+pub fn select_dead_letter_documents(state: &str) -> String {
+    format!(
+        "SELECT coalesce(root_id, document_id), document FROM {}.dead_letters \
+         WHERE collection = $1 AND document IS NOT NULL ORDER BY id",
+        quote_ident(state)
+    )
+}
