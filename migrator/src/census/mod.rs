@@ -14,6 +14,7 @@
 
 pub mod coverage;
 pub mod fate;
+mod frame;
 pub mod store;
 mod tally;
 
@@ -82,6 +83,16 @@ impl KeyCensus {
             self.keys.entry(path.clone()).or_default().merge(stats);
         }
     }
+}
+
+/// The environment variable that turns the census of `migrate`'s reading off, for measuring
+/// what it costs (tests/bench/README.md) and for nothing else: a run without it reports no
+/// dropped keys.
+pub const OFF_FOR_MEASUREMENT: &str = "MIGRATOR_MEASURE_WITHOUT_CENSUS";
+
+/// Whether `migrate` counts the census as it reads: always, unless [`OFF_FOR_MEASUREMENT`] is set.
+pub fn counted_while_loading() -> bool {
+    std::env::var_os(OFF_FOR_MEASUREMENT).is_none()
 }
 
 /// A census per collection.

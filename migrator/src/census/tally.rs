@@ -1,9 +1,10 @@
 //! [`Tally`]: the census of raw documents on one thread, as a tree of key paths.
 //!
-//! Each document is walked once, straight from its bytes ([`Elements`]). Every node of the tree
-//! is a path; a key is looked up among its parent's children starting after the last one found
-//! (documents mostly keep their keys in one order, so a lookup is usually one comparison), and
-//! nothing is allocated unless a path is new.
+//! Each document is walked once, straight from its bytes, reading each element's type, key and
+//! length and no value ([`super::frame`]). Every node of the tree is a path; a key is looked up
+//! among its parent's children starting after the last one found (documents mostly keep their
+//! keys in one order, so a lookup is usually one comparison of a word and a length), and nothing
+//! is allocated unless a path is new.
 //!
 //! Keys that are data rather than names (a map keyed by ids: all digits, 16 or more hex digits,
 //! a UUID; see [`is_data_key`]) are counted together under one path `*`, whatever the order the
@@ -11,13 +12,18 @@
 //! [`MAX_CHILDREN`] distinct keys under one path (a map keyed by other data), further keys go to
 //! `*` too: only then do the paths depend on the order the documents were read in.
 
-use bson::{RawBsonRef, RawDocument};
+use bson::RawDocument;
 
+use super::frame::{word_of, Element, Frame};
 use super::{type_name, KeyCensus, KeyStats};
-use crate::transform::{describe_id, Elements};
+use crate::transform::describe_id;
 
 /// Distinct keys tracked below one path; further keys are counted together as `*`.
 pub const MAX_CHILDREN: usize = 1000;
+
+/// Levels of nesting counted; anything deeper counts as the value it is in (MongoDB stores at
+/// most 100 levels; this only keeps a crafted file from exhausting the stack).
+const MAX_DEPTH: u32 = 200;
 
 /// Whether a key is data rather than a name: all ASCII digits, 16 or more hex digits (an
 /// ObjectId, a hash), or a UUID in its text form.
@@ -41,38 +47,51 @@ const ELEMENTS: &[u8] = b"[]";
 const OTHERS: &[u8] = b"*";
 /// BSON element types are 0x01..=0x13, MinKey 0xFF and MaxKey 0x7F.
 const TYPE_SLOTS: usize = 0x15;
+const DOCUMENT: u8 = 0x03;
+const ARRAY: u8 = 0x04;
 
 #[derive(Debug)]
 struct Node {
     key: Box<[u8]>,
-    children: Vec<u32>,
-    /// The node counting this path's array elements, once it held an array.
-    elements: Option<u32>,
     /// Documents with the path since the last [`Tally::take`].
     documents: u64,
     /// The document that last counted here (so one document counts once).
     last_doc: u64,
     types: [u64; TYPE_SLOTS],
+    children: Vec<Child>,
+    /// The node counting this path's array elements, once it held an array (0: none yet; the
+    /// root is no one's elements).
+    elements: u32,
     /// The `_id` of the document that created the node, until it is handed out.
     example_id: Option<String>,
+}
+
+/// A child as its parent looks it up: the key's first eight bytes and length, then the node.
+#[derive(Debug, Clone, Copy)]
+struct Child {
+    word: u64,
+    len: u32,
+    node: u32,
 }
 
 impl Node {
     fn new(key: &[u8], example_id: Option<String>) -> Node {
         Node {
             key: key.into(),
-            children: Vec::new(),
-            elements: None,
             documents: 0,
             last_doc: 0,
             types: [0; TYPE_SLOTS],
+            children: Vec::new(),
+            elements: 0,
             example_id,
         }
     }
 }
 
-fn slot(value: &RawBsonRef<'_>) -> usize {
-    match value.element_type() as u8 {
+/// The slot of a type byte in [`Node::types`].
+#[inline]
+fn slot(tag: u8) -> usize {
+    match tag {
         0xFF => 0,
         0x7F => 0x14,
         t => usize::from(t).min(TYPE_SLOTS - 1),
@@ -124,84 +143,125 @@ impl Tally {
         }
     }
 
-    /// Counts every key path of `doc`. A malformed document is counted up to where it breaks.
+    /// Counts every key path of `doc`. A malformed document is counted up to where its frame
+    /// breaks (values are not read: see [`super::frame`]).
     pub fn observe(&mut self, doc: &RawDocument) {
         self.seq += 1;
         let mut current = Current { doc, id: None };
         let root = &mut self.nodes[0];
         root.documents += 1;
         root.last_doc = self.seq;
-        root.types[usize::from(bson::spec::ElementType::EmbeddedDocument as u8)] += 1;
-        self.walk_document(0, doc, &mut current);
+        root.types[usize::from(DOCUMENT)] += 1;
+        self.walk_document(0, doc.as_bytes(), 0, &mut current);
     }
 
-    fn walk_document(&mut self, node: usize, doc: &RawDocument, current: &mut Current<'_>) {
+    /// Counts the elements of the document `bytes` as children of `node`.
+    fn walk_document(&mut self, node: usize, bytes: &[u8], depth: u32, current: &mut Current<'_>) {
+        let mut frame = Frame::of(bytes);
         let mut hint = 0;
-        for element in Elements::of(doc) {
-            let Ok((key, value)) = element else { break };
-            let child = self.child(node, key, &mut hint, current);
-            self.count(child, value, current);
+        while let Some(element) = frame.next_element() {
+            let child = self.child(node, &element, &mut hint, current);
+            self.count(child, element.tag, element.value, depth, current);
         }
     }
 
-    fn count(&mut self, node: usize, value: RawBsonRef<'_>, current: &mut Current<'_>) {
+    /// Counts one value at `node`, and what it holds.
+    #[inline]
+    fn count(&mut self, node: usize, tag: u8, value: &[u8], depth: u32, current: &mut Current<'_>) {
         let seq = self.seq;
         let n = &mut self.nodes[node];
-        n.types[slot(&value)] += 1;
+        n.types[slot(tag)] += 1;
         if n.last_doc != seq {
             n.last_doc = seq;
             n.documents += 1;
         }
-        match value {
-            RawBsonRef::Document(doc) => self.walk_document(node, doc, current),
-            RawBsonRef::Array(array) => {
+        if depth >= MAX_DEPTH {
+            return;
+        }
+        match tag {
+            DOCUMENT => self.walk_document(node, value, depth + 1, current),
+            ARRAY => {
                 let elements = match self.nodes[node].elements {
-                    Some(e) => e as usize,
-                    None => {
+                    0 => {
                         let e = self.push(ELEMENTS, current);
-                        self.nodes[node].elements = Some(e as u32);
+                        self.nodes[node].elements = e as u32;
                         e
                     }
+                    e => e as usize,
                 };
-                for element in Elements::of_array(array) {
-                    let Ok((_, value)) = element else { break };
-                    self.count(elements, value, current);
+                let mut frame = Frame::of(value);
+                while let Some(element) = frame.next_element() {
+                    self.count(elements, element.tag, element.value, depth + 1, current);
                 }
             }
             _ => {}
         }
     }
 
-    /// The child of `parent` for `key`, made if new; `hint` is where the search starts.
+    /// The child of `parent` for the element's key, made if new; `hint` is where the search
+    /// starts (documents mostly keep their keys in one order: usually the first one compared).
+    #[inline]
     fn child(
         &mut self,
         parent: usize,
-        key: &[u8],
+        element: &Element<'_>,
         hint: &mut usize,
         current: &mut Current<'_>,
     ) -> usize {
-        let key = if is_data_key(key) { OTHERS } else { key };
+        let children = &self.nodes[parent].children;
+        if let Some(c) = children.get(*hint) {
+            if self.same_key(c, element.key, element.word) {
+                *hint += 1;
+                return c.node as usize;
+            }
+        }
+        self.find_child(parent, element, hint, current)
+    }
+
+    /// Whether `child` has `key` (whose first word is `word`).
+    #[inline]
+    fn same_key(&self, child: &Child, key: &[u8], word: u64) -> bool {
+        child.word == word
+            && child.len as usize == key.len()
+            && (key.len() <= 8 || self.nodes[child.node as usize].key[8..] == key[8..])
+    }
+
+    /// [`Tally::child`] past its first guess: the other children, then a new one.
+    fn find_child(
+        &mut self,
+        parent: usize,
+        element: &Element<'_>,
+        hint: &mut usize,
+        current: &mut Current<'_>,
+    ) -> usize {
+        let (key, word) = if is_data_key(element.key) {
+            (OTHERS, word_of(OTHERS))
+        } else {
+            (element.key, element.word)
+        };
         let children = &self.nodes[parent].children;
         let n = children.len();
         let start = (*hint).min(n);
         let found = (start..n)
             .chain(0..start)
-            .find(|&i| &*self.nodes[children[i] as usize].key == key);
+            .find(|&i| self.same_key(&children[i], key, word));
         if let Some(i) = found {
             *hint = i + 1;
-            return children[i] as usize;
+            return children[i].node as usize;
         }
         let key = if n >= MAX_CHILDREN { OTHERS } else { key };
         if key == OTHERS {
-            if let Some(&c) = children
-                .iter()
-                .find(|&&c| &*self.nodes[c as usize].key == OTHERS)
-            {
-                return c as usize;
+            let word = word_of(OTHERS);
+            if let Some(c) = children.iter().find(|c| self.same_key(c, OTHERS, word)) {
+                return c.node as usize;
             }
         }
         let child = self.push(key, current);
-        self.nodes[parent].children.push(child as u32);
+        self.nodes[parent].children.push(Child {
+            word: word_of(key),
+            len: u32::try_from(key.len()).unwrap_or(u32::MAX),
+            node: child as u32,
+        });
         *hint = n + 1;
         child
     }
@@ -220,7 +280,7 @@ impl Tally {
         };
         self.nodes[0].types = [0; TYPE_SLOTS];
         let mut path = String::new();
-        let children = self.nodes[0].children.clone();
+        let children: Vec<u32> = self.nodes[0].children.iter().map(|c| c.node).collect();
         for child in children {
             self.collect(child as usize, &mut path, &mut out);
         }
@@ -256,10 +316,10 @@ impl Tally {
             );
             n.types = [0; TYPE_SLOTS];
         }
-        let below: Vec<u32> = n
-            .elements
+        let below: Vec<u32> = (n.elements != 0)
+            .then_some(n.elements)
             .into_iter()
-            .chain(n.children.iter().copied())
+            .chain(n.children.iter().map(|c| c.node))
             .collect();
         for child in below {
             self.collect(child as usize, path, out);

@@ -119,6 +119,8 @@ struct Cutter<'a> {
     end: Position,
     started: Instant,
     census: Tally,
+    /// Whether the census counts (see [`crate::census::counted_while_loading`]).
+    count_census: bool,
 }
 
 impl Cutter<'_> {
@@ -245,6 +247,7 @@ fn read_partition(
         end: from.clone(),
         started: Instant::now(),
         census: Tally::new(),
+        count_census: crate::census::counted_while_loading(),
     };
     let Some(mut room) = out.room() else {
         return;
@@ -279,7 +282,9 @@ fn read_partition(
                 return;
             }
         };
-        cutter.census.observe(doc);
+        if cutter.count_census {
+            cutter.census.observe(doc);
+        }
         let kept = match model.encode(doc, &mut cutter.encoder) {
             Ok(()) => cutter.keep(doc),
             Err(e) => {

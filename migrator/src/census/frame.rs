@@ -1,0 +1,280 @@
+//! The census's view of a document's bytes: each element's type, key and where its value ends,
+//! read from the frame alone.
+//!
+//! The census counts keys and types, so it reads no value: a string's length is taken from its
+//! prefix (not checked as UTF-8), a number is skipped. What it checks is what it needs to stay
+//! inside the document: every length fits the enclosing frame, strings and embedded documents
+//! end with their NUL, a key is NUL-terminated UTF-8, a boolean is 0 or 1. Where a check fails the
+//! document stops being counted (the census of a malformed document ends at the element that
+//! breaks its frame; the model's own reading rejects it with `bson`'s error).
+
+/// One element: its type byte, its key and its first eight bytes (zero-padded, for comparing
+/// keys a word at a time), and its value's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Element<'a> {
+    pub tag: u8,
+    pub key: &'a [u8],
+    pub word: u64,
+    pub value: &'a [u8],
+}
+
+/// The elements of one document or array, `bytes` being its whole frame (length, elements,
+/// NUL), as [`Frame::next`] finds them.
+#[derive(Debug)]
+pub(super) struct Frame<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Frame<'a> {
+    pub fn of(bytes: &'a [u8]) -> Self {
+        Frame { bytes, at: 4 }
+    }
+
+    /// The next element, or `None` at the end of the document or where its frame breaks.
+    #[inline]
+    pub fn next_element(&mut self) -> Option<Element<'a>> {
+        let bytes = self.bytes;
+        let tag = *bytes.get(self.at)?;
+        if tag == 0 {
+            return None;
+        }
+        let (key, word) = key_at(bytes, self.at + 1)?;
+        let v = self.at + 2 + key.len();
+        let size = value_size(tag, bytes, v)?;
+        // The value ends before the document's own closing NUL.
+        let end = v.checked_add(size).filter(|&e| e < bytes.len())?;
+        self.at = end;
+        Some(Element {
+            tag,
+            key,
+            word,
+            value: &bytes[v..end],
+        })
+    }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The first eight bytes of `key`, zero-padded, as [`Element::word`] has them.
+pub(super) fn word_of(key: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    for (w, k) in word.iter_mut().zip(key) {
+        *w = *k;
+    }
+    u64::from_le_bytes(word)
+}
+
+/// The NUL-terminated UTF-8 key starting at `start`, and its first word. Read eight bytes at a
+/// time: the first zero byte of a word ends the key, and a key with no high bit set is ASCII.
+#[inline]
+fn key_at(bytes: &[u8], start: usize) -> Option<(&[u8], u64)> {
+    let rest = bytes.get(start..)?;
+    let mut high = 0u64;
+    let mut first = 0u64;
+    let mut at = 0;
+    while let Some(chunk) = rest.get(at..at + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().ok()?);
+        // The lowest byte flagged here is the first zero byte (later flags may be spurious).
+        let zero = word.wrapping_sub(ONES) & !word & HIGHS;
+        if zero != 0 {
+            let len = (zero.trailing_zeros() / 8) as usize;
+            let before = if len == 0 {
+                0
+            } else {
+                word & (u64::MAX >> (64 - 8 * len))
+            };
+            if at == 0 {
+                first = before;
+            }
+            let key = &rest[..at + len];
+            return utf8(key, high | before).then_some((key, first));
+        }
+        if at == 0 {
+            first = word;
+        }
+        high |= word;
+        at += 8;
+    }
+    let len = rest[at..].iter().position(|&b| b == 0)?;
+    let key = &rest[..at + len];
+    let tail = key[at..].iter().fold(0u64, |h, &b| h | u64::from(b));
+    let first = if at == 0 { word_of(key) } else { first };
+    utf8(key, high | tail).then_some((key, first))
+}
+
+/// Whether `key` is UTF-8; `high` has some byte's high bit set if any byte of it had.
+fn utf8(key: &[u8], high: u64) -> bool {
+    high & HIGHS == 0 || std::str::from_utf8(key).is_ok()
+}
+
+/// A little-endian `i32` length at `at`, if it is not negative.
+#[inline]
+fn len_at(bytes: &[u8], at: usize) -> Option<usize> {
+    let b = bytes.get(at..at + 4)?;
+    usize::try_from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])).ok()
+}
+
+/// A C string's length with its NUL, from `at`.
+fn cstring_at(bytes: &[u8], at: usize) -> Option<usize> {
+    Some(bytes.get(at..)?.iter().position(|&b| b == 0)? + 1)
+}
+
+/// The bytes a value of type `tag` takes from `v`, checked to end in `bytes` (with its NUL for
+/// strings and documents).
+#[inline]
+fn value_size(tag: u8, bytes: &[u8], v: usize) -> Option<usize> {
+    // A length-prefixed string: the prefix counts the NUL, which must end it.
+    let string = |at: usize| -> Option<usize> {
+        let len = len_at(bytes, at)?;
+        (len >= 1 && bytes.get(at + 4 + len - 1) == Some(&0)).then_some(len + 4)
+    };
+    match tag {
+        // double, date, timestamp, int64
+        0x01 | 0x09 | 0x11 | 0x12 => Some(8),
+        // string, code, symbol
+        0x02 | 0x0D | 0x0E => string(v),
+        // document, array, code with scope: a length that counts itself
+        0x03 | 0x04 | 0x0F => {
+            let len = len_at(bytes, v)?;
+            (len >= 5 && bytes.get(v + len - 1) == Some(&0)).then_some(len)
+        }
+        0x05 => Some(len_at(bytes, v)?.checked_add(5)?),
+        0x06 | 0x0A | 0x7F | 0xFF => Some(0),
+        0x07 => Some(12),
+        0x08 => matches!(bytes.get(v), Some(0 | 1)).then_some(1),
+        0x0B => {
+            let pattern = cstring_at(bytes, v)?;
+            Some(pattern + cstring_at(bytes, v + pattern)?)
+        }
+        0x0C => Some(string(v)? + 12),
+        0x10 => Some(4),
+        0x13 => Some(16),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bson::spec::BinarySubtype;
+    use bson::{doc, oid::ObjectId, Binary, Bson, JavaScriptCodeWithScope, Regex, Timestamp};
+
+    use super::*;
+
+    fn every_type() -> bson::Document {
+        doc! {
+            "_id": ObjectId::from_bytes([7; 12]),
+            "double": 1.5,
+            "string": "héllo wörld",
+            "empty": "",
+            "doc": { "a": 1, "b": [1, "two", { "c": null }] },
+            "array": [1_i64, 2.5, "x", true, Bson::Null],
+            "generic": Binary { subtype: BinarySubtype::Generic, bytes: vec![1, 2, 3] },
+            "old": Binary { subtype: BinarySubtype::BinaryOld, bytes: vec![4, 5] },
+            "undefined": Bson::Undefined,
+            "bool": false,
+            "date": bson::DateTime::from_millis(1_600_000_000_000),
+            "null": Bson::Null,
+            "regex": Regex { pattern: "^a".try_into().expect("pattern"), options: "i".try_into().expect("options") },
+            "code": Bson::JavaScriptCode("f()".into()),
+            "symbol": Bson::Symbol("sym".into()),
+            "scope": JavaScriptCodeWithScope { code: "g()".into(), scope: doc! { "x": 1 } },
+            "int32": 7,
+            "ts": Timestamp { time: 3, increment: 4 },
+            "int64": 8_i64,
+            "decimal": "1.25".parse::<bson::Decimal128>().expect("decimal"),
+            "min": Bson::MinKey,
+            "max": Bson::MaxKey,
+            "ключ": "unicode key",
+            "a_key_longer_than_eight": 1,
+            "k": Bson::Null,
+        }
+    }
+
+    fn read(bytes: &[u8]) -> Vec<(u8, Vec<u8>, u64, Vec<u8>)> {
+        let mut frame = Frame::of(bytes);
+        std::iter::from_fn(|| frame.next_element())
+            .map(|e| (e.tag, e.key.to_vec(), e.word, e.value.to_vec()))
+            .collect()
+    }
+
+    /// Every type, its key and its value's bytes, as `bson` reads them.
+    #[test]
+    fn reads_every_element_as_bson_frames_it() {
+        let raw = bson::RawDocumentBuf::try_from(&every_type()).expect("encodes");
+        let got = read(raw.as_bytes());
+        let bytes = raw.as_bytes();
+        let mut at = 4;
+        let expected: Vec<(u8, Vec<u8>, u64, Vec<u8>)> = raw
+            .iter_elements()
+            .map(|e| {
+                let e = e.expect("valid");
+                let key = e.key().as_str().as_bytes().to_vec();
+                let v = at + 2 + key.len();
+                at = v + e.size();
+                let value = bytes[v..at].to_vec();
+                (e.element_type() as u8, key.clone(), word_of(&key), value)
+            })
+            .collect();
+        assert_eq!(got.len(), every_type().len());
+        assert_eq!(got, expected);
+    }
+
+    /// Every single-byte change of a document: the walk never reads outside it, and what it
+    /// reads of an intact prefix is what `bson` reads.
+    #[test]
+    fn damaged_documents_stop_where_their_frame_breaks() {
+        let original = bson::RawDocumentBuf::try_from(&every_type())
+            .expect("encodes")
+            .into_bytes();
+        let intact = read(&original);
+        for at in 4..original.len() {
+            for value in [0x00, 0x01, 0x02, 0x04, 0x05, 0x7f, 0x80, 0xc3, 0xff] {
+                let mut bytes = original.clone();
+                bytes[at] = value;
+                let got = read(&bytes);
+                // Elements wholly before the change are read as they were.
+                let before = intact
+                    .iter()
+                    .scan(4usize, |end, e| {
+                        *end += 2 + e.1.len() + e.3.len();
+                        Some(*end)
+                    })
+                    .take_while(|&end| end <= at)
+                    .count();
+                assert!(got.len() >= before, "byte {at} set to {value:#x}");
+                assert_eq!(
+                    got[..before],
+                    intact[..before],
+                    "byte {at} set to {value:#x}"
+                );
+            }
+        }
+        // Cut short anywhere: never past the end.
+        for len in 0..original.len() {
+            let _ = read(&original[..len]);
+        }
+    }
+
+    #[test]
+    fn keys_are_read_a_word_at_a_time() {
+        for len in 0..20 {
+            for tail in [&[0u8][..], &[0, 9, 9, 9, 9, 9, 9, 9, 9][..]] {
+                let key: Vec<u8> = (0..len).map(|i| b'a' + i as u8).collect();
+                let mut bytes = vec![0x0A];
+                bytes.extend_from_slice(&key);
+                bytes.extend_from_slice(tail);
+                let (k, w) = key_at(&bytes, 1).expect("a key");
+                assert_eq!(k, key.as_slice(), "{len}");
+                assert_eq!(w, word_of(&key), "{len}");
+            }
+        }
+        assert_eq!(key_at(b"\x0Aab\xffc\0", 1), None, "not UTF-8");
+        assert_eq!(key_at(b"\x0Aabc", 1), None, "no NUL");
+        assert_eq!(
+            key_at("\x0Aké\0".as_bytes(), 1).map(|k| k.0),
+            Some("ké".as_bytes())
+        );
+    }
+}
