@@ -135,3 +135,38 @@ fn geojson_nested_paths_and_children() {
         .collect();
     insta::assert_snapshot!(lib_rs(&[("stores", docs)]));
 }
+
+#[test]
+fn stable_subdocuments_are_flattened() {
+    // `billingAddress` has a stable shape (absent from every fifth document): an embedded struct
+    // flattened into the row, `Option` as a whole, with the nested `geo` flattened inside it;
+    // `content` holds an array of subdocuments (a child table, which a flattened struct cannot
+    // hold): its keys are read by path; `meta` has one key: read by path.
+    let docs = (0..20)
+        .map(|i| {
+            let mut d = doc! {
+                "_id": i,
+                "content": { "title": format!("t{i}"), "blocks": [ { "kind": "p", "text": "x" } ] },
+                "meta": { "source": "import" },
+            };
+            if i % 5 != 0 {
+                d.insert(
+                    "billingAddress",
+                    doc! {
+                        "street": "1 Main St",
+                        "postalCode": format!("{:05}", i),
+                        "geo": { "lat": 48.85, "lng": f64::from(i) },
+                        "tags": ["home"],
+                    },
+                );
+            }
+            if i % 2 == 0 {
+                if let Ok(a) = d.get_document_mut("billingAddress") {
+                    a.insert("floor", i);
+                }
+            }
+            d
+        })
+        .collect();
+    insta::assert_snapshot!(lib_rs(&[("customers", docs)]));
+}

@@ -11,8 +11,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use migrator::bson::{doc, oid::ObjectId, RawDocumentBuf};
+use migrator::source::{Source, UniqueIndex};
 use migrator_e2e::cli::{Cli, SchemaChoice};
 use migrator_e2e::data::REAL_DATA;
+use migrator_e2e::mongo::MongoDb;
 use migrator_e2e::pg::TestDb;
 
 /// Any schema crate's CLI reaches `scaffold`; this one is built with the tests.
@@ -40,7 +43,7 @@ fn output(what: &str, out: std::process::Output) -> String {
 
 /// `scaffold --source <source> --out <dir>/<name>`; returns the generated `src/lib.rs` and what
 /// the command printed.
-fn scaffold(source: &Path, dir: &Path, name: &str) -> (String, String) {
+fn scaffold(source: impl AsRef<std::ffi::OsStr>, dir: &Path, name: &str) -> (String, String) {
     let out = dir.join(name);
     let printed = output(
         "scaffold",
@@ -216,4 +219,72 @@ fn scaffolded_crates_build_migrate_and_validate_on_the_real_data() {
         "every comment, dangling ones kept"
     );
     assert_eq!(db.table_count("movies"), 1_000, "every movie");
+}
+
+/// A live deployment's unique indexes (`listIndexes`) make natural keys, as a dump's metadata
+/// does: `plans.code` is unique by its index, so `organizations.planCode`, strings whose name
+/// does not say they are ids, references it; `_id`'s index, a compound and a partial unique index
+/// are listed as they are and make no natural key.
+#[test]
+fn live_unique_indexes_make_natural_keys() {
+    let mongo = MongoDb::create("scaffold_live_unique");
+    let oid = |i: u32| ObjectId::parse_str(format!("65a0000000000000000{i:05x}")).expect("oid");
+    let raw = |d: migrator::bson::Document| RawDocumentBuf::try_from(&d).expect("raw");
+    let plans: Vec<RawDocumentBuf> = ["free", "team", "business", "enterprise"]
+        .iter()
+        .enumerate()
+        .map(|(i, code)| {
+            raw(doc! { "_id": oid(i as u32), "code": *code, "seats": (i as i32 + 1) * 5 })
+        })
+        .collect();
+    let orgs: Vec<RawDocumentBuf> = (0..60u32)
+        .map(|i| {
+            let code = ["free", "team", "business", "enterprise"][i as usize % 4];
+            raw(doc! { "_id": oid(100 + i), "planCode": code, "name": format!("org {i}") })
+        })
+        .collect();
+    mongo.insert("plans", &plans);
+    mongo.insert("organizations", &orgs);
+    mongo.command(doc! { "createIndexes": "plans", "indexes": [
+        { "key": { "code": 1 }, "name": "code_1", "unique": true },
+        { "key": { "code": 1, "seats": 1 }, "name": "code_seats", "unique": true },
+        { "key": { "seats": 1 }, "name": "seats_partial", "unique": true,
+          "partialFilterExpression": { "seats": { "$gt": 10 } } },
+        { "key": { "seats": -1 }, "name": "seats_plain" },
+    ]});
+    let listed = mongo.source().unique_indexes("plans").expect("listIndexes");
+    let index = |name: &str, keys: &[&str], partial: bool| UniqueIndex {
+        name: name.into(),
+        keys: keys.iter().map(|k| k.to_string()).collect(),
+        partial,
+        sparse: false,
+    };
+    assert_eq!(
+        listed,
+        [
+            index("code_1", &["code"], false),
+            index("code_seats", &["code", "seats"], false),
+            index("seats_partial", &["seats"], true),
+        ]
+    );
+
+    let work = tempfile::tempdir().expect("temp dir");
+    let uri = format!("{}/{}", mongo.uri().trim_end_matches('/'), mongo.name());
+    let (lib, _) = scaffold(&uri, work.path(), "live-schema");
+    assert!(
+        has(
+            &lib,
+            "Unique index `code_1` on code, declared in the source."
+        ),
+        "{lib}"
+    );
+    assert!(has(&lib, "Unique: index `code_1`"), "{lib}");
+    assert!(
+        has(
+            &lib,
+            "#[migrate(rename = \"planCode\", references = Plan, key = \"code\")]"
+        ),
+        "{lib}"
+    );
+    assert_eq!(lib.matches("#[migrate(unique)]").count(), 1, "{lib}");
 }

@@ -157,7 +157,7 @@ pub async fn dispatch(cli: Cli, file: FileConfig, mut schema: Schema) -> u8 {
             super::references::show(&target.pg_url, &target.state(), &schema, &filter, *json).await
         }
         Command::Reset { drop_tables } => reset(*drop_tables, &target, &schema).await,
-        Command::Scaffold(args) => Ok(super::scaffold::run(args)),
+        Command::Scaffold(args) => Ok(super::scaffold::run(args, Some(&schema))),
     };
     match result {
         Ok(code) => code,

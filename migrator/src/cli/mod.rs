@@ -80,9 +80,11 @@ where
         }
     };
     init_tracing(cli.verbose);
-    // `scaffold` needs no models: it writes them.
+    // `scaffold` needs no models: it writes them (`--compare` compares them with this CLI's).
     if let options::Command::Scaffold(args) = &cli.command {
-        return ExitCode::from(scaffold::run(args));
+        if !args.compare {
+            return ExitCode::from(scaffold::run(args, None));
+        }
     }
     let schema = match schema() {
         Ok(s) => s,

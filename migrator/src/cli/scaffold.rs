@@ -6,9 +6,10 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 
-use super::options::{exit, SourceArgs, SourceKind};
+use super::options::{exit, SourceArgs};
 use crate::scaffold::{self, CrateSpec};
-use crate::source::{ArchiveSource, DumpSource, UniqueIndex};
+use crate::schema::Schema;
+use crate::source::UniqueIndex;
 
 #[derive(Debug, Args)]
 pub struct ScaffoldArgs {
@@ -25,12 +26,22 @@ pub struct ScaffoldArgs {
     #[arg(long)]
     pub name: Option<String>,
     /// The `migrator` package directory for the path dependency (default: where this migrator
-    /// was built from).
-    #[arg(long)]
+    /// was built from). Written relative to the crate when both are under one directory below
+    /// the root, else absolute.
+    #[arg(long, conflicts_with = "migrator_git")]
     pub migrator_path: Option<PathBuf>,
+    /// Depend on migrator from this git repository instead (`migrator = { git = URL }`): for a
+    /// crate that builds on other machines.
+    #[arg(long)]
+    pub migrator_git: Option<String>,
     /// Then build the crate and run its `migrate --dry-run` over the same source.
     #[arg(long)]
     pub dry_run: bool,
+    /// Compare the scaffolded models with this CLI's own (a schema crate's CLI): per feature the
+    /// share of its references, junctions, child tables, natural keys, enums and optional fields
+    /// found, and every difference with the evidence behind it.
+    #[arg(long)]
+    pub compare: bool,
 }
 
 fn package_name(out: &Path) -> String {
@@ -54,9 +65,9 @@ fn package_name(out: &Path) -> String {
     name
 }
 
-/// Runs the command; returns the exit code.
-pub fn run(args: &ScaffoldArgs) -> u8 {
-    match run_inner(args) {
+/// Runs the command; returns the exit code. `models`: the CLI's own models, for `--compare`.
+pub fn run(args: &ScaffoldArgs, models: Option<&Schema>) -> u8 {
+    match run_inner(args, models) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -65,27 +76,15 @@ pub fn run(args: &ScaffoldArgs) -> u8 {
     }
 }
 
-fn run_inner(args: &ScaffoldArgs) -> anyhow::Result<u8> {
+fn run_inner(args: &ScaffoldArgs, models: Option<&Schema>) -> anyhow::Result<u8> {
     let spec_text = args.source.source.clone().unwrap_or_default();
     let source = super::source::open(&args.source)?;
-    let kind = match args.source.source_kind {
-        Some(k) => k,
-        None => super::source::detect(&spec_text)?,
-    };
-    // Unique indexes from the dump's or archive's metadata.
-    let dump = (kind == SourceKind::Dump)
-        .then(|| DumpSource::open(Path::new(&spec_text)).ok())
-        .flatten();
-    let archive = (kind == SourceKind::Archive)
-        .then(|| ArchiveSource::open(Path::new(&spec_text)).ok())
-        .flatten();
+    // Unique indexes: a dump's or archive's metadata, a live deployment's index list.
     let unique = |c: &str| -> Vec<UniqueIndex> {
-        let found = match (&dump, &archive) {
-            (Some(d), _) => d.unique_indexes(c).ok(),
-            (_, Some(a)) => a.unique_indexes(c).ok(),
-            _ => None,
-        };
-        found.unwrap_or_default()
+        source.unique_indexes(c).unwrap_or_else(|e| {
+            eprintln!("warning: the unique indexes of `{c}` could not be read ({e}): natural keys come from the values only");
+            Vec::new()
+        })
     };
     eprintln!(
         "scanning {}{}",
@@ -113,27 +112,37 @@ fn run_inner(args: &ScaffoldArgs) -> anyhow::Result<u8> {
     let bytes: u64 = scan.collections.iter().map(|c| c.bytes).sum();
     let result = scaffold::scaffold(scan);
 
-    let migrator = match &args.migrator_path {
-        Some(p) => p.clone(),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")),
-    };
-    let migrator = migrator.canonicalize().unwrap_or(migrator);
-    let spec = CrateSpec {
-        name: args.name.clone().unwrap_or_else(|| package_name(&args.out)),
-        migrator: migrator.clone(),
-    };
-    let files = scaffold::write::files(&result.krate, &result.scan, &spec);
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
+    let out = args.out.canonicalize().unwrap_or_else(|_| args.out.clone());
+    // The migrator package this binary was built from, unless told otherwise.
+    let local = match (&args.migrator_git, &args.migrator_path) {
+        (Some(_), _) => None,
+        (None, Some(p)) => Some(p.canonicalize().unwrap_or_else(|_| p.clone())),
+        (None, None) => Some(PathBuf::from(env!("CARGO_MANIFEST_DIR"))),
+    };
+    let migrator = match (&local, &args.migrator_git) {
+        (Some(dir), _) => scaffold::Dependency::path_from(&out, dir),
+        (None, url) => scaffold::Dependency::Git(url.clone().unwrap_or_default()),
+    };
+    let spec = CrateSpec {
+        name: args.name.clone().unwrap_or_else(|| package_name(&args.out)),
+        migrator,
+    };
+    let files = scaffold::write::files(&result.krate, &result.scan, &spec);
     let written = scaffold::write::write(&args.out, &files)
         .with_context(|| format!("writing the crate into {}", args.out.display()))?;
     // The workspace's lock file, so the crate builds with the versions migrator was tested with
     // (and offline, from the same registry cache).
     let lock = args.out.join("Cargo.lock");
-    if !lock.exists() {
-        if let Some(ws_lock) = migrator.parent().map(|p| p.join("Cargo.lock")) {
-            let _ = std::fs::copy(ws_lock, &lock);
-        }
+    if let (false, Some(ws_lock)) = (
+        lock.exists(),
+        local
+            .as_deref()
+            .and_then(Path::parent)
+            .map(|p| p.join("Cargo.lock")),
+    ) {
+        let _ = std::fs::copy(ws_lock, &lock);
     }
 
     say!(
@@ -161,6 +170,17 @@ fn run_inner(args: &ScaffoldArgs) -> anyhow::Result<u8> {
             p.display(),
             p.display()
         );
+    }
+    if args.compare {
+        match models.filter(|m| !m.models().is_empty()) {
+            Some(models) => {
+                say!("compared with this CLI's models (hand: theirs, found: by the scaffold, added: only in the scaffold):");
+                for line in scaffold::compare::compare(models, &result).lines() {
+                    say!("  {line}");
+                }
+            }
+            None => say!("--compare: this CLI has no models to compare with (run it from a schema crate's CLI)"),
+        }
     }
     let forecast = result.forecast();
     if forecast.is_empty() {

@@ -79,15 +79,42 @@ fn last_word(path: &str) -> String {
 
 /// Whether the labels seen at `path` (with their counts) make an enum.
 pub fn evidence(labels: &BTreeMap<String, u64>, overflow: bool, path: &str) -> bool {
+    verdict(labels, overflow, path).is_ok()
+}
+
+/// Why the labels seen at `path` make no enum (the first rule they fail), or `Ok`.
+pub fn verdict(labels: &BTreeMap<String, u64>, overflow: bool, path: &str) -> Result<(), String> {
     let total: u64 = labels.values().sum();
     let common = labels.values().filter(|&&c| c >= 10).count();
-    !overflow
-        && (2..=MAX_LABELS).contains(&labels.len())
-        && total >= USES_PER_LABEL * labels.len() as u64
-        && total >= MIN_ENUM_VALUES
-        && common >= 2
-        && labels.keys().all(|l| word_label(l))
-        && !NEVER_ENUM.contains(&last_word(path).as_str())
+    let word = last_word(path);
+    if overflow {
+        return Err(format!(
+            "more than {} distinct strings",
+            super::scan::LABEL_CAP
+        ));
+    }
+    if !(2..=MAX_LABELS).contains(&labels.len()) {
+        return Err(format!(
+            "{} labels (an enum has 2 to {MAX_LABELS})",
+            labels.len()
+        ));
+    }
+    if total < USES_PER_LABEL * labels.len() as u64 || total < MIN_ENUM_VALUES {
+        return Err(format!(
+            "{total} values for {} labels (an enum needs {USES_PER_LABEL} per label and {MIN_ENUM_VALUES} in all)",
+            labels.len()
+        ));
+    }
+    if common < 2 {
+        return Err("fewer than two labels used 10 times".into());
+    }
+    if let Some(l) = labels.keys().find(|l| !word_label(l)) {
+        return Err(format!("`{l}` is no word label"));
+    }
+    if NEVER_ENUM.contains(&word.as_str()) {
+        return Err(format!("a key named `{word}` holds names or codes"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

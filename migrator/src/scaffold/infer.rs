@@ -6,23 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use super::enums;
-use super::model::{Crate, EnumDef, Field, Model, WithFn};
-use super::names::{field_ident, type_ident, variant_ident, Names};
+use super::model::{Crate, Field, Model, WithFn};
+use super::names::{field_ident, type_ident, Names};
 use super::references::References;
 use super::scan::{CollectionScan, Profile, SourceScan};
 use crate::census::{parent_path, KeyStats};
-
-const GEO_KINDS: &[&str] = &[
-    "Point",
-    "LineString",
-    "Polygon",
-    "MultiPoint",
-    "MultiLineString",
-    "MultiPolygon",
-];
-/// A subdocument with more keys than this is kept whole (jsonb).
-const MAX_NESTED_KEYS: usize = 20;
 
 fn n(x: u64) -> String {
     let s = x.to_string();
@@ -36,7 +24,7 @@ fn n(x: u64) -> String {
     out
 }
 
-fn non_null_types(stats: &KeyStats) -> BTreeMap<&str, u64> {
+pub(super) fn non_null_types(stats: &KeyStats) -> BTreeMap<&str, u64> {
     stats
         .types
         .iter()
@@ -45,7 +33,7 @@ fn non_null_types(stats: &KeyStats) -> BTreeMap<&str, u64> {
         .collect()
 }
 
-fn types_text(stats: &KeyStats) -> String {
+pub(super) fn types_text(stats: &KeyStats) -> String {
     stats
         .types
         .iter()
@@ -62,23 +50,26 @@ pub(super) enum Scalar {
 }
 
 /// One collection (or one array of subdocuments) being turned into a struct.
-struct Scope<'a> {
-    c: &'a CollectionScan,
+pub(super) struct Scope<'a> {
+    pub(super) c: &'a CollectionScan,
     /// The census path of the struct's documents: `""` or `items[]`.
-    prefix: String,
+    pub(super) prefix: String,
     /// How many documents (subdocuments) the struct is made from.
-    count: u64,
-    ident: String,
-    table: String,
+    pub(super) count: u64,
+    pub(super) ident: String,
+    pub(super) table: String,
+    /// What the struct's rows are made of: `documents`, `elements` (a child table's array),
+    /// `subdocuments` (a flattened subdocument).
+    pub(super) noun: &'static str,
 }
 
 impl Scope<'_> {
-    fn stats(&self, path: &str) -> KeyStats {
+    pub(super) fn stats(&self, path: &str) -> KeyStats {
         self.c.census.keys.get(path).cloned().unwrap_or_default()
     }
 
     /// The key path below the struct's documents: `a.b` for `items[].a.b`.
-    fn relative<'p>(&self, path: &'p str) -> &'p str {
+    pub(super) fn relative<'p>(&self, path: &'p str) -> &'p str {
         if self.prefix.is_empty() {
             path
         } else {
@@ -87,7 +78,7 @@ impl Scope<'_> {
     }
 
     /// The keys directly below `parent`, in the first document's order where known.
-    fn children(&self, parent: &str) -> Vec<String> {
+    pub(super) fn children(&self, parent: &str) -> Vec<String> {
         let mut keys: Vec<String> = self
             .c
             .census
@@ -132,6 +123,7 @@ pub fn infer(scan: &SourceScan, refs: &References) -> Crate {
             count: c.census.documents,
             ident,
             table: heck::ToSnakeCase::to_snake_case(c.name.as_str()),
+            noun: "documents",
         };
         let mut model = inf.structure(&scope);
         model.collection = Some(c.name.clone());
@@ -147,7 +139,7 @@ pub fn infer(scan: &SourceScan, refs: &References) -> Crate {
         )];
         for index in &c.unique_indexes {
             docs.push(format!(
-                "Unique index `{}` on {} in the source's metadata.",
+                "Unique index `{}` on {}, declared in the source.",
                 index.name,
                 index.keys.join(", ")
             ));
@@ -158,18 +150,19 @@ pub fn infer(scan: &SourceScan, refs: &References) -> Crate {
     krate
 }
 
-struct Inferrer<'a> {
-    refs: &'a References,
-    scan: &'a SourceScan,
-    idents: BTreeMap<String, String>,
-    types: Names,
-    krate: &'a mut Crate,
-    sampled: bool,
+pub(super) struct Inferrer<'a> {
+    pub(super) refs: &'a References,
+    pub(super) scan: &'a SourceScan,
+    pub(super) idents: BTreeMap<String, String>,
+    pub(super) types: Names,
+    pub(super) krate: &'a mut Crate,
+    pub(super) sampled: bool,
 }
 
 impl Inferrer<'_> {
-    fn structure(&mut self, scope: &Scope<'_>) -> Model {
+    pub(super) fn structure(&mut self, scope: &Scope<'_>) -> Model {
         let mut names = Names::default();
+        // A child table's own columns (the derive keeps them from every embedded struct).
         if !scope.prefix.is_empty() {
             for taken in ["id", "parent_id", "position"] {
                 names.unique(taken.to_string());
@@ -181,6 +174,7 @@ impl Inferrer<'_> {
         }
         Model {
             collection: None,
+            from: scope.c.name.clone(),
             ident: scope.ident.clone(),
             docs: Vec::new(),
             fields,
@@ -188,7 +182,13 @@ impl Inferrer<'_> {
     }
 
     /// The field(s) for the key at `path` (nested subdocuments give several).
-    fn field(&mut self, scope: &Scope<'_>, path: &str, names: &mut Names, out: &mut Vec<Field>) {
+    pub(super) fn field(
+        &mut self,
+        scope: &Scope<'_>,
+        path: &str,
+        names: &mut Names,
+        out: &mut Vec<Field>,
+    ) {
         let stats = scope.stats(path);
         let rel = scope.relative(path).to_string();
         let nested = rel.contains('.');
@@ -218,6 +218,7 @@ impl Inferrer<'_> {
         let ident = names.unique(wanted);
         let mut field = Field {
             ident: ident.clone(),
+            source: path.to_string(),
             ty: String::new(),
             attrs: Vec::new(),
             docs: vec![format!(
@@ -225,11 +226,7 @@ impl Inferrer<'_> {
                 types_text(&stats),
                 n(present),
                 n(scope.count),
-                if scope.prefix.is_empty() {
-                    "documents"
-                } else {
-                    "elements"
-                },
+                scope.noun,
                 match (absent, nulls) {
                     (0, 0) => String::new(),
                     (a, u) => format!(" (absent in {}, null in {})", n(a), n(u)),
@@ -273,333 +270,24 @@ impl Inferrer<'_> {
     }
 
     /// A subdocument: a geometry, jsonb, or a field per key by path (returns `None` then).
-    fn object(
-        &mut self,
-        scope: &Scope<'_>,
-        path: &str,
-        stats: &KeyStats,
-        field: &mut Field,
-        names: &mut Names,
-        out: &mut Vec<Field>,
-    ) -> Option<String> {
-        let keys = scope.children(path);
-        let objects = stats.types.get("object").copied().unwrap_or(0);
-        let leaf = |k: &String| k.rsplit('.').next().unwrap_or(k).to_string();
-        let leaves: Vec<String> = keys.iter().map(leaf).collect();
-        if leaves.iter().any(|k| k == "type") && leaves.iter().any(|k| k == "coordinates") {
-            let labels = self
-                .profile(scope, &format!("{path}.type"))
-                .map(|p| &p.labels);
-            if let Some(labels) = labels
-                .filter(|l| !l.is_empty() && l.keys().all(|k| GEO_KINDS.contains(&k.as_str())))
-            {
-                let kind = if labels.len() == 1 {
-                    labels.keys().next().cloned().unwrap_or_default()
-                } else {
-                    "Geometry".into()
-                };
-                field.docs.push(format!(
-                    "GeoJSON ({}): a PostGIS geometry.",
-                    labels
-                        .iter()
-                        .map(|(k, c)| format!("{k} {}", n(*c)))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-                return Some(format!("migrator::geo::{kind}"));
-            }
-        }
-        if keys.iter().any(|k| k.ends_with(".*")) {
-            field.docs.push(
-                "A map keyed by data (ids, numbers): one jsonb column, not a column per key."
-                    .into(),
-            );
-            return Some("Document".into());
-        }
-        if keys.is_empty() {
-            field.docs.push("Always an empty document: jsonb.".into());
-            return Some("Document".into());
-        }
-        let rare = keys
-            .iter()
-            .filter(|k| scope.stats(k).types.values().sum::<u64>() * 2 < objects)
-            .count();
-        if keys.len() > MAX_NESTED_KEYS || (keys.len() > 4 && rare * 2 > keys.len()) {
-            field.docs.push(format!(
-                "{} keys, {rare} of them in fewer than half the subdocuments: an irregular shape, kept as jsonb.",
-                keys.len()
-            ));
-            return Some("Document".into());
-        }
-        // A stable shape: a column per key, read by path.
-        for key in keys {
-            self.field(scope, &key, names, out);
-        }
-        None
-    }
-
-    fn array(&mut self, scope: &Scope<'_>, path: &str, field: &mut Field) -> String {
-        let elements = format!("{path}[]");
-        let stats = scope.stats(&elements);
-        let kinds = non_null_types(&stats);
-        let nulls = stats.types.len() - kinds.len();
-        if kinds.is_empty() {
-            field.docs.push("Always an empty array: jsonb.".into());
-            return "Bson".into();
-        }
-        let elems: u64 = kinds.values().sum();
-        field.docs.push(format!(
-            "Elements: {} ({} in all).",
-            types_text(&stats),
-            n(elems)
-        ));
-        if nulls > 0 || kinds.len() > 1 {
-            field
-                .docs
-                .push("Elements of mixed types or null: jsonb.".into());
-            return "Bson".into();
-        }
-        if kinds.contains_key("object") {
-            if scope.children(&elements).iter().any(|k| k.ends_with(".*")) {
-                field.docs.push("Subdocuments keyed by data: jsonb.".into());
-                return "Bson".into();
-            }
-            let ident =
-                self.types
-                    .unique_type(format!("{}{}", scope.ident, type_ident(&field.ident)));
-            let child = Scope {
-                c: scope.c,
-                prefix: elements.clone(),
-                count: elems,
-                ident: ident.clone(),
-                table: format!("{}_{}", scope.table, field.ident),
-            };
-            let mut model = self.structure(&child);
-            model.docs = vec![format!(
-                "An element of `{}`: {} subdocuments, rows of the child table `{}`.",
-                scope.relative(path),
-                n(elems),
-                child.table
-            )];
-            self.krate.models.push(model);
-            field.attrs.push("child".into());
-            field
-                .docs
-                .push(format!("Subdocuments: child table `{}`.", child.table));
-            return format!("Vec<{ident}>");
-        }
-        if kinds.contains_key("array") {
-            field.docs.push("Arrays of arrays: jsonb.".into());
-            return "Bson".into();
-        }
-        match self.scalar(scope, &elements, &stats, false) {
-            Scalar::Rust(ty, notes) => {
-                field.docs.extend(notes);
-                if let Some(ty) = self.reference(scope, &elements, &ty, field, true) {
-                    return format!("Vec<{ty}>");
-                }
-                format!("Vec<{ty}>")
-            }
-            Scalar::With(_) | Scalar::Json(_) => {
-                field.docs.push("Elements of mixed types: jsonb.".into());
-                "Bson".into()
-            }
-        }
-    }
-
-    fn profile<'s>(&self, scope: &Scope<'s>, path: &str) -> Option<&'s Profile> {
+    pub(super) fn profile<'s>(&self, scope: &Scope<'s>, path: &str) -> Option<&'s Profile> {
         scope.c.profile(path)
     }
 
-    fn scalar_field(
-        &mut self,
-        scope: &Scope<'_>,
+    /// The plain Rust type of a key (no `with`, no enum), for a reference target.
+    pub(super) fn scalar_plain(
+        &self,
+        c: &CollectionScan,
         path: &str,
         stats: &KeyStats,
-        field: &mut Field,
-    ) -> String {
-        let referenced = self
-            .refs
-            .found
-            .contains_key(&(scope.c.name.clone(), path.to_string()));
-        match self.scalar(scope, path, stats, !referenced) {
-            Scalar::Rust(ty, notes) => {
-                field.docs.extend(notes);
-                let ty = self.reference(scope, path, &ty, field, false).unwrap_or(ty);
-                if let Some(p) = self
-                    .profile(scope, path)
-                    .filter(|p| p.hex24_strings > 0 && p.hex24_strings == p.strings)
-                {
-                    field.docs.push(format!("Every value is 24 hexadecimal digits ({}): an ObjectId written as text? Kept as text.", n(p.strings)));
-                }
-                self.unique(scope, path, field);
-                if ty == "String" && !referenced && !field.attrs.iter().any(|a| a == "unique") {
-                    if let Some(e) = self.enumeration(scope, path, field) {
-                        return e;
-                    }
-                }
-                ty
-            }
-            Scalar::With(with) => {
-                field.docs.extend(with.docs.clone());
-                let name = format!(
-                    "{}_{}",
-                    field_ident(&scope.ident),
-                    field.ident.trim_end_matches('_')
-                );
-                field.attrs.push(format!("with = convert::{name}"));
-                let ty = with.ty.clone();
-                self.krate.withs.push(WithFn {
-                    ident: name,
-                    ..with
-                });
-                ty
-            }
-            Scalar::Json(why) => {
-                field.docs.push(why);
-                "Bson".into()
-            }
-        }
-    }
-
-    fn unique(&mut self, scope: &Scope<'_>, path: &str, field: &mut Field) {
-        let Some(u) = self
-            .refs
-            .unique
-            .get(&(scope.c.name.clone(), path.to_string()))
-        else {
-            return;
-        };
-        let referenced = self.refs.is_referenced_key(&scope.c.name, path);
-        let how = if u.exact { "exact" } else { "on a hash sample" };
-        let mut line = format!("{} distinct values ({how})", n(u.distinct as u64));
-        let marked = u.index.is_some() || referenced;
-        if u.repeats > 0 {
-            line.push_str(&format!(", {} repeated", n(u.repeats)));
-            if marked {
-                line.push_str(": those documents will be rejected as repeated keys");
-            }
-        }
-        match (&u.index, referenced) {
-            (Some(index), _) => {
-                field.attrs.push("unique".into());
-                field.docs.push(format!("Unique: index `{index}`; {line}."));
-            }
-            (None, true) => {
-                field.attrs.push("unique".into());
-                field
-                    .docs
-                    .push(format!("Unique: a natural key other collections reference; {line}."));
-            }
-            (None, false) => field.docs.push(format!(
-                "Every document has a different value ({line}); not marked `unique`: no index says so and nothing references it."
-            )),
-        }
-    }
-
-    /// Adds `references` (and `junction` for arrays); the type becomes the target key's.
-    fn reference(
-        &mut self,
-        scope: &Scope<'_>,
-        path: &str,
-        ty: &str,
-        field: &mut Field,
-        array: bool,
     ) -> Option<String> {
-        let f = self
-            .refs
-            .found
-            .get(&(scope.c.name.clone(), path.to_string()))?;
-        let target = self.scan.collection(&f.target)?;
-        let tstats = target.census.keys.get(&f.key).cloned().unwrap_or_default();
-        let tty = match self.scalar_plain(target, &f.key, &tstats) {
-            Some(t) if t == ty || (is_int(&t) && is_int(ty)) => t,
-            _ => return None,
-        };
-        let model = self.idents.get(&f.target)?.clone();
-        if array {
-            field.attrs.push("junction".into());
-        }
-        field.attrs.push(format!("references = {model}"));
-        if f.key != "_id" {
-            field.attrs.push(format!("key = {:?}", field_ident(&f.key)));
-        }
-        let what = if f.target == scope.c.name {
-            " (a self-reference)"
-        } else {
-            ""
-        };
-        field.docs.push(format!(
-            "References `{}.{}`{what}: {}.",
-            f.target,
-            f.key,
-            f.confidence()
-        ));
-        if f.dangling() > 0 {
-            field.attrs.push("on_missing = \"keep\"".into());
-            field.docs.push(format!(
-                "{} distinct values dangle{}: `keep` loads them without their target.",
-                n(f.dangling() as u64),
-                if self.sampled {
-                    " (a sample: the targets may be beyond it)"
-                } else {
-                    ""
-                }
-            ));
-        }
-        Some(tty)
-    }
-
-    fn enumeration(&mut self, scope: &Scope<'_>, path: &str, field: &mut Field) -> Option<String> {
-        let p = self.profile(scope, path)?;
-        let total: u64 = p.labels.values().sum();
-        let labels = p.labels.len();
-        if !enums::evidence(&p.labels, p.labels_overflow, path) {
-            return None;
-        }
-        let mut names = Names::default();
-        let mut variants = Vec::new();
-        for label in p.labels.keys() {
-            let v = variant_ident(label)?;
-            if names.unique_type(v.clone()) != v {
-                return None;
-            }
-            variants.push((v, label.clone()));
-        }
-        let ident = self
-            .types
-            .unique_type(format!("{}{}", scope.ident, type_ident(&field.ident)));
-        let counts = p
-            .labels
-            .iter()
-            .map(|(l, c)| format!("`{l}` {}", n(*c)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        field.docs.push(format!(
-            "An enum: {labels} labels over {} values ({counts}).",
-            n(total)
-        ));
-        self.krate.enums.push(EnumDef {
-            ident: ident.clone(),
-            pg_name: format!("{}_{}", scope.table, field.ident.trim_end_matches('_')),
-            variants,
-            docs: vec![format!(
-                "The labels of `{}` in `{}`.",
-                scope.relative(path),
-                scope.c.name
-            )],
-        });
-        Some(ident)
-    }
-
-    /// The plain Rust type of a key (no `with`, no enum), for a reference target.
-    fn scalar_plain(&self, c: &CollectionScan, path: &str, stats: &KeyStats) -> Option<String> {
         let scope = Scope {
             c,
             prefix: String::new(),
             count: c.census.documents,
             ident: String::new(),
             table: String::new(),
+            noun: "documents",
         };
         match self.scalar(&scope, path, stats, false) {
             Scalar::Rust(ty, _) => Some(ty),
@@ -607,7 +295,13 @@ impl Inferrer<'_> {
         }
     }
 
-    fn scalar(&self, scope: &Scope<'_>, path: &str, stats: &KeyStats, _enums: bool) -> Scalar {
+    pub(super) fn scalar(
+        &self,
+        scope: &Scope<'_>,
+        path: &str,
+        stats: &KeyStats,
+        _enums: bool,
+    ) -> Scalar {
         super::types::scalar(
             scope.c.profile(path),
             &non_null_types(stats),
@@ -616,7 +310,7 @@ impl Inferrer<'_> {
     }
 }
 
-fn is_int(t: &str) -> bool {
+pub(super) fn is_int(t: &str) -> bool {
     t == "i32" || t == "i64"
 }
 

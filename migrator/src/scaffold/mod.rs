@@ -5,19 +5,23 @@
 //! or unique values; [`infer`] chooses a type per key and explains it; [`write`] renders the crate
 //! and writes it without overwriting edits.
 
+pub mod compare;
 mod enums;
+mod explain;
 pub mod infer;
+mod keys;
 pub mod model;
 pub mod names;
 pub mod references;
 pub mod scan;
+mod shapes;
 mod types;
 pub mod write;
 
 pub use model::Crate;
 pub use references::References;
 pub use scan::{scan, SourceScan};
-pub use write::{CrateSpec, Written};
+pub use write::{CrateSpec, Dependency, Written};
 
 /// A scanned source and the crate inferred from it.
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@
 /// The crate's items.
 #[derive(Debug, Clone, Default)]
 pub struct Crate {
-    /// Collections first in source order, each followed by the embedded structs it uses.
+    /// Each collection's embedded structs (innermost first), then the collection's model.
     pub models: Vec<Model>,
     pub enums: Vec<EnumDef>,
     pub withs: Vec<WithFn>,
@@ -14,6 +14,8 @@ pub struct Crate {
 #[derive(Debug, Clone)]
 pub struct Model {
     pub collection: Option<String>,
+    /// The collection whose documents it reads.
+    pub from: String,
     pub ident: String,
     pub docs: Vec<String>,
     pub fields: Vec<Field>,
@@ -22,6 +24,8 @@ pub struct Model {
 #[derive(Debug, Clone)]
 pub struct Field {
     pub ident: String,
+    /// The key path it reads, as the census names it (`items[].sku`, `address.city`).
+    pub source: String,
     pub ty: String,
     /// `#[migrate(..)]` entries, as written.
     pub attrs: Vec<String>,

@@ -39,20 +39,37 @@ impl Found {
         self.compared - self.found
     }
 
-    /// How sure the reference is, in words.
+    /// How sure the reference is, in words. On a hash sample (past [`KEY_SET_CAP`] distinct
+    /// values a set keeps the values whose hash starts with zero bits: a sample chosen by value,
+    /// the same on both sides, so a kept value is compared exactly), the share of distinct values
+    /// that dangle is bounded at 95% confidence: below 3/n when none of n sampled values does (the
+    /// rule of three), else the share seen ± 1.96 standard errors.
+    ///
+    /// [`KEY_SET_CAP`]: super::scan::KEY_SET_CAP
     pub fn confidence(&self) -> String {
-        let share = self.found as f64 / self.compared.max(1) as f64;
-        let how = if self.exact {
-            "exact over every value"
-        } else {
-            "estimated on a hash sample of the values"
-        };
-        format!(
-            "{} of {} distinct values found ({:.1}%, {how})",
+        let n = self.compared.max(1) as f64;
+        let share = self.found as f64 / n;
+        let figures = format!(
+            "{} of {} distinct values found ({:.1}%",
             self.found,
             self.compared,
             share * 100.0
-        )
+        );
+        if self.exact {
+            return format!("{figures}, exact over every value)");
+        }
+        let dangling = 1.0 - share;
+        let bound = if self.found == self.compared {
+            format!("under {:.3}% of all distinct values dangle", 300.0 / n)
+        } else {
+            let margin = 1.96 * (dangling * share / n).sqrt();
+            format!(
+                "{:.2}% to {:.2}% of all distinct values dangle",
+                100.0 * (dangling - margin).max(0.0),
+                100.0 * (dangling + margin).min(1.0)
+            )
+        };
+        format!("{figures} on a hash sample of the values; at 95% confidence {bound})")
     }
 }
 
@@ -236,6 +253,35 @@ pub fn find(scan: &SourceScan) -> References {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn confidence_is_stated_with_its_bound_on_a_sample() {
+        let found = |found, compared, exact| Found {
+            target: "users".into(),
+            key: "_id".into(),
+            found,
+            compared,
+            exact,
+        };
+        let cases = [
+            (
+                found(10, 10, true),
+                "10 of 10 distinct values found (100.0%, exact over every value)",
+            ),
+            (
+                found(1000, 1000, false),
+                "at 95% confidence under 0.300% of all distinct values dangle",
+            ),
+            (
+                found(900, 1000, false),
+                "at 95% confidence 8.14% to 11.86% of all distinct values dangle",
+            ),
+        ];
+        for (f, expected) in cases {
+            let text = f.confidence();
+            assert!(text.contains(expected), "{text}");
+        }
+    }
 
     #[test]
     fn id_names() {

@@ -19,8 +19,66 @@ const MANIFEST: &str = ".scaffold-files";
 pub struct CrateSpec {
     /// The package name (`my-schema`).
     pub name: String,
-    /// The `migrator` package's directory, for the path dependency.
-    pub migrator: PathBuf,
+    pub migrator: Dependency,
+}
+
+/// Where the crate finds `migrator`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Dependency {
+    /// The `migrator` package's directory, as written in `Cargo.toml` (relative to the crate's
+    /// directory, or absolute).
+    Path(PathBuf),
+    /// A git repository holding the workspace.
+    Git(String),
+}
+
+impl Dependency {
+    /// The package directory `dir` as seen from the crate's directory `out` (both absolute): a
+    /// relative path when they share a directory below the root (the crate is inside or near the
+    /// checkout, and both can move together), else the absolute path.
+    pub fn path_from(out: &Path, dir: &Path) -> Dependency {
+        let from: Vec<_> = out.components().collect();
+        let to: Vec<_> = dir.components().collect();
+        let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+        if common <= 1 || !out.is_absolute() || !dir.is_absolute() {
+            return Dependency::Path(dir.to_path_buf());
+        }
+        let mut rel = PathBuf::new();
+        for _ in common..from.len() {
+            rel.push("..");
+        }
+        for c in &to[common..] {
+            rel.push(c);
+        }
+        if rel.as_os_str().is_empty() {
+            rel.push(".");
+        }
+        Dependency::Path(rel)
+    }
+
+    /// The `[dependencies]` line, with a comment saying where it points and how to change it.
+    fn manifest_lines(&self) -> String {
+        let how = "# Elsewhere (another machine, CI), point it at your copy of migrator:\n\
+                   #   migrator = { path = \"<checkout>/migrator\" }\n\
+                   #   migrator = { git = \"<the repository's URL>\" }\n\
+                   # (`scaffold --migrator-path` and `--migrator-git` write these.)\n";
+        match self {
+            Dependency::Path(p) if p.is_relative() => format!(
+                "# migrator, by a path relative to this crate (the checkout `scaffold` was run from).\n{how}\
+                 migrator = {{ path = {:?} }}\n",
+                p.display().to_string()
+            ),
+            Dependency::Path(p) => format!(
+                "# migrator, by an absolute path: this crate builds on this machine only.\n{how}\
+                 migrator = {{ path = {:?} }}\n",
+                p.display().to_string()
+            ),
+            Dependency::Git(url) => format!(
+                "# migrator, from its repository (`cargo update -p migrator` takes its latest commit).\n\
+                 migrator = {{ git = {url:?} }}\n"
+            ),
+        }
+    }
 }
 
 impl CrateSpec {
@@ -199,15 +257,15 @@ fn spaced(text: &str) -> String {
 /// Every file of the crate, by path inside it.
 pub fn files(krate: &Crate, scan: &SourceScan, spec: &CrateSpec) -> BTreeMap<String, String> {
     let mut files = BTreeMap::new();
-    let migrator = spec.migrator.display().to_string();
     files.insert(
         "Cargo.toml".into(),
         format!(
             "[package]\nname = {:?}\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n\
-             [dependencies]\nmigrator = {{ path = {migrator:?} }}\n\n\
+             [dependencies]\n{}\n\
              [dev-dependencies]\ninsta = {{ version = \"1\", features = [\"yaml\"] }}\n\n\
              # A crate of its own, even inside another workspace's directory.\n[workspace]\n",
-            spec.name
+            spec.name,
+            spec.migrator.manifest_lines()
         ),
     );
     files.insert(
@@ -312,4 +370,57 @@ pub fn write(dir: &Path, files: &BTreeMap<String, String>) -> std::io::Result<Wr
         .collect();
     std::fs::write(manifest_path, text)?;
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dependency_is_relative_near_the_checkout_and_absolute_elsewhere() {
+        let cases: &[(&str, &str, &str)] = &[
+            // A crate beside the checkout, inside it, and far from it.
+            (
+                "/home/ann/app-schema",
+                "/home/ann/migrator/migrator",
+                "../migrator/migrator",
+            ),
+            (
+                "/home/ann/migrator/crates/s",
+                "/home/ann/migrator/migrator",
+                "../../migrator",
+            ),
+            (
+                "/tmp/s",
+                "/home/ann/migrator/migrator",
+                "/home/ann/migrator/migrator",
+            ),
+        ];
+        for (out, dir, expected) in cases {
+            assert_eq!(
+                Dependency::path_from(Path::new(out), Path::new(dir)),
+                Dependency::Path(PathBuf::from(expected)),
+                "{out}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_manifest_says_where_migrator_comes_from_and_how_to_change_it() {
+        let relative = Dependency::Path(PathBuf::from("../migrator/migrator")).manifest_lines();
+        assert!(relative.contains("migrator = { path = \"../migrator/migrator\" }"));
+        assert!(relative.contains("relative to this crate"));
+        assert!(relative.contains("--migrator-git"));
+        let absolute = Dependency::Path(PathBuf::from("/src/m/migrator")).manifest_lines();
+        assert!(absolute.contains("this machine only"));
+        let git = Dependency::Git("https://example.org/m.git".into()).manifest_lines();
+        assert!(git.contains("migrator = { git = \"https://example.org/m.git\" }"));
+        // The lines parse as TOML and give the dependency.
+        let toml: toml::Table = toml::from_str(&format!("[dependencies]\n{relative}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            toml["dependencies"]["migrator"]["path"].as_str(),
+            Some("../migrator/migrator")
+        );
+    }
 }

@@ -278,7 +278,7 @@ impl DumpSource {
     }
 }
 
-super::directory::file_source!(DumpSource, "dump", geo_indexes);
+super::directory::file_source!(DumpSource, "dump", geo_indexes, unique_indexes);
 
 #[cfg(test)]
 mod tests {

@@ -289,6 +289,12 @@ pub trait Source: Send + Sync {
         Ok(Vec::new())
     }
 
+    /// `collection`'s unique indexes (from a dump's metadata or the live deployment's index
+    /// list), for `scaffold` to mark natural keys; empty when the source cannot tell.
+    fn unique_indexes(&self, _collection: &str) -> Result<Vec<UniqueIndex>, SourceError> {
+        Ok(Vec::new())
+    }
+
     /// Why [`Source::partitions`] split `collection` as it did, when the source had a choice
     /// (a live source weighs what finding split points costs the server).
     fn split_reason(&self, _collection: &str) -> Option<String> {

@@ -305,6 +305,10 @@ impl Source for ArchiveSource {
         ArchiveSource::geo_indexes(self, collection)
     }
 
+    fn unique_indexes(&self, collection: &str) -> Result<Vec<UniqueIndex>, SourceError> {
+        ArchiveSource::unique_indexes(self, collection)
+    }
+
     fn describe(&self) -> String {
         format!("mongodump archive {}", self.path.display())
     }

@@ -188,7 +188,7 @@ impl CollectionFiles {
 /// `impl Source` for a source whose `files` field is a [`CollectionFiles`]: one partition per
 /// collection, read in file order.
 macro_rules! file_source {
-    ($source:ty, $kind:literal $(, $geo:ident)?) => {
+    ($source:ty, $kind:literal $(, $geo:ident, $unique:ident)?) => {
         impl $crate::source::Source for $source {
             $(
                 fn geo_indexes(
@@ -196,6 +196,13 @@ macro_rules! file_source {
                     collection: &str,
                 ) -> Result<Vec<String>, $crate::source::SourceError> {
                     <$source>::$geo(self, collection)
+                }
+
+                fn unique_indexes(
+                    &self,
+                    collection: &str,
+                ) -> Result<Vec<$crate::source::UniqueIndex>, $crate::source::SourceError> {
+                    <$source>::$unique(self, collection)
                 }
             )?
 

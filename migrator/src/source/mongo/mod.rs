@@ -38,7 +38,7 @@ use self::ranges::Known;
 use self::stream::{collect, IdOrderStream, IdRange};
 use super::{
     ChangeStart, CollectionInfo, DocStream, Partition, Position, RangeClaim, RestSplit, Source,
-    SourceError,
+    SourceError, UniqueIndex,
 };
 
 /// Documents per `find` unless [`MongoSource::with_batch_size`] says otherwise.
@@ -429,6 +429,32 @@ impl Source for MongoSource {
                 }
             }
             Ok(paths)
+        })
+    }
+
+    /// The unique indexes as the server lists them (`listIndexes`), `_id`'s left out.
+    fn unique_indexes(&self, collection: &str) -> Result<Vec<UniqueIndex>, SourceError> {
+        let coll = self.conn.collection(collection);
+        self.conn.run(async move {
+            let mut cursor = coll.list_indexes().await?;
+            let mut unique = Vec::new();
+            while cursor.advance().await? {
+                let index = cursor.deserialize_current()?;
+                let Some(options) = index.options.filter(|o| o.unique == Some(true)) else {
+                    continue;
+                };
+                let keys: Vec<String> = index.keys.keys().cloned().collect();
+                if keys == ["_id"] {
+                    continue;
+                }
+                unique.push(UniqueIndex {
+                    name: options.name.clone().unwrap_or_else(|| keys.join("_")),
+                    keys,
+                    partial: options.partial_filter_expression.is_some(),
+                    sparse: options.sparse == Some(true),
+                });
+            }
+            Ok(unique)
         })
     }
 
