@@ -5,6 +5,9 @@
 //! ```text
 //! cargo run --release -p schema --bin generate-data -- --seed 42 --scale 1 --out dump/app
 //! cargo run --release -p schema --features live --bin generate-data -- --mongo-uri mongodb://127.0.0.1:27017/app
+//! # then, while a migration copies or follows it: 10,000 changes at 1,000 per second
+//! cargo run --release -p schema --features live --bin generate-data -- \
+//!     --mongo-uri mongodb://127.0.0.1:27017/app --changes 10000 --change-rate 1000 --change-seed 7
 //! ```
 
 #[cfg(feature = "live")]
@@ -59,6 +62,23 @@ struct Args {
     /// Inject no faults at all (overrides the two options above).
     #[arg(long)]
     no_faults: bool,
+    /// Instead of inserting, make this many changes to the data an earlier run inserted with
+    /// the same --seed, --scale and fault options (inserts, array pushes and pulls, deletes of
+    /// referenced documents, documents made invalid, transactions): a change workload to
+    /// follow.
+    #[arg(long, value_name = "N", requires = "mongo_uri")]
+    changes: Option<u64>,
+    /// Changes per second (0: as fast as the server takes them).
+    #[arg(
+        long,
+        value_name = "PER_SECOND",
+        default_value_t = 0.0,
+        requires = "changes"
+    )]
+    change_rate: f64,
+    /// The change workload's seed: the same seeds, the same changes.
+    #[arg(long, value_name = "SEED", default_value_t = 1, requires = "changes")]
+    change_seed: u64,
 }
 
 fn main() -> ExitCode {
@@ -106,6 +126,10 @@ fn run(args: Args) -> anyhow::Result<()> {
         faults,
     };
     let generator = Generator::new(config).context("invalid generator settings")?;
+    #[cfg(feature = "live")]
+    if let (Some(count), Some(uri)) = (args.changes, &args.mongo_uri) {
+        return change(&generator, uri, &args, count);
+    }
     let started = Instant::now();
     let (manifest, manifest_path) = match (&args.mongo_uri, &args.out) {
         #[cfg(feature = "live")]
@@ -122,6 +146,58 @@ fn run(args: Args) -> anyhow::Result<()> {
     };
     summarize(&manifest, started);
     println!("manifest: {}", manifest_path.display());
+    Ok(())
+}
+
+/// Makes `count` changes to the data in the deployment.
+#[cfg(feature = "live")]
+fn change(generator: &Generator, uri: &str, args: &Args, count: u64) -> anyhow::Result<()> {
+    use schema::generator::changes::writer::{ChangeWriter, Pace};
+    use schema::generator::changes::ChangePlan;
+    use schema::generator::mongo::MongoTarget;
+    use std::sync::atomic::AtomicBool;
+
+    let target = MongoTarget::connect(uri, args.database.as_deref())?;
+    let database = target.database().to_string();
+    drop(target);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the driver's runtime")?;
+    let mut plan = ChangePlan::new(generator, args.change_seed);
+    let pace = Pace::limited(count, args.change_rate);
+    let written = runtime.block_on(async {
+        let writer = ChangeWriter::connect(uri, &database).await?;
+        let mut next_line = 1.0;
+        writer
+            .run(&mut plan, &pace, &AtomicBool::new(false), |w| {
+                if w.seconds >= next_line {
+                    next_line += 1.0;
+                    println!(
+                        "{} changes, {:.0}/s",
+                        w.changes,
+                        w.changes as f64 / w.seconds
+                    );
+                }
+            })
+            .await
+    });
+    let written = written.with_context(|| format!("while changing `{database}`"))?;
+    let kinds: Vec<String> = plan
+        .counts()
+        .iter()
+        .map(|(kind, n)| format!("{n} {}", kind.name()))
+        .collect();
+    println!(
+        "{} changes ({} writes, {} transactions) in {:.2} s: {:.0} changes/s; {}; {} documents left invalid",
+        written.changes,
+        written.writes,
+        written.transactions,
+        written.seconds,
+        written.changes as f64 / written.seconds.max(1e-9),
+        kinds.join(", "),
+        plan.invalid_documents().len()
+    );
     Ok(())
 }
 

@@ -17,6 +17,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod changes;
 pub mod collection;
 pub mod documents;
 pub mod dump;
@@ -150,6 +151,11 @@ impl Generator {
     /// Every planned fault.
     pub fn faults(&self) -> &[Fault] {
         self.plan.faults()
+    }
+
+    /// The fault planned for document `index` of `c`, if any.
+    pub fn fault(&self, c: Collection, index: u64) -> Option<&Fault> {
+        self.plan.get(c, index)
     }
 
     pub fn count(&self, c: Collection) -> u64 {
