@@ -89,6 +89,13 @@ async fn apply_model(
     let (mut gone, mut replaced, mut judged) = (Vec::new(), Vec::new(), Vec::new());
     for (id_text, change) in documents {
         judged.push(id_text.clone());
+        // A dead letter recorded while the document was already gone from the source (a
+        // referrer rejected by a follow behind the source) names it by its stored key instead.
+        if let What::Upsert { id, .. } | What::Delete { id, .. } = &change.what {
+            if let Some(key) = key_of(model, id, id_text).ok().filter(|k| k != id_text) {
+                judged.push(key);
+            }
+        }
         match &change.what {
             What::Upsert { id, doc, .. } => match model.encode(doc, &mut encoder) {
                 Ok(()) => {
@@ -144,7 +151,8 @@ async fn apply_model(
         copy.send(payload.as_slice()).await.map_err(failed())?;
         copy.finish().await.map_err(failed())?;
     }
-    // A document changed or deleted is judged again: its earlier dead letters go.
+    // A document changed or deleted is judged again: its earlier dead letters go (by `_id`, or
+    // by key, see above).
     sqlx::query(&sql::delete_document_dead_letters(cx.state.schema()))
         .bind(collection)
         .bind(&judged)
