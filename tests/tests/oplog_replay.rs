@@ -280,6 +280,63 @@ fn a_dump_made_while_writing_is_replayed_to_the_state_at_its_end() {
     assert_ne!(fuzzy.table_hashes(), expected.table_hashes());
 }
 
+#[test]
+fn validate_compares_with_the_state_the_replay_left() {
+    let history = written_during_the_dump();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let dump = history.write_dump(&dir.path().join("dump"));
+    let db = TestDb::create("oplog_validate");
+    // `migrate --validate`: the replay first, then every document compared with its final state
+    // (inserted ones there, deleted ones absent, updated ones as replayed).
+    let done = migrate(&db, &dump, &["--validate", "--sample", "1000"]);
+    done.expect_code(0);
+    let (replayed, passed) = (
+        done.stdout.find("oplog.bson replayed:"),
+        done.stdout.find("validation passed"),
+    );
+    assert!(
+        matches!((replayed, passed), (Some(r), Some(p)) if r < p),
+        "the replay, then the validation:\n{}",
+        done.stdout
+    );
+    let cli = Cli::new(BIN, SchemaChoice::Fixture, db.url());
+    let source = dump.display().to_string();
+    let validate = || cli.run(&["validate", "--source", &source, "--sample", "1000"]);
+    let ok = validate();
+    ok.expect_code(0);
+    // Counted as at the dump's end: coupon 1 deleted after its file was read (3 in the file),
+    // the orders the oplog made invalid rejected (4 dead letters; 3 at the load).
+    for line in [
+        "coupons: ok - 2 source documents",
+        "orders: ok - 30 source documents, 4 dead letters",
+    ] {
+        assert!(ok.stdout.contains(line), "{line}:\n{}", ok.stdout);
+    }
+
+    // A replayed row changed by hand: order 1 back to the dump's status.
+    db.scalar("UPDATE public.orders SET status = 'shipped' WHERE id = 1 RETURNING id::text");
+    let changed = validate();
+    changed.expect_code(3);
+    assert!(
+        changed
+            .stdout
+            .contains("mismatch: `orders` _id 1: orders.status is shipped, expected cancelled"),
+        "{}",
+        changed.stdout
+    );
+    db.scalar("UPDATE public.orders SET status = 'cancelled' WHERE id = 1 RETURNING id::text");
+    validate().expect_code(0);
+    // An inserted document's row deleted by hand: the count says so.
+    db.scalar("DELETE FROM public.orders WHERE id = 32 RETURNING id::text");
+    let gone = validate();
+    gone.expect_code(3);
+    assert!(
+        gone.stdout.contains("FAILED (1 missing)"),
+        "{}",
+        gone.stdout
+    );
+}
+
 /// Many orders, each changed many times while the dump reads them.
 fn a_long_oplog() -> History {
     let mut data = fixture::clean();

@@ -160,8 +160,18 @@ pub(super) async fn migrate(
         Outcome::TooManyErrors => return Ok(exit::TOO_MANY_ERRORS),
         Outcome::Completed | Outcome::AlreadyComplete => {}
     }
-    let mut code = exit::OK;
-    if args.validate {
+    // The replay first: validation compares the target with the source as the replay left it.
+    let mut code = super::replay::replay_if_any(
+        &source_args,
+        args.no_oplog_replay,
+        &args.follow_flags,
+        target,
+        schema,
+        Arc::clone(&source),
+        args.json,
+    )
+    .await?;
+    if args.validate && code == exit::OK {
         let validation = validation(source.as_ref(), target, schema, args.sample).await?;
         if args.json {
             say!(
@@ -177,18 +187,6 @@ pub(super) async fn migrate(
         if !validation.passed() {
             code = exit::VALIDATION_FAILED;
         }
-    }
-    if code == exit::OK {
-        code = super::replay::replay_if_any(
-            &source_args,
-            args.no_oplog_replay,
-            &args.follow_flags,
-            target,
-            schema,
-            Arc::clone(&source),
-            args.json,
-        )
-        .await?;
     }
     #[cfg(feature = "live")]
     if args.follow && code == exit::OK {

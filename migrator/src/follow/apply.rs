@@ -133,6 +133,16 @@ async fn apply_model(
     let all: Vec<String> = gone.iter().chain(&replaced).cloned().collect();
     if !all.is_empty() {
         crate::references::delete_rows(conn, cx.ns, def, 0, None, &all).await?;
+        // Their rows are written anew: what `skip`/`null` did to the old ones no longer holds
+        // (`validate` reads these actions), and the references resolved below record again.
+        sqlx::query(&sql::delete_document_reference_issues(cx.state.schema()))
+            .bind(collection)
+            .bind(&all)
+            .execute(&mut *conn)
+            .await
+            .map_err(RunError::db(format!(
+                "forgetting the reference actions of changed documents of `{collection}`"
+            )))?;
     }
     for (index, table) in def.tables.iter().enumerate() {
         let Some(payload) = encoder.take(index) else {

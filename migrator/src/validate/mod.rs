@@ -2,7 +2,8 @@
 //!
 //! For every collection of the schema:
 //!
-//! 1. **counts**: every document is read from the source again and transformed; documents with a
+//! 1. **counts**: every document is read from the source again (after an oplog replay, the
+//!    documents it changed as it left them: see [`replayed`]) and transformed; documents with a
 //!    dead letter, and documents and rows a `skip` reference action removed, are left out; the
 //!    rows each table should have are compared with `count(*)`.
 //! 2. **references**: rows whose reference points at nothing are counted set-based; only `keep`
@@ -11,11 +12,12 @@
 //!    payloads, loaded into temp tables shaped like the targets and compared inside PostgreSQL,
 //!    column by column for the collection table and row by row for junction and child tables.
 //!
-//! Memory stays flat: the source is streamed; only the exclusions the run recorded and the sampled
-//! documents are held.
+//! Memory stays flat: the source is streamed; only the exclusions the run recorded, the documents
+//! an oplog replay touched (of one collection at a time) and the sampled documents are held.
 
 mod edits;
 mod orphans;
+mod replayed;
 mod report;
 mod sample;
 mod scan;
@@ -129,18 +131,20 @@ impl Validator<'_> {
         read: u64,
     ) -> Result<CollectionValidation, RunError> {
         let exclusions = scan::Exclusions::load(conn, self.state, model).await?;
+        let replayed = replayed::Replayed::load(conn, self.state, model.collection()).await?;
         // The documents the target holds: what was read minus what the run left out, so that
         // the sample is `--sample` documents exactly when there are that many.
         let expected = read.saturating_sub(exclusions.excluded());
         let sampling = scan::Sampling::new(self.sample, expected);
         let source = self.source;
-        let scanned = off_the_runtime(|| scan::scan(source, model, &exclusions, sampling))
-            .map_err(|reason| {
-                RunError::Internal(format!(
-                    "reading `{}` from the source for validation failed: {reason}",
-                    model.collection()
-                ))
-            })??;
+        let scanned =
+            off_the_runtime(|| scan::scan(source, model, &exclusions, &replayed, sampling))
+                .map_err(|reason| {
+                    RunError::Internal(format!(
+                        "reading `{}` from the source for validation failed: {reason}",
+                        model.collection()
+                    ))
+                })??;
         tracing::debug!(documents = scanned.documents, "source read");
 
         let def = model.def();

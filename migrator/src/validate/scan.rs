@@ -7,6 +7,7 @@ use bson::{RawDocument, RawDocumentBuf};
 use sqlx::{PgConnection, Row};
 
 use super::edits::{RecordedAction, RowCounter, RowEdits};
+use super::replayed::Replayed;
 use crate::census::{KeyCensus, Tally};
 use crate::model::{MissingPolicy, ModelDef};
 use crate::run_error::RunError;
@@ -165,12 +166,13 @@ pub(super) struct CollectionScan {
     pub(super) census: KeyCensus,
 }
 
-/// Reads every document of `model`'s collection (all partitions, from the start) and counts the
-/// rows the target should hold. Blocking.
+/// Reads every document of `model`'s collection (all partitions, from the start; the documents
+/// an oplog replay changed as it left them) and counts the rows the target should hold. Blocking.
 pub(super) fn scan(
     source: &dyn Source,
     model: &ModelHandle,
     exclusions: &Exclusions,
+    replayed: &Replayed,
     sampling: Sampling,
 ) -> Result<CollectionScan, SourceError> {
     let collection = model.collection();
@@ -180,6 +182,45 @@ pub(super) fn scan(
     };
     let mut eligible = 0u64;
     let mut tally = Tally::new();
+    let mut take = |doc: RawDocumentBuf| {
+        out.documents += 1;
+        tally.observe(&doc);
+        let id = describe_id(&doc);
+        if exclusions.dead.contains(&id) {
+            out.dead_letters += 1;
+            return;
+        }
+        let key = model.key_text(&doc);
+        if key.as_ref().is_some_and(|k| exclusions.skipped.contains(k)) {
+            out.skipped += 1;
+            return;
+        }
+        let actions = key.as_ref().and_then(|k| exclusions.actions.get(k));
+        let (counts, edits) = match expected_rows(model, &doc, actions) {
+            Ok(expected) => expected,
+            Err(reason) => {
+                out.unrecorded += 1;
+                if out.unrecorded_examples.len() < REJECTION_EXAMPLES {
+                    out.unrecorded_examples.push(format!("_id {id}: {reason}"));
+                }
+                return;
+            }
+        };
+        for (total, n) in out.expected.iter_mut().zip(counts) {
+            *total += n;
+        }
+        if let Some(key) = key {
+            if sampling.wants(eligible, out.sample.len()) {
+                out.sample.push(SampledDocument {
+                    doc,
+                    id,
+                    key,
+                    edits,
+                });
+            }
+        }
+        eligible += 1;
+    };
     let partitions = match source.partitions(collection, 1) {
         // Declared as possibly absent: absent, it is empty (as the run loaded it).
         Err(SourceError::MissingCollection { .. }) if model.def().may_be_absent => Vec::new(),
@@ -188,44 +229,14 @@ pub(super) fn scan(
     for partition in partitions {
         for item in source.read(collection, &partition, &Position::Start)? {
             let doc = item?.doc;
-            out.documents += 1;
-            tally.observe(&doc);
-            let id = describe_id(&doc);
-            if exclusions.dead.contains(&id) {
-                out.dead_letters += 1;
-                continue;
+            // An oplog replay brought it to its final state (or deleted it): read below.
+            if !replayed.replaces(&doc) {
+                take(doc);
             }
-            let key = model.key_text(&doc);
-            if key.as_ref().is_some_and(|k| exclusions.skipped.contains(k)) {
-                out.skipped += 1;
-                continue;
-            }
-            let actions = key.as_ref().and_then(|k| exclusions.actions.get(k));
-            let (counts, edits) = match expected_rows(model, &doc, actions) {
-                Ok(expected) => expected,
-                Err(reason) => {
-                    out.unrecorded += 1;
-                    if out.unrecorded_examples.len() < REJECTION_EXAMPLES {
-                        out.unrecorded_examples.push(format!("_id {id}: {reason}"));
-                    }
-                    continue;
-                }
-            };
-            for (total, n) in out.expected.iter_mut().zip(counts) {
-                *total += n;
-            }
-            if let Some(key) = key {
-                if sampling.wants(eligible, out.sample.len()) {
-                    out.sample.push(SampledDocument {
-                        doc,
-                        id,
-                        key,
-                        edits,
-                    });
-                }
-            }
-            eligible += 1;
         }
+    }
+    for doc in replayed.present() {
+        take(doc.clone());
     }
     out.census = tally.take();
     Ok(out)

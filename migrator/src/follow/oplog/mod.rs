@@ -15,6 +15,8 @@
 //! as a fresh migration of it would be), the references they may leave dangling resolved. The
 //! window's documents, rows and the offset of the next entry commit in one transaction, fenced
 //! by the run's epoch: a replay stopped anywhere resumes at the first entry it did not commit.
+//! The documents stay kept once it is done, as the replay left them: `validate` reads them over
+//! the dump's files (the source's final state).
 
 mod entry;
 mod update;
@@ -287,10 +289,9 @@ struct Window {
     end: bool,
 }
 
-/// The stored key of a document's `_id`: canonical Extended JSON, so `1` and `1L` differ as
-/// they do in the dump's files.
+/// The stored key of a document's `_id` (see [`sql::oplog_document_key`]).
 fn id_key(id: &Bson) -> String {
-    id.clone().into_canonical_extjson().to_string()
+    sql::oplog_document_key(id)
 }
 
 /// Reads the whole oplog once for the documents it touches (refusing what the replay cannot
@@ -447,12 +448,6 @@ async fn commit_window(
             cx.state.schema()
         ))
         .into());
-    }
-    if window.end {
-        sqlx::query(&sql::delete_oplog_documents(cx.state.schema()))
-            .execute(&mut *tx)
-            .await
-            .map_err(failed("forgetting the documents the oplog touched"))?;
     }
     tx.commit()
         .await

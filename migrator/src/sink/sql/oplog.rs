@@ -1,10 +1,13 @@
 //! The replay of a mongodump `oplog.bson` (see `crate::follow::oplog`): where it stands, and
-//! the documents it touches as the replay has made them so far.
+//! the documents it touches as the replay has made them so far (kept once it is done: what
+//! `validate` reads over the dump's files).
+
+use bson::Bson;
 
 use crate::naming::quote_ident;
 
 /// The replay's position (the byte offset of the next entry in the file) and what it applied;
-/// the documents its entries touch (`doc` NULL: not there), kept until it is done.
+/// the documents its entries touch (`doc` NULL: not there), as of the last committed entry.
 pub fn create_oplog_replay(state: &str) -> [String; 2] {
     let s = quote_ident(state);
     [
@@ -82,9 +85,18 @@ pub fn update_oplog_documents(state: &str) -> String {
     )
 }
 
-/// Forgets the touched documents (the replay is done).
-pub fn delete_oplog_documents(state: &str) -> String {
-    format!("DELETE FROM {}.oplog_documents", quote_ident(state))
+/// Every kept document of collection `$1`: id, BSON (NULL: not there).
+pub fn select_collection_oplog_documents(state: &str) -> String {
+    format!(
+        "SELECT id, doc FROM {}.oplog_documents WHERE collection = $1",
+        quote_ident(state)
+    )
+}
+
+/// The stored `id` of an `_id` in `oplog_documents`: canonical Extended JSON, so `1` and `1L`
+/// differ as they do in the dump's files.
+pub fn oplog_document_key(id: &Bson) -> String {
+    id.clone().into_canonical_extjson().to_string()
 }
 
 /// Moves the replay from offset `$1` to `$2` (last entry's time `$3`), adding `$4`..`$8`

@@ -99,6 +99,14 @@ pub fn select_reference_issues(state: &str) -> String {
     )
 }
 
+/// Forgets the recorded dangling references of documents `$2` (keys) of collection `$1`.
+pub fn delete_document_reference_issues(state: &str) -> String {
+    format!(
+        "DELETE FROM {}.reference_issues WHERE collection = $1 AND document_key = ANY($2)",
+        quote_ident(state)
+    )
+}
+
 /// A collection's recorded reference actions of some kinds; `$1`: collection, `$2`: text[].
 pub fn select_reference_actions(state: &str) -> String {
     format!(
