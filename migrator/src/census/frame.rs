@@ -54,6 +54,68 @@ impl<'a> Frame<'a> {
     }
 }
 
+impl<'a> Frame<'a> {
+    /// The next element, expecting its key to be `key` (whose first word is `word`): when it is,
+    /// the key is compared in place (no search for its end, no UTF-8 check: it equals a key
+    /// already checked) and the flag is true; otherwise this is [`Frame::next_element`].
+    #[inline(always)]
+    pub fn next_expecting(&mut self, word: u64, key: &[u8]) -> Option<(Element<'a>, bool)> {
+        let bytes = self.bytes;
+        let tag = *bytes.get(self.at)?;
+        if tag == 0 {
+            return None;
+        }
+        let k = self.at + 1;
+        let len = key.len();
+        if let Some(head) = bytes.get(k..k + 8) {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(head);
+            let w = u64::from_le_bytes(b);
+            let masked = if len >= 8 {
+                w
+            } else {
+                w & ((1u64 << (8 * len)) - 1)
+            };
+            if masked == word
+                && bytes.get(k + len) == Some(&0)
+                && (len <= 8 || bytes.get(k + 8..k + len) == key.get(8..))
+            {
+                let v = k + len + 1;
+                let size = value_size(tag, bytes, v)?;
+                let end = v.checked_add(size).filter(|&e| e < bytes.len())?;
+                self.at = end;
+                let element = Element {
+                    tag,
+                    key: &bytes[k..k + len],
+                    word,
+                    value: &bytes[v..end],
+                };
+                return Some((element, true));
+            }
+        }
+        self.next_element().map(|e| (e, false))
+    }
+
+    /// The next element of an array: its type and value (its key, an index, is skipped).
+    #[inline(always)]
+    pub fn next_value(&mut self) -> Option<(u8, &'a [u8])> {
+        let bytes = self.bytes;
+        let tag = *bytes.get(self.at)?;
+        if tag == 0 {
+            return None;
+        }
+        let mut nul = self.at + 1;
+        while *bytes.get(nul)? != 0 {
+            nul += 1;
+        }
+        let v = nul + 1;
+        let size = value_size(tag, bytes, v)?;
+        let end = v.checked_add(size).filter(|&e| e < bytes.len())?;
+        self.at = end;
+        Some((tag, &bytes[v..end]))
+    }
+}
+
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
@@ -199,6 +261,46 @@ mod tests {
             .collect()
     }
 
+    thread_local! {
+        /// Keys [`read_expecting`] found equal in place.
+        static MATCHED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// The same elements read expecting each key (right, then wrong).
+    fn read_expecting(
+        bytes: &[u8],
+        keys: &[Vec<u8>],
+        right: bool,
+    ) -> Vec<(u8, Vec<u8>, u64, Vec<u8>)> {
+        let mut frame = Frame::of(bytes);
+        let mut out = Vec::new();
+        let mut keys = keys.iter();
+        loop {
+            let expected = match keys.next() {
+                Some(k) if right => k.clone(),
+                Some(k) => [k.as_slice(), b"x"].concat(),
+                None => b"none".to_vec(),
+            };
+            let Some((e, matched)) = frame.next_expecting(word_of(&expected), &expected) else {
+                break;
+            };
+            // Matched only when equal (near the end of a document, an equal key may be found
+            // the slow way).
+            assert!(!matched || e.key == expected.as_slice(), "{:?}", e.key);
+            MATCHED.with(|m| m.set(m.get() + usize::from(matched)));
+            out.push((e.tag, e.key.to_vec(), e.word, e.value.to_vec()));
+        }
+        out
+    }
+
+    /// The elements read as an array's values.
+    fn read_values(bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
+        let mut frame = Frame::of(bytes);
+        std::iter::from_fn(|| frame.next_value())
+            .map(|(t, v)| (t, v.to_vec()))
+            .collect()
+    }
+
     /// Every type, its key and its value's bytes, as `bson` reads them.
     #[test]
     fn reads_every_element_as_bson_frames_it() {
@@ -219,6 +321,19 @@ mod tests {
             .collect();
         assert_eq!(got.len(), every_type().len());
         assert_eq!(got, expected);
+        let keys: Vec<Vec<u8>> = got.iter().map(|e| e.1.clone()).collect();
+        MATCHED.with(|m| m.set(0));
+        assert_eq!(read_expecting(bytes, &keys, true), expected);
+        // All but the last key, which ends less than a word before the document does.
+        assert_eq!(MATCHED.with(|m| m.get()), keys.len() - 1);
+        assert_eq!(read_expecting(bytes, &keys, false), expected);
+        assert_eq!(
+            MATCHED.with(|m| m.get()),
+            keys.len() - 1,
+            "no wrong key matches"
+        );
+        let values: Vec<(u8, Vec<u8>)> = expected.iter().map(|e| (e.0, e.3.clone())).collect();
+        assert_eq!(read_values(bytes), values);
     }
 
     /// Every single-byte change of a document: the walk never reads outside it, and what it
@@ -229,6 +344,7 @@ mod tests {
             .expect("encodes")
             .into_bytes();
         let intact = read(&original);
+        let keys: Vec<Vec<u8>> = intact.iter().map(|e| e.1.clone()).collect();
         for at in 4..original.len() {
             for value in [0x00, 0x01, 0x02, 0x04, 0x05, 0x7f, 0x80, 0xc3, 0xff] {
                 let mut bytes = original.clone();
@@ -243,6 +359,17 @@ mod tests {
                     })
                     .take_while(|&end| end <= at)
                     .count();
+                let expecting = read_expecting(&bytes, &keys, true);
+                assert!(expecting.len() >= before, "byte {at} set to {value:#x}");
+                assert_eq!(
+                    expecting[..before],
+                    intact[..before],
+                    "byte {at} set to {value:#x}"
+                );
+                assert!(
+                    read_values(&bytes).len() >= before,
+                    "byte {at} set to {value:#x}"
+                );
                 assert!(got.len() >= before, "byte {at} set to {value:#x}");
                 assert_eq!(
                     got[..before],
@@ -254,6 +381,8 @@ mod tests {
         // Cut short anywhere: never past the end.
         for len in 0..original.len() {
             let _ = read(&original[..len]);
+            let _ = read_expecting(&original[..len], &keys, true);
+            let _ = read_values(&original[..len]);
         }
     }
 

@@ -155,12 +155,36 @@ impl Tally {
         self.walk_document(0, doc.as_bytes(), 0, &mut current);
     }
 
-    /// Counts the elements of the document `bytes` as children of `node`.
+    /// Counts the elements of the document `bytes` as children of `node`. Each key is first
+    /// compared with the child after the last one found (documents mostly keep their keys in
+    /// one order), in place.
     fn walk_document(&mut self, node: usize, bytes: &[u8], depth: u32, current: &mut Current<'_>) {
         let mut frame = Frame::of(bytes);
         let mut hint = 0;
-        while let Some(element) = frame.next_element() {
-            let child = self.child(node, &element, &mut hint, current);
+        loop {
+            let expected = self.nodes[node].children.get(hint).copied();
+            let (element, child) = match expected {
+                Some(c) => {
+                    let key = &self.nodes[c.node as usize].key;
+                    let Some((element, matched)) = frame.next_expecting(c.word, key) else {
+                        return;
+                    };
+                    if matched {
+                        hint += 1;
+                        (element, c.node as usize)
+                    } else {
+                        let child = self.find_child(node, &element, &mut hint, current);
+                        (element, child)
+                    }
+                }
+                None => {
+                    let Some(element) = frame.next_element() else {
+                        return;
+                    };
+                    let child = self.find_child(node, &element, &mut hint, current);
+                    (element, child)
+                }
+            };
             self.count(child, element.tag, element.value, depth, current);
         }
     }
@@ -190,32 +214,12 @@ impl Tally {
                     e => e as usize,
                 };
                 let mut frame = Frame::of(value);
-                while let Some(element) = frame.next_element() {
-                    self.count(elements, element.tag, element.value, depth + 1, current);
+                while let Some((tag, value)) = frame.next_value() {
+                    self.count(elements, tag, value, depth + 1, current);
                 }
             }
             _ => {}
         }
-    }
-
-    /// The child of `parent` for the element's key, made if new; `hint` is where the search
-    /// starts (documents mostly keep their keys in one order: usually the first one compared).
-    #[inline]
-    fn child(
-        &mut self,
-        parent: usize,
-        element: &Element<'_>,
-        hint: &mut usize,
-        current: &mut Current<'_>,
-    ) -> usize {
-        let children = &self.nodes[parent].children;
-        if let Some(c) = children.get(*hint) {
-            if self.same_key(c, element.key, element.word) {
-                *hint += 1;
-                return c.node as usize;
-            }
-        }
-        self.find_child(parent, element, hint, current)
     }
 
     /// Whether `child` has `key` (whose first word is `word`).
@@ -226,7 +230,8 @@ impl Tally {
             && (key.len() <= 8 || self.nodes[child.node as usize].key[8..] == key[8..])
     }
 
-    /// [`Tally::child`] past its first guess: the other children, then a new one.
+    /// The child of `parent` for the element's key past the first guess: the other children
+    /// (from `hint` on, then from the first), then a new one.
     fn find_child(
         &mut self,
         parent: usize,
