@@ -3,7 +3,9 @@
 //! ([`data::Dataset`]), what a run must leave behind computed from the data ([`expect`]), the
 //! `e2e-migrate` binary run, interrupted and killed ([`cli::Cli`]), seeded moments for
 //! interruptions ([`moments::Moments`]) and kill-and-resume loops ([`kills`]), the fixture schema for bad-input tests
-//! ([`fixture`]) and models that miss keys of their documents ([`keys`]).
+//! ([`fixture`]) and models that miss keys of their documents ([`keys`]), change workloads
+//! ([`changes`] on the fixture, [`example_changes`] on the example application) and what the
+//! follow tests share ([`follow`]: the oracle, the drain, the kill loop).
 //!
 //! ```sh
 //! bash .ci/test -p migrator-e2e      # starts PostgreSQL and the Mongo-wire server if needed
@@ -18,8 +20,10 @@ pub mod changes;
 pub mod cli;
 pub mod data;
 pub mod example;
+pub mod example_changes;
 pub mod expect;
 pub mod fixture;
+pub mod follow;
 pub mod keys;
 pub mod kills;
 pub mod moments;
