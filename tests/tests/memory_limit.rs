@@ -10,11 +10,16 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bson::oid::ObjectId;
+use bson::{Document, RawDocumentBuf};
 use migrator::report::Outcome;
 use migrator::source::DumpSource;
 use migrator_e2e::data::{read_file, write_bson};
 use migrator_e2e::example::{self, every_fault};
 use migrator_e2e::pg::TestDb;
+
+/// Copies of small wiki pages put before the large ones in the mid-run test.
+const SMALL_PAGES_FIRST: usize = 3_000;
 
 const BIN: &str = env!("CARGO_BIN_EXE_example-migrate");
 
@@ -174,6 +179,22 @@ fn memory_that_runs_out_mid_run_is_a_clear_error_and_the_same_command_resumes() 
     let mut docs = read_file(&documents);
     docs.sort_by_key(|d| d.as_bytes().len() > 1 << 20);
     assert!(docs.last().is_some_and(|d| d.as_bytes().len() > 16_000_000));
+    // Small pages in front, under new `_id`s, so that the run is still reading small ones when
+    // the test stops it: on a quiet machine the 100 pages of this scale were all committed
+    // (one per batch) before the test's poll saw the first one.
+    let small: Vec<RawDocumentBuf> = docs
+        .iter()
+        .filter(|d| d.as_bytes().len() < 64 * 1024)
+        .cycle()
+        .take(SMALL_PAGES_FIRST)
+        .map(|d| {
+            let mut page = Document::try_from(d.as_ref()).expect("a readable page");
+            page.insert("_id", ObjectId::new());
+            RawDocumentBuf::try_from(&page).expect("the page as BSON")
+        })
+        .collect();
+    assert_eq!(small.len(), SMALL_PAGES_FIRST, "small pages to copy");
+    let docs: Vec<RawDocumentBuf> = small.into_iter().chain(docs).collect();
     write_bson(&documents, &docs);
 
     let baseline = TestDb::create("memory_mid_run_baseline");
