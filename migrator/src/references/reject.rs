@@ -200,7 +200,16 @@ pub(super) async fn reject_all(
             causes,
         )?;
         let keys: Vec<String> = values.into_keys().collect();
-        delete_rows(conn, dangling.ns, dangling.def, 0, None, &keys).await?;
+        delete_rows(
+            conn,
+            dangling.ns,
+            dangling.types,
+            dangling.def,
+            0,
+            None,
+            &keys,
+        )
+        .await?;
         let letters: Vec<DeadLetter> = keys
             .into_iter()
             .zip(letters)
@@ -238,26 +247,51 @@ fn rejections(
     target: &str,
     causes: Option<&HashMap<String, String>>,
 ) -> Result<Vec<DeadLetter>, RunError> {
-    let mut wanted: HashSet<&str> = values.keys().map(String::as_str).collect();
     let mut documents: BTreeMap<String, (String, Option<String>)> = BTreeMap::new();
     let collection = model.collection();
+    let mut found = |doc: &bson::RawDocument, wanted: &mut HashSet<&str>| {
+        let Some(key) = model.key_text(doc) else {
+            return;
+        };
+        if wanted.remove(key.as_str()) {
+            documents.insert(
+                key,
+                (
+                    crate::transform::describe_id(doc),
+                    crate::dead_letter::document_json(doc),
+                ),
+            );
+        }
+    };
+    // The documents whose `_id` the key gives back are fetched by it (a live source looks them
+    // up; one not there is gone from the source); the others are found by scanning.
+    let mut fetched: HashSet<&str> = HashSet::new();
+    let mut ids = Vec::new();
+    for key in values.keys() {
+        let found_ids = preimages(model, key);
+        if !found_ids.is_empty() {
+            fetched.insert(key.as_str());
+            ids.extend(found_ids);
+        }
+    }
+    if !ids.is_empty() {
+        for doc in source.fetch(collection, &ids)? {
+            found(&doc, &mut fetched);
+        }
+    }
+    let mut wanted: HashSet<&str> = values
+        .keys()
+        .map(String::as_str)
+        .filter(|k| preimages(model, k).is_empty())
+        .collect();
     'partitions: for partition in source.partitions(collection, 1)? {
+        if wanted.is_empty() {
+            break;
+        }
         for item in source.read(collection, &partition, &Position::Start)? {
-            let doc = item?.doc;
-            let Some(key) = model.key_text(&doc) else {
-                continue;
-            };
-            if wanted.remove(key.as_str()) {
-                documents.insert(
-                    key,
-                    (
-                        crate::transform::describe_id(&doc),
-                        crate::dead_letter::document_json(&doc),
-                    ),
-                );
-                if wanted.is_empty() {
-                    break 'partitions;
-                }
+            found(&item?.doc, &mut wanted);
+            if wanted.is_empty() {
+                break 'partitions;
             }
         }
     }
@@ -309,6 +343,41 @@ fn rejections(
             }
         })
         .collect())
+}
+
+/// The `_id`s whose stored key is `key` (an ObjectId its ordered UUID or hex text gives back, a
+/// UUID, an integer, the text itself): each is checked against the model's own key. Empty when
+/// none is, as for an ObjectId's name-based UUID.
+fn preimages(model: &ModelHandle, key: &str) -> Vec<bson::Bson> {
+    use bson::Bson;
+    let mut candidates = vec![Bson::String(key.to_string())];
+    if let Ok(uuid) = uuid::Uuid::parse_str(key) {
+        if let Some(oid) = crate::id::ordered_uuid_to_object_id(&uuid) {
+            candidates.push(Bson::ObjectId(oid));
+        }
+        candidates.push(Bson::Binary(bson::Binary {
+            subtype: bson::spec::BinarySubtype::Uuid,
+            bytes: uuid.as_bytes().to_vec(),
+        }));
+    }
+    if let Ok(oid) = bson::oid::ObjectId::parse_str(key) {
+        candidates.push(Bson::ObjectId(oid));
+    }
+    if let Ok(n) = key.parse::<i64>() {
+        if let Ok(small) = i32::try_from(n) {
+            candidates.push(Bson::Int32(small));
+        }
+        candidates.push(Bson::Int64(n));
+    }
+    candidates
+        .into_iter()
+        .filter(|id| {
+            bson::RawDocumentBuf::try_from(&bson::doc! { "_id": id.clone() })
+                .ok()
+                .and_then(|doc| model.key_text(&doc))
+                .is_some_and(|k| k == key)
+        })
+        .collect()
 }
 
 /// A stored key as a user knows it: ordered UUIDs also name the ObjectId they came from.
