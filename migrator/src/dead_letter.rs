@@ -140,23 +140,30 @@ pub async fn insert(
     state: &str,
     letters: &[DeadLetter],
 ) -> Result<(), sqlx::Error> {
-    let statement = crate::sink::sql::insert_dead_letter(state);
-    for letter in letters {
+    let statement = crate::sink::sql::insert_dead_letters(state);
+    // One statement per chunk, not per letter (a follow transaction can reject thousands).
+    for chunk in letters.chunks(INSERT_CHUNK) {
+        let column = |get: fn(&DeadLetter) -> Option<String>| -> Vec<Option<String>> {
+            chunk.iter().map(get).collect()
+        };
         sqlx::query(&statement)
-            .bind(&letter.collection)
-            .bind(&letter.document_id)
-            .bind(letter.stage.as_str())
-            .bind(&letter.field)
-            .bind(&letter.class)
-            .bind(&letter.message)
-            .bind(&letter.document)
-            .bind(errors_json(letter))
-            .bind(&letter.root_id)
+            .bind(column(|l| Some(l.collection.clone())))
+            .bind(column(|l| Some(l.document_id.clone())))
+            .bind(column(|l| Some(l.stage.as_str().to_string())))
+            .bind(column(|l| Some(l.field.clone())))
+            .bind(column(|l| Some(l.class.clone())))
+            .bind(column(|l| Some(l.message.clone())))
+            .bind(column(|l| l.document.clone()))
+            .bind(column(|l| errors_json(l).map(|e| e.to_string())))
+            .bind(column(|l| l.root_id.clone()))
             .execute(&mut *conn)
             .await?;
     }
     Ok(())
 }
+
+/// The most dead letters one statement records.
+const INSERT_CHUNK: usize = 1_000;
 
 /// The field errors as stored (`NULL` for a single error).
 fn errors_json(letter: &DeadLetter) -> Option<serde_json::Value> {

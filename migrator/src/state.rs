@@ -527,6 +527,9 @@ pub async fn connect(url: &str) -> Result<PgConnection, RunError> {
     connect_as(url, CONTROL_APPLICATION).await
 }
 
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 1_000;
+
 /// Opens a connection with an `application_name` (visible in `pg_stat_activity`).
 pub async fn connect_as(url: &str, application: &str) -> Result<PgConnection, RunError> {
     let fail = RunError::db(format!("connecting to PostgreSQL at {}", redact_url(url)));
@@ -534,9 +537,12 @@ pub async fn connect_as(url: &str, application: &str) -> Result<PgConnection, Ru
         Ok(o) => o,
         Err(e) => return Err(fail(e)),
     };
-    PgConnection::connect_with(&options.application_name(application))
-        .await
-        .map_err(fail)
+    // The follow and the reference resolution run more distinct statements than sqlx's default
+    // cache of 100 holds: evicted ones are parsed and planned again at their next use.
+    let options = options
+        .application_name(application)
+        .statement_cache_capacity(STATEMENT_CACHE);
+    PgConnection::connect_with(&options).await.map_err(fail)
 }
 
 /// A connection URL without its password.

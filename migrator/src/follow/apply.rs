@@ -11,6 +11,7 @@ use super::stream::{Change, What};
 use super::OnInvalid;
 use crate::dead_letter::DeadLetter;
 use crate::references::targeted::{self, Acted, Touched};
+use crate::references::KeyTypes;
 use crate::run_error::RunError;
 use crate::schema::{ModelHandle, Schema};
 use crate::sink::copy::CopyEncoder;
@@ -25,6 +26,8 @@ pub(super) struct Context<'a> {
     pub state: &'a StateStore,
     pub source: &'a dyn Source,
     pub on_invalid: OnInvalid,
+    /// The target's key and reference column types, read once.
+    pub types: KeyTypes,
 }
 
 /// What one transaction applied.
@@ -68,8 +71,10 @@ pub(super) async fn apply(
             touched.written.insert(index, written);
         }
     }
-    applied.references =
-        targeted::resolve_touched(conn, cx.schema, cx.source, cx.state, cx.ns, touched).await?;
+    applied.references = targeted::resolve_touched(
+        conn, cx.schema, cx.source, cx.state, cx.ns, &cx.types, touched,
+    )
+    .await?;
     Ok(applied)
 }
 
@@ -125,14 +130,15 @@ async fn apply_model(
     // gone, the natural keys of those replaced (their key stays).
     for (keys, with_key) in [(&gone, true), (&replaced, false)] {
         for (target, values) in
-            targeted::referenced_values(conn, cx.schema, cx.ns, model, keys, with_key).await?
+            targeted::referenced_values(conn, cx.schema, cx.ns, &cx.types, model, keys, with_key)
+                .await?
         {
             touched.removed.entry(target).or_default().extend(values);
         }
     }
     let all: Vec<String> = gone.iter().chain(&replaced).cloned().collect();
     if !all.is_empty() {
-        crate::references::delete_rows(conn, cx.ns, def, 0, None, &all).await?;
+        crate::references::delete_rows(conn, cx.ns, &cx.types, def, 0, None, &all).await?;
         // Their rows are written anew: what `skip`/`null` did to the old ones no longer holds
         // (`validate` reads these actions), and the references resolved below record again.
         sqlx::query(&sql::delete_document_reference_issues(cx.state.schema()))

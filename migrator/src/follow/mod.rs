@@ -280,6 +280,7 @@ async fn follow_locked(
         state,
         source: source.as_ref(),
         on_invalid: options.on_invalid,
+        types: Default::default(),
     };
     let mut token = recorded.token.clone();
     let mut progress = FollowProgress::default();
@@ -430,12 +431,7 @@ async fn commit(
         .begin()
         .await
         .map_err(failed("starting a follow transaction"))?;
-    for statement in [sql::ASYNC_COMMIT_LOCAL, sql::FOLLOW_REPLICA_ROLE] {
-        sqlx::query(statement).execute(&mut *tx).await.map_err(failed(
-            "preparing a follow transaction (turning foreign-key triggers off needs a superuser or \
-             `GRANT SET ON PARAMETER session_replication_role`)",
-        ))?;
-    }
+    prepare_transaction(&mut tx).await?;
     let applied = match apply::apply(&mut tx, cx, changes).await {
         Ok(applied) => applied,
         Err(RunError::Database { source, context }) if is_data_error(&source) => {
@@ -445,12 +441,7 @@ async fn commit(
                 .begin()
                 .await
                 .map_err(failed("starting a follow transaction"))?;
-            for statement in [sql::ASYNC_COMMIT_LOCAL, sql::FOLLOW_REPLICA_ROLE] {
-                sqlx::query(statement)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(failed("preparing a follow transaction"))?;
-            }
+            prepare_transaction(&mut tx).await?;
             one_by_one(&mut tx, cx, changes).await?
         }
         Err(e) => return Err(e.into()),
@@ -497,6 +488,18 @@ async fn commit(
         .await
         .map_err(failed("committing a follow transaction"))?;
     Ok(applied)
+}
+
+/// Sets a follow (or oplog replay) transaction up ([`sql::FOLLOW_TRANSACTION`]).
+pub(super) async fn prepare_transaction(tx: &mut PgConnection) -> Result<(), RunError> {
+    sqlx::query(sql::FOLLOW_TRANSACTION)
+        .execute(&mut *tx)
+        .await
+        .map_err(RunError::db(
+            "preparing a follow transaction (turning foreign-key triggers off needs a superuser \
+             or `GRANT SET ON PARAMETER session_replication_role`)",
+        ))?;
+    Ok(())
 }
 
 /// The MongoDB transactions whose changes are in `changes`.

@@ -163,13 +163,18 @@ async fn copy_again(
         let mut tx = begin(conn, cx, epoch).await?;
         let mut touched = Touched::default();
         for (target, values) in
-            targeted::referenced_values(&mut tx, cx.schema, cx.ns, model, part, true).await?
+            targeted::referenced_values(&mut tx, cx.schema, cx.ns, &cx.types, model, part, true)
+                .await?
         {
             touched.removed.entry(target).or_default().extend(values);
         }
         done.deleted +=
-            crate::references::delete_rows(&mut tx, cx.ns, model.def(), 0, None, part).await?;
-        targeted::resolve_touched(&mut tx, cx.schema, cx.source, cx.state, cx.ns, touched).await?;
+            crate::references::delete_rows(&mut tx, cx.ns, &cx.types, model.def(), 0, None, part)
+                .await?;
+        targeted::resolve_touched(
+            &mut tx, cx.schema, cx.source, cx.state, cx.ns, &cx.types, touched,
+        )
+        .await?;
         tx.commit().await.map_err(RunError::db(format!(
             "deleting rows of `{collection}` again"
         )))?;

@@ -58,6 +58,7 @@ pub struct Resolved {
 /// One reference being resolved: where it is and the SQL pieces that find its dangling values.
 struct Dangling<'a> {
     ns: Namespace<'a>,
+    types: &'a KeyTypes,
     model: &'a ModelHandle,
     def: &'a ModelDef,
     table: &'a TableDef,
@@ -158,6 +159,7 @@ pub async fn resolve(
     let mut rows_removed = false;
     let mut first_pass = true;
     let mut roots = reject::Roots::default();
+    let types = KeyTypes::default();
     loop {
         let mut changed = false;
         for model in schema.models() {
@@ -180,6 +182,7 @@ pub async fn resolve(
                     }
                     let dangling = Dangling {
                         ns,
+                        types: &types,
                         model,
                         def,
                         table,
@@ -243,6 +246,7 @@ pub async fn resolve(
                             let deleted = delete_rows(
                                 &mut tx,
                                 ns,
+                                &types,
                                 def,
                                 index,
                                 Some(&dangling.condition),
@@ -341,6 +345,7 @@ fn reference_source(table: &TableDef, column: &str) -> String {
 pub(crate) async fn delete_rows(
     conn: &mut PgConnection,
     ns: Namespace<'_>,
+    types: &KeyTypes,
     def: &ModelDef,
     index: usize,
     condition: Option<&str>,
@@ -355,7 +360,7 @@ pub(crate) async fn delete_rows(
             ns,
             &table.name,
             table.key_column(),
-            &key_type(conn, ns, table, table.key_column()).await?,
+            &types.get(conn, ns, table, table.key_column()).await?,
             returning,
         ),
     };
@@ -384,7 +389,7 @@ pub(crate) async fn delete_rows(
             continue;
         };
         let returning = (child.primary_key.len() == 1).then(|| child.key_column());
-        let column_type = key_type(conn, ns, child, column).await?;
+        let column_type = types.get(conn, ns, child, column).await?;
         let sql = sql::delete_by_keys(ns, &child.name, column, &column_type, returning);
         let rows = sqlx::query(&sql)
             .bind(&parent_keys)
@@ -394,6 +399,38 @@ pub(crate) async fn delete_rows(
         removed.insert(i, rows.iter().map(|r| r.get::<String, _>(0)).collect());
     }
     Ok(deleted)
+}
+
+/// The types of key and reference columns as the target has them, read from the catalog once
+/// (a follow asked for them per reference per transaction).
+#[derive(Debug, Default)]
+pub struct KeyTypes(std::sync::Mutex<std::collections::HashMap<(String, String), String>>);
+
+impl KeyTypes {
+    /// [`key_type`], remembered.
+    pub(crate) async fn get(
+        &self,
+        conn: &mut PgConnection,
+        ns: Namespace<'_>,
+        table: &TableDef,
+        column: &str,
+    ) -> Result<String, RunError> {
+        let key = (table.name.clone(), column.to_string());
+        if let Some(known) = self.lock().get(&key) {
+            return Ok(known.clone());
+        }
+        let found = key_type(conn, ns, table, column).await?;
+        self.lock().insert(key, found.clone());
+        Ok(found)
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<(String, String), String>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// The type of `table`'s key column `column` as the target has it: the model's, or in a user's

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use sqlx::{PgConnection, Row};
 
 use super::reject::{reject_all, Roots};
-use super::{delete_rows, key_type, links_to_root, Dangling};
+use super::{delete_rows, links_to_root, Dangling, KeyTypes};
 use crate::model::{MissingPolicy, ModelDef, RefTarget};
 use crate::run_error::RunError;
 use crate::schema::{ModelHandle, Schema};
@@ -56,6 +56,7 @@ pub async fn referenced_values(
     conn: &mut PgConnection,
     schema: &Schema,
     ns: Namespace<'_>,
+    types: &KeyTypes,
     model: &ModelHandle,
     keys: &[String],
     with_key: bool,
@@ -90,7 +91,7 @@ pub async fn referenced_values(
         let values = if column == key {
             keys.to_vec()
         } else {
-            let key_sql_type = key_type(conn, ns, root, key).await?;
+            let key_sql_type = types.get(conn, ns, root, key).await?;
             sqlx::query_scalar(&sql::select_column_of_keys(
                 ns,
                 &root.name,
@@ -113,32 +114,35 @@ pub async fn referenced_values(
 
 /// Resolves the references `touched` may have left dangling, inside the caller's transaction,
 /// with each reference's policy; records them like the load does.
+#[allow(clippy::too_many_arguments)]
 pub async fn resolve_touched(
     conn: &mut PgConnection,
     schema: &Schema,
     source: &dyn Source,
     state: &StateStore,
     ns: Namespace<'_>,
+    types: &KeyTypes,
     mut touched: Touched,
 ) -> Result<Acted, RunError> {
     let mut acted = Acted::default();
     let mut roots = Roots::default();
-    let mut next_set = 0i32;
+    let numbers = SetNumbers::of(schema);
     for _ in 0..MAX_ROUNDS {
         if touched.is_empty() {
             return Ok(acted);
         }
+        clear_sets(conn).await?;
         let mut written_sets = BTreeMap::new();
         for (model, keys) in &touched.written {
-            next_set += 1;
-            store_set(conn, next_set, keys).await?;
-            written_sets.insert(*model, next_set);
+            let set = numbers.written(*model);
+            store_set(conn, set, keys).await?;
+            written_sets.insert(*model, set);
         }
         let mut removed_sets = BTreeMap::new();
         for (target, values) in &touched.removed {
-            next_set += 1;
-            store_set(conn, next_set, values).await?;
-            removed_sets.insert(target.clone(), next_set);
+            let set = numbers.removed(target);
+            store_set(conn, set, values).await?;
+            removed_sets.insert(target.clone(), set);
         }
         let mut next = Touched::default();
         for (model_index, model) in schema.models().iter().enumerate() {
@@ -155,11 +159,11 @@ pub async fn resolve_touched(
                     };
                     let mut restrictions = Vec::new();
                     if let Some(set) = written_sets.get(&model_index) {
-                        restrictions.push(documents_of(conn, ns, def, index, *set).await?);
+                        restrictions.push(documents_of(conn, ns, types, def, index, *set).await?);
                     }
                     let removed = (target.table.to_string(), target.column.to_string());
                     if let Some(set) = removed_sets.get(&removed) {
-                        let column_type = key_type(conn, ns, table, &reference.column).await?;
+                        let column_type = types.get(conn, ns, table, &reference.column).await?;
                         restrictions.push(sql::restrict_to_values(
                             &reference.column,
                             &column_type,
@@ -171,6 +175,7 @@ pub async fn resolve_touched(
                     }
                     let dangling = Dangling {
                         ns,
+                        types,
                         model,
                         def,
                         table,
@@ -252,6 +257,7 @@ async fn act(
             delete_rows(
                 conn,
                 dangling.ns,
+                dangling.types,
                 dangling.def,
                 index,
                 Some(&dangling.condition),
@@ -291,8 +297,16 @@ async fn removing(
     let mut keys: Vec<String> = found.iter().map(|row| row.get::<String, _>(0)).collect();
     keys.sort();
     keys.dedup();
-    for (target, values) in
-        referenced_values(conn, schema, dangling.ns, dangling.model, &keys, true).await?
+    for (target, values) in referenced_values(
+        conn,
+        schema,
+        dangling.ns,
+        dangling.types,
+        dangling.model,
+        &keys,
+        true,
+    )
+    .await?
     {
         next.removed.entry(target).or_default().extend(values);
     }
@@ -303,6 +317,7 @@ async fn removing(
 async fn documents_of(
     conn: &mut PgConnection,
     ns: Namespace<'_>,
+    types: &KeyTypes,
     def: &ModelDef,
     index: usize,
     set: i32,
@@ -320,13 +335,68 @@ async fn documents_of(
             )
         })
         .collect();
-    let key_sql_type = key_type(conn, ns, root, root.key_column()).await?;
+    let key_sql_type = types.get(conn, ns, root, root.key_column()).await?;
     Ok(sql::restrict_to_documents(
         &chain,
         root.key_column(),
         &key_sql_type,
         set,
     ))
+}
+
+/// The numbers of the sets a round stores: the same for the same model or referenced column in
+/// every transaction, so the statements that read them are the same text each time (prepared
+/// once per connection, not parsed and planned again per transaction).
+struct SetNumbers {
+    models: usize,
+    /// Every (table, column) a reference points at, in order.
+    targets: Vec<(String, String)>,
+}
+
+impl SetNumbers {
+    fn of(schema: &Schema) -> SetNumbers {
+        let mut targets = Vec::new();
+        for model in schema.models() {
+            let def = model.def();
+            for table in &def.tables {
+                for reference in &table.references {
+                    if let Some(t) = schema.resolve(def, &reference.target) {
+                        targets.push((t.table.to_string(), t.column.to_string()));
+                    }
+                }
+            }
+        }
+        targets.sort();
+        targets.dedup();
+        SetNumbers {
+            models: schema.models().len(),
+            targets,
+        }
+    }
+
+    fn written(&self, model: usize) -> i32 {
+        i32::try_from(model + 1).unwrap_or(i32::MAX)
+    }
+
+    /// After the models' numbers; a column no reference points at (none is expected) last.
+    fn removed(&self, target: &(String, String)) -> i32 {
+        let at = self
+            .targets
+            .binary_search(target)
+            .unwrap_or(self.targets.len());
+        i32::try_from(self.models + 1 + at).unwrap_or(i32::MAX)
+    }
+}
+
+/// Empties the session's sets (a round's sets replace the previous round's).
+async fn clear_sets(conn: &mut PgConnection) -> Result<(), RunError> {
+    sqlx::query(sql::CLEAR_FOLLOW_SETS)
+        .execute(&mut *conn)
+        .await
+        .map_err(RunError::db(
+            "emptying the keys a follow transaction touched",
+        ))?;
+    Ok(())
 }
 
 async fn store_set(conn: &mut PgConnection, set: i32, values: &[String]) -> Result<(), RunError> {

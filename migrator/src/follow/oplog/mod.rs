@@ -226,6 +226,7 @@ async fn replay_locked(
         state,
         source: source.as_ref(),
         on_invalid: OnInvalid::Delete,
+        types: Default::default(),
     };
     let mut report = recorded.report;
     report.documents = u64::try_from(recorded.documents).unwrap_or(0);
@@ -402,7 +403,7 @@ async fn commit_window(
         .begin()
         .await
         .map_err(failed("starting an oplog replay transaction"))?;
-    prepare_transaction(&mut tx).await?;
+    super::prepare_transaction(&mut tx).await?;
     let changes = advance_documents(&mut tx, cx.state, window, file).await?;
     let refs: Vec<&Change> = changes.iter().collect();
     let applied = match apply::apply(&mut tx, cx, &refs).await {
@@ -414,7 +415,7 @@ async fn commit_window(
                 .begin()
                 .await
                 .map_err(failed("starting an oplog replay transaction"))?;
-            prepare_transaction(&mut tx).await?;
+            super::prepare_transaction(&mut tx).await?;
             advance_documents(&mut tx, cx.state, window, file).await?;
             super::one_by_one(&mut tx, cx, &refs).await?
         }
@@ -453,19 +454,6 @@ async fn commit_window(
         .await
         .map_err(failed("committing an oplog replay transaction"))?;
     Ok(applied)
-}
-
-async fn prepare_transaction(tx: &mut PgConnection) -> Result<(), RunError> {
-    for statement in [sql::ASYNC_COMMIT_LOCAL, sql::FOLLOW_REPLICA_ROLE] {
-        sqlx::query(statement)
-            .execute(&mut *tx)
-            .await
-            .map_err(RunError::db(
-                "preparing an oplog replay transaction (turning foreign-key triggers off needs a \
-             superuser or `GRANT SET ON PARAMETER session_replication_role`)",
-            ))?;
-    }
-    Ok(())
 }
 
 /// Applies the window's operations to the kept documents and stores them again: returns one

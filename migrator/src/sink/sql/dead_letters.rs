@@ -3,10 +3,14 @@
 
 use crate::naming::quote_ident;
 
-pub fn insert_dead_letter(state: &str) -> String {
+/// Records dead letters, one per element of the arrays `$1`..`$9` (collection, document id,
+/// stage, field, class, message, document, errors as JSON text, root id), in their order.
+pub fn insert_dead_letters(state: &str) -> String {
     format!(
         "INSERT INTO {}.dead_letters (collection, document_id, stage, field, class, message, document, \
-         errors, root_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         errors, root_id) SELECT c, d, s, f, k, m, doc, e::jsonb, r FROM unnest($1::text[], \
+         $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
+         $9::text[]) AS u(c, d, s, f, k, m, doc, e, r)",
         quote_ident(state)
     )
 }

@@ -73,6 +73,10 @@ pub fn create_state(state: &str) -> Vec<String> {
         format!(
             "CREATE INDEX IF NOT EXISTS dead_letters_collection_idx ON {s}.dead_letters (collection, class)"
         ),
+        // A follow forgets the dead letters of the documents each transaction changes.
+        format!(
+            "CREATE INDEX IF NOT EXISTS dead_letters_document_idx ON {s}.dead_letters (collection, document_id)"
+        ),
         create_object_id_function(state),
         super::follow::create_follow(state),
         format!(
