@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use bson::spec::BinarySubtype;
-use bson::{doc, Binary, Bson, DateTime, Document, Timestamp};
+use bson::{doc, Binary, Bson, DateTime, Document, RawDocumentBuf, Timestamp};
+use migrator::source::{ArchiveCollection, ArchiveWriter};
 
 use crate::data::Dataset;
 
@@ -198,6 +199,92 @@ impl History {
             bytes.extend(entry.to_vec().expect("an oplog entry"));
         }
         std::fs::write(dir.join("oplog.bson"), bytes).expect("write oplog.bson");
+        database
+    }
+
+    /// Writes a `mongodump --archive --oplog` of the same dump: the collections as the dump
+    /// read them (database `shop`), then the oplog, the namespace `oplog` of no database (as
+    /// mongodump lists it in the prelude and writes it after the collections), gzipped if asked.
+    pub fn write_archive(&self, path: &Path, gzip: bool) {
+        let mut prelude: Vec<ArchiveCollection> = self
+            .read
+            .keys()
+            .map(|name| ArchiveCollection::new(DATABASE, name))
+            .collect();
+        prelude.push(ArchiveCollection {
+            db: String::new(),
+            collection: "oplog".into(),
+            metadata: String::new(),
+            size: 0,
+            kind: String::new(),
+        });
+        let file = std::fs::File::create(path).expect("create the archive");
+        if gzip {
+            let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+            self.archive_into(gz, &prelude)
+                .finish()
+                .expect("finish gzip");
+        } else {
+            use std::io::Write;
+            let mut out = self.archive_into(std::io::BufWriter::new(file), &prelude);
+            out.flush().expect("flush the archive");
+        }
+    }
+
+    fn archive_into<W: std::io::Write>(&self, out: W, prelude: &[ArchiveCollection]) -> W {
+        let mut writer = ArchiveWriter::new(out, prelude).expect("archive prelude");
+        let raw = |doc: &Document| RawDocumentBuf::try_from(doc).expect("a document");
+        for (name, docs) in &self.read {
+            for doc in docs {
+                writer
+                    .write(DATABASE, name, &raw(doc))
+                    .expect("archive write");
+            }
+        }
+        for entry in &self.entries {
+            writer
+                .write("", "oplog", &raw(entry))
+                .expect("archive write");
+        }
+        writer.finish().expect("finish the archive")
+    }
+
+    /// The `_id`s of the first `n` documents of each collection as the dump read them (what
+    /// `--limit n` loads).
+    pub fn first_read(&self, n: usize) -> BTreeMap<String, Vec<i32>> {
+        self.read
+            .iter()
+            .map(|(name, docs)| {
+                let ids = docs
+                    .iter()
+                    .take(n)
+                    .map(|d| d.get_i32("_id").expect("an i32 _id"));
+                (name.clone(), ids.collect())
+            })
+            .collect()
+    }
+
+    /// A dump of the documents as they are now of those `ids` only: what the oracle of a
+    /// limited replay migrates.
+    pub fn write_final_of(
+        &self,
+        dir: &Path,
+        ids: &BTreeMap<String, Vec<i32>>,
+    ) -> std::path::PathBuf {
+        let database = dir.join(DATABASE);
+        let collections: Vec<(String, Vec<Document>)> = self
+            .now
+            .iter()
+            .map(|(name, docs)| {
+                let keep = ids.get(name).cloned().unwrap_or_default();
+                let docs = docs
+                    .iter()
+                    .filter(|(id, _)| keep.contains(id))
+                    .map(|(_, d)| d.clone());
+                (name.clone(), docs.collect())
+            })
+            .collect();
+        Dataset::from_documents(collections).write_dump(&database);
         database
     }
 

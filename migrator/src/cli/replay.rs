@@ -16,6 +16,17 @@ use super::options::{exit, FollowFlags, SourceArgs, SourceKind};
 use crate::schema::Schema;
 use crate::source::Source;
 
+/// The oplog a dump carries: what to call it, the database it is replayed over, where its
+/// entries are (a build without `live` only names it).
+#[cfg_attr(not(feature = "live"), allow(dead_code))]
+pub(super) struct DumpOplog {
+    pub label: String,
+    pub database: String,
+    pub path: std::path::PathBuf,
+    /// Carried by the source (an archive's), not an `oplog.bson` file.
+    pub carried: bool,
+}
+
 /// Replays the dump's oplog if it has one; the exit code says how it ended.
 pub(super) async fn replay_if_any(
     source_args: &SourceArgs,
@@ -33,29 +44,56 @@ pub(super) async fn replay_if_any(
         Some(kind) => kind,
         None => super::source::detect(spec)?,
     };
-    let dir = Path::new(spec);
-    let Some(file) = (kind == SourceKind::Dump)
-        .then(|| find_oplog(dir))
-        .flatten()
-    else {
+    let oplog = match kind {
+        SourceKind::Dump => {
+            let dir = Path::new(spec);
+            find_oplog(dir).map(|path| DumpOplog {
+                label: path.display().to_string(),
+                database: dir
+                    .canonicalize()
+                    .ok()
+                    .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .unwrap_or_default(),
+                path,
+                carried: false,
+            })
+        }
+        // `mongodump --archive --oplog`: the oplog is a namespace of the archive.
+        SourceKind::Archive => match source.oplog_database() {
+            Ok(found) => found.map(|database| DumpOplog {
+                label: format!("the oplog of {spec}"),
+                database,
+                path: Path::new(spec).to_path_buf(),
+                carried: true,
+            }),
+            Err(e) if skip => {
+                eprintln!("note: the archive's oplog was not replayed (--no-oplog-replay): {e}");
+                return Ok(exit::OK);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                eprintln!(
+                    "the load is kept; pass --no-oplog-replay to keep the archive's collections \
+                     as they were read"
+                );
+                return Ok(exit::FAILED);
+            }
+        },
+        SourceKind::Export | SourceKind::Mongo => None,
+    };
+    let Some(oplog) = oplog else {
         return Ok(exit::OK);
     };
     if skip {
         eprintln!(
             "note: {} was not replayed (--no-oplog-replay): the target holds the dump's \
              collection files as they were read",
-            file.display()
+            oplog.label
         );
         return Ok(exit::OK);
     }
-    if source_args.limit.is_some() {
-        eprintln!(
-            "note: {} was not replayed: --limit loads a sample of the dump",
-            file.display()
-        );
-        return Ok(exit::OK);
-    }
-    replay(dir, file, flags, target, schema, source, json).await
+    // With `--limit` the replay keeps to the sampled documents (see `follow::oplog`).
+    replay(oplog, flags, target, schema, source, json).await
 }
 
 /// The `oplog.bson` (or `.bson.gz`) that `mongodump --oplog` wrote one level above the database
@@ -72,8 +110,7 @@ fn find_oplog(dir: &Path) -> Option<std::path::PathBuf> {
 /// Without the `live` feature there is no follow, so no replay: said, never silent.
 #[cfg(not(feature = "live"))]
 async fn replay(
-    _dir: &Path,
-    file: std::path::PathBuf,
+    oplog: DumpOplog,
     _flags: &FollowFlags,
     _target: &Target,
     _schema: &Schema,
@@ -84,35 +121,43 @@ async fn replay(
         "error: {} needs replaying after the load, which this build cannot do (migrator's \
          `live` feature is off: build with `--features schema/live`); the load is kept: pass \
          --no-oplog-replay to keep the dump as read",
-        file.display()
+        oplog.label
     );
     Ok(exit::FAILED)
 }
 
 #[cfg(feature = "live")]
 async fn replay(
-    dir: &Path,
-    file: std::path::PathBuf,
+    oplog: DumpOplog,
     flags: &FollowFlags,
     target: &Target,
     schema: &Schema,
     source: Arc<dyn Source>,
     json: bool,
 ) -> anyhow::Result<u8> {
-    use crate::follow::oplog::{self, ReplayOptions};
+    use crate::follow::oplog::{self, OplogInput, ReplayOptions};
     use crate::follow::FollowError;
     use anyhow::Context;
 
-    let database = dir
-        .canonicalize()
-        .ok()
-        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_default();
+    let DumpOplog {
+        label,
+        database,
+        path,
+        carried,
+    } = oplog;
+    let input = if carried {
+        OplogInput::Carried {
+            path,
+            source: Arc::clone(&source),
+        }
+    } else {
+        OplogInput::File(path)
+    };
     let options = ReplayOptions {
         pg_url: target.pg_url.clone(),
         target_schema: target.target_schema.clone(),
         state_schema: target.state_schema.clone(),
-        file: file.clone(),
+        input,
         database: database.clone(),
         max_batch: flags.follow_batch.max(1),
     };
@@ -129,7 +174,7 @@ async fn replay(
             let line = format!(
                 "oplog: {} replayed{earlier}: {} entries, {} documents of database `{database}` \
                  touched ({} written, {} deleted, {} dead letters, {} references acted on){at}",
-                file.display(),
+                label,
                 report.entries,
                 report.documents,
                 report.upserted,
@@ -145,7 +190,7 @@ async fn replay(
             }
             Ok(exit::OK)
         }
-        Err(FollowError::Run(e)) => Err(e).context(format!("while replaying {}", file.display())),
+        Err(FollowError::Run(e)) => Err(e).context(format!("while replaying {label}")),
         Err(e) => {
             eprintln!("error: {e}");
             eprintln!(

@@ -345,6 +345,21 @@ pub trait Source: Send + Sync {
     /// samples), in any order; ids that are not found are left out.
     fn fetch(&self, collection: &str, ids: &[Bson]) -> Result<Vec<RawDocumentBuf>, SourceError>;
 
+    /// The database whose collections a dump's oplog (`mongodump --archive --oplog`) is
+    /// replayed over, if the source carries one ([`Source::read_oplog`]).
+    fn oplog_database(&self) -> Result<Option<String>, SourceError> {
+        Ok(None)
+    }
+
+    /// The entries of the oplog the source carries, each with the byte offset after it
+    /// ([`Position::Offset`]); `from`: 0, or such an offset to resume after.
+    fn read_oplog(&self, _from: u64) -> Result<DocStream, SourceError> {
+        Err(SourceError::Invalid {
+            source_name: self.describe(),
+            reason: "it carries no oplog".into(),
+        })
+    }
+
     /// What the collection's data is now, if the source can say (files and archives: see
     /// [`SourceStamp`]), so a resume notices that it changed since its partitions were planned.
     fn stamp(&self, _collection: &str) -> Result<Option<SourceStamp>, SourceError> {

@@ -108,6 +108,15 @@ impl Source for SampleSource {
     fn rereadable(&self) -> bool {
         self.inner.rereadable()
     }
+
+    /// The whole oplog: the replay keeps to the sampled documents itself.
+    fn oplog_database(&self) -> Result<Option<String>, SourceError> {
+        self.inner.oplog_database()
+    }
+
+    fn read_oplog(&self, from: u64) -> Result<DocStream, SourceError> {
+        self.inner.read_oplog(from)
+    }
 }
 
 #[cfg(test)]

@@ -19,10 +19,13 @@
 //! the dump's files (the source's final state).
 
 mod entry;
+mod input;
 mod update;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+pub use self::input::OplogInput;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::Path;
 use std::sync::Arc;
 
 use bson::{Bson, Document, RawDocumentBuf};
@@ -35,7 +38,6 @@ use super::{FollowError, OnInvalid};
 use crate::run_error::RunError;
 use crate::schema::Schema;
 use crate::sink::sql::{self, Namespace};
-use crate::source::dump::BsonFileReader;
 use crate::source::{ClusterTime, Source};
 use crate::state::{connect, connect_as, StateStore};
 
@@ -51,8 +53,8 @@ pub struct ReplayOptions {
     pub pg_url: String,
     pub target_schema: String,
     pub state_schema: String,
-    /// The `oplog.bson` (or `oplog.bson.gz`).
-    pub file: PathBuf,
+    /// The `oplog.bson` (or `oplog.bson.gz`), or the archive that carries the oplog.
+    pub input: OplogInput,
     /// The database the dump directory holds (the oplog has every database's entries).
     pub database: String,
     /// The most oplog entries per PostgreSQL transaction (a transaction's entries are never
@@ -77,7 +79,7 @@ pub struct ReplayReport {
     pub earlier: bool,
 }
 
-/// Replays `options.file` into a finished run's target (see the module's comment).
+/// Replays `options.input` into a finished run's target (see the module's comment).
 pub async fn replay(
     schema: &Schema,
     source: Arc<dyn Source>,
@@ -173,7 +175,7 @@ async fn replay_locked(
     state: &StateStore,
     epoch: i64,
 ) -> Result<ReplayReport, FollowError> {
-    let file = options.file.clone();
+    let file = options.input.path().to_path_buf();
     let oplog_error = |reason: String| FollowError::Oplog {
         file: file.display().to_string(),
         reason,
@@ -231,9 +233,16 @@ async fn replay_locked(
     let mut report = recorded.report;
     report.documents = u64::try_from(recorded.documents).unwrap_or(0);
     let mut offset = u64::try_from(recorded.next_offset).unwrap_or(0);
-    let mut docs =
-        BsonFileReader::open_at(&file, offset).map_err(|e| oplog_error(e.to_string()))?;
+    let mut docs = options
+        .input
+        .entries(offset)
+        .map_err(|e| oplog_error(e.to_string()))?;
     let mut entries = EntryReader::new(&options.database, collections);
+    // With `--limit`: the entries of the documents kept (those of the sample) only.
+    let kept = match source.kind() {
+        "sample" => Some(kept_documents(&mut conn, state).await?),
+        _ => None,
+    };
     loop {
         let mut window = Window {
             from: offset,
@@ -245,19 +254,20 @@ async fn replay_locked(
                 window.end = true;
                 break;
             };
-            let next = next.map_err(|e| oplog_error(e.to_string()))?;
-            let ops = entries
-                .read(&next.doc)
-                .map_err(|e| oplog_error(e.to_string()))?;
-            if let Ok(Some(bson::RawBsonRef::Timestamp(t))) = next.doc.get("ts") {
+            let (doc, next_position) = next.map_err(|e| oplog_error(e.to_string()))?;
+            let ops = entries.read(&doc).map_err(|e| oplog_error(e.to_string()))?;
+            if let Ok(Some(bson::RawBsonRef::Timestamp(t))) = doc.get("ts") {
                 window.last_ts = Some(ClusterTime {
                     seconds: t.time,
                     increment: t.increment,
                 });
             }
-            window.ops.extend(ops);
+            window.ops.extend(ops.into_iter().filter(|op| {
+                kept.as_ref()
+                    .is_none_or(|k| k.contains(&(op.collection.clone(), id_key(&op.id))))
+            }));
             window.entries += 1;
-            window.to = next.next_position;
+            window.to = next_position;
             if window.entries >= options.max_batch as u64 && !entries.inside_transaction() {
                 break;
             }
@@ -291,7 +301,7 @@ struct Window {
 }
 
 /// The stored key of a document's `_id` (see [`sql::oplog_document_key`]).
-fn id_key(id: &Bson) -> String {
+pub(super) fn id_key(id: &Bson) -> String {
     sql::oplog_document_key(id)
 }
 
@@ -305,12 +315,17 @@ async fn prepare(
     options: &ReplayOptions,
     collections: &BTreeSet<String>,
 ) -> Result<(), FollowError> {
-    let file = options.file.clone();
+    let input = options.input.clone();
     let database = options.database.clone();
     let models = collections.clone();
-    let touched = tokio::task::spawn_blocking(move || touched_ids(&file, &database, models))
-        .await
-        .map_err(|e| RunError::Internal(format!("the oplog's first reading stopped: {e}")))??;
+    let mut touched =
+        tokio::task::spawn_blocking(move || input::touched_ids(&input, &database, models))
+            .await
+            .map_err(|e| RunError::Internal(format!("the oplog's first reading stopped: {e}")))??;
+    input::keep_to_sample(source, &mut touched).map_err(|e| FollowError::Oplog {
+        file: options.input.path().display().to_string(),
+        reason: format!("reading the sample (--limit) the replay keeps to: {e}"),
+    })?;
     let failed = RunError::db("keeping the documents the oplog touches");
     let mut tx = conn.begin().await.map_err(failed)?;
     let mut documents = 0i64;
@@ -319,7 +334,7 @@ async fn prepare(
             let found = source
                 .fetch(collection, chunk)
                 .map_err(|e| FollowError::Oplog {
-                    file: options.file.display().to_string(),
+                    file: options.input.path().display().to_string(),
                     reason: format!(
                     "reading the documents of `{collection}` its entries touch from the dump: {e}"
                 ),
@@ -346,11 +361,11 @@ async fn prepare(
                 )))?;
         }
     }
-    let file_bytes = std::fs::metadata(&options.file)
+    let file_bytes = std::fs::metadata(options.input.path())
         .map(|m| i64::try_from(m.len()).unwrap_or(i64::MAX))
         .unwrap_or(0);
     sqlx::query(&sql::insert_oplog_replay(state.schema()))
-        .bind(options.file.display().to_string())
+        .bind(options.input.path().display().to_string())
         .bind(file_bytes)
         .bind(documents)
         .execute(&mut *tx)
@@ -362,31 +377,17 @@ async fn prepare(
     Ok(())
 }
 
-/// Every `_id` of the models' collections that the oplog's entries touch, by collection.
-fn touched_ids(
-    file: &Path,
-    database: &str,
-    collections: BTreeSet<String>,
-) -> Result<BTreeMap<String, Vec<Bson>>, FollowError> {
-    let oplog_error = |reason: String| FollowError::Oplog {
-        file: file.display().to_string(),
-        reason,
-    };
-    let mut entries = EntryReader::new(database, collections);
-    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
-    let mut touched: BTreeMap<String, Vec<Bson>> = BTreeMap::new();
-    for next in BsonFileReader::open(file).map_err(|e| oplog_error(e.to_string()))? {
-        let next = next.map_err(|e| oplog_error(e.to_string()))?;
-        for op in entries
-            .read(&next.doc)
-            .map_err(|e| oplog_error(e.to_string()))?
-        {
-            if seen.insert((op.collection.clone(), id_key(&op.id))) {
-                touched.entry(op.collection).or_default().push(op.id);
-            }
-        }
-    }
-    Ok(touched)
+/// The documents a replay keeps, as (collection, stored `_id`).
+async fn kept_documents(
+    conn: &mut PgConnection,
+    state: &StateStore,
+) -> Result<HashSet<(String, String)>, RunError> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as(&sql::select_oplog_document_ids(state.schema()))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(RunError::db("reading the documents the replay keeps"))?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Applies a window's entries to their documents and the documents to the target, and moves

@@ -93,6 +93,14 @@ pub fn select_collection_oplog_documents(state: &str) -> String {
     )
 }
 
+/// The (collection, id) of every document the replay keeps.
+pub fn select_oplog_document_ids(state: &str) -> String {
+    format!(
+        "SELECT collection, id FROM {}.oplog_documents",
+        quote_ident(state)
+    )
+}
+
 /// The stored `id` of an `_id` in `oplog_documents`: canonical Extended JSON, so `1` and `1L`
 /// differ as they do in the dump's files.
 pub fn oplog_document_key(id: &Bson) -> String {

@@ -42,6 +42,9 @@ pub(crate) const MAGIC: [u8; 4] = 0x8199_e26d_u32.to_le_bytes();
 /// Ends the prelude and every block.
 pub(crate) const TERMINATOR: [u8; 4] = [0xff; 4];
 
+/// The oplog's collection name (of the database `""`).
+const OPLOG: &str = "oplog";
+
 /// One collection listed in an archive's prelude.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArchiveCollection {
@@ -99,9 +102,15 @@ impl ArchiveCollection {
     }
 
     /// Collections with data of their own: not views, not time series (stored as
-    /// `system.buckets.*`), not `system.*`.
+    /// `system.buckets.*`), not `system.*`, not the oplog.
     fn holds_documents(&self) -> bool {
-        self.kind == "collection" && !self.collection.starts_with("system.")
+        self.kind == "collection" && !self.collection.starts_with("system.") && !self.is_oplog()
+    }
+
+    /// The oplog `mongodump --archive --oplog` writes: the namespace `oplog` of no database,
+    /// listed in the prelude without metadata and written in blocks like a collection's.
+    fn is_oplog(&self) -> bool {
+        self.db.is_empty() && self.collection == OPLOG
     }
 }
 
@@ -211,12 +220,13 @@ impl ArchiveSource {
 
     /// The collections this source reads, with their names.
     fn visible(&self) -> impl Iterator<Item = (String, &ArchiveCollection)> {
-        let first_db = self.collections.first().map(|c| c.db.as_str());
-        let qualified = self.database.is_none()
-            && self
-                .collections
-                .iter()
-                .any(|c| Some(c.db.as_str()) != first_db);
+        let mut databases = self
+            .collections
+            .iter()
+            .filter(|c| !c.is_oplog())
+            .map(|c| &c.db);
+        let first_db = databases.next();
+        let qualified = self.database.is_none() && databases.any(|db| Some(db) != first_db);
         self.collections
             .iter()
             .filter(|c| c.holds_documents() && self.database.as_ref().is_none_or(|db| *db == c.db))
@@ -407,5 +417,45 @@ impl Source for ArchiveSource {
     /// Blocks are read at their offsets in the archive (or in its decompressed copy).
     fn rereadable(&self) -> bool {
         true
+    }
+
+    /// With an oplog: the database of its collections (the replay applies that database's
+    /// entries); an archive of several databases is refused.
+    fn oplog_database(&self) -> Result<Option<String>, SourceError> {
+        if !self.collections.iter().any(ArchiveCollection::is_oplog) {
+            return Ok(None);
+        }
+        let mut databases: Vec<&str> = self
+            .collections
+            .iter()
+            .filter(|c| !c.is_oplog() && self.database.as_ref().is_none_or(|db| *db == c.db))
+            .map(|c| c.db.as_str())
+            .collect();
+        databases.sort_unstable();
+        databases.dedup();
+        match databases.as_slice() {
+            [one] => Ok(Some((*one).to_string())),
+            [] => {
+                Err(self.invalid("its oplog has no database's collections to replay over".into()))
+            }
+            many => Err(self.invalid(format!(
+                "its oplog cannot be replayed over {} databases ({}): dump one database",
+                many.len(),
+                many.join(", ")
+            ))),
+        }
+    }
+
+    /// The oplog's entries in archive order, from the start (`from` 0) or after the entry
+    /// that ends at byte `from` of the (uncompressed) archive.
+    fn read_oplog(&self, from: u64) -> Result<DocStream, SourceError> {
+        if !self.collections.iter().any(ArchiveCollection::is_oplog) {
+            return Err(self.invalid(
+                "it carries no oplog (it was not written by `mongodump --archive --oplog`)".into(),
+            ));
+        }
+        let reader =
+            NamespaceReader::open(self.index()?, "", OPLOG, None, (from > 0).then_some(from))?;
+        Ok(DocStream::owned(reader))
     }
 }

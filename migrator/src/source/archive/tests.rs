@@ -522,3 +522,72 @@ fn a_gzip_archive_without_room_for_its_copy_says_where() {
     let got = read_all(&plain, "a", &Position::Start).expect("plain");
     assert_eq!(bytes(&got), expected_bytes(&data[0].1));
 }
+
+/// `mongodump --archive --oplog`: the namespace `oplog` of no database is no collection; its
+/// entries are read on their own, interleaved blocks and all, and resume at an offset.
+#[test]
+fn an_archives_oplog_is_read_apart_from_its_collections() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("oplog.archive");
+    let mut prelude = vec![ArchiveCollection::new("shop", "a")];
+    prelude.push(ArchiveCollection {
+        db: String::new(),
+        collection: OPLOG.into(),
+        metadata: String::new(),
+        size: 0,
+        kind: String::new(),
+    });
+    let file = std::fs::File::create(&path).expect("create");
+    let mut writer = ArchiveWriter::new(file, &prelude).expect("prelude");
+    for i in 0..30 {
+        writer
+            .write("shop", "a", &rawdoc! {"_id": i})
+            .expect("write");
+        if i % 3 == 0 {
+            let entry = rawdoc! {"op": "i", "ns": "shop.a", "o": {"_id": 100 + i}};
+            writer.write("", OPLOG, &entry).expect("write");
+        }
+    }
+    writer.finish().expect("finish");
+
+    let source = ArchiveSource::open(&path).expect("open");
+    let names: Vec<String> = source
+        .collections()
+        .expect("listed")
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    // One database besides the oplog's: names stay unqualified.
+    assert_eq!(names, ["a"]);
+    assert_eq!(
+        source.oplog_database().expect("a database"),
+        Some("shop".into())
+    );
+    let read = |from: u64| -> Vec<(i32, u64)> {
+        source
+            .read_oplog(from)
+            .expect("the oplog")
+            .map(|p| {
+                let p: Positioned = p.expect("an entry");
+                let o = p.doc.get_document("o").expect("o");
+                let Position::Offset { offset } = p.next else {
+                    panic!("an offset");
+                };
+                (o.get_i32("_id").expect("_id"), offset)
+            })
+            .collect()
+    };
+    let all = read(0);
+    assert_eq!(
+        all.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        (0..30).step_by(3).map(|i| 100 + i).collect::<Vec<_>>()
+    );
+    let rest = read(all[3].1);
+    assert_eq!(rest, all[4..]);
+
+    // Without an oplog: none, and nothing to read.
+    let plain = plain_archive(dir.path(), &fixture());
+    let plain = ArchiveSource::open(&plain).expect("open");
+    assert_eq!(plain.oplog_database().expect("no error"), None);
+    assert!(plain.read_oplog(0).is_err());
+}
