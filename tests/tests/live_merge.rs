@@ -249,6 +249,57 @@ fn a_count_stopped_at_its_limit_leaves_the_total_unknown_and_one_cursor() {
     );
 }
 
+/// A run whose listing stopped the count of its largest collection: the load hands that
+/// collection to the planner, which reads it through one cursor without asking anything more
+/// and says why in the summary (it was taken as one more document than the largest counted
+/// collection before, under a job's share: read whole with no reason given).
+#[test]
+fn a_run_says_why_a_collection_it_could_not_count_is_read_through_one_cursor() {
+    const MANY: u64 = 20_000;
+    let accounts = Accounts::new(5, MANY);
+    let mongo = MongoDb::create("merge_uncounted_run");
+    let roles: Vec<RawDocumentBuf> = (0..50).map(|i| raw(&accounts.role(i))).collect();
+    let orgs: Vec<RawDocumentBuf> = (0..1_000).map(|i| raw(&accounts.org(i))).collect();
+    let users: Vec<RawDocumentBuf> = (0..MANY).map(|i| raw(&accounts.user(i).0)).collect();
+    mongo.insert("roles", &roles);
+    mongo.insert("orgs", &orgs);
+    for chunk in users.chunks(5_000) {
+        mongo.insert("users", chunk);
+    }
+    let schema = schema::accounts::schema().expect("the accounts schema");
+    let db = TestDb::create("merge_uncounted_run");
+    let mut config = db.config();
+    config.adaptive_partitions = true;
+    config.jobs = 2;
+    // No server reads 20,000 users in a millisecond; whether the orgs' and roles' counts are
+    // stopped too depends on the machine's load, and does not matter: each collection not
+    // counted is planned, and says why.
+    let source = mongo.source().with_count_limit(Duration::from_millis(1));
+    let listed = source.collections().expect("listed");
+    let uncounted: Vec<String> = listed
+        .iter()
+        .filter(|c| c.estimated_documents.is_none())
+        .map(|c| c.name.clone())
+        .collect();
+    assert!(uncounted.contains(&"users".to_string()), "{listed:?}");
+    let report = db
+        .run(&schema, Arc::new(source), config)
+        .expect("the run completes");
+    assert_eq!(report.outcome, Outcome::Completed);
+    assert_eq!(report.collections["users"].documents, MANY);
+    for name in &uncounted {
+        let split = report.collections[name]
+            .split
+            .as_deref()
+            .unwrap_or_default();
+        assert!(
+            split.starts_with("one cursor: the server had not counted the collection after"),
+            "`{name}`: {split:?}"
+        );
+    }
+    assert_eq!(db.number("SELECT count(*) FROM users"), MANY as i64);
+}
+
 #[test]
 fn the_planner_weighs_a_measured_cost_of_reading_a_document() {
     let mongo = MongoDb::create("merge_measured");

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use anyhow::Context;
 
 use super::options::SourceArgs;
-use crate::pipeline::config::RunConfig;
+use crate::pipeline::config::{counted, weights, RunConfig};
 use crate::schema::Schema;
 
 /// One line per collection of the schema: its documents, its ranges and why.
@@ -55,7 +55,7 @@ pub async fn reading(
         let mut geo_notes = Vec::new();
         let source = super::source::open(&args)?;
         let infos = source.collections()?;
-        let (weights, by_size) = crate::pipeline::config::weights(&infos);
+        let (weights, by_size) = weights(&infos);
         let total: u64 = weights.iter().sum();
         let mut out = format!(
             "How {} would be read ({} jobs):\n\n| collection | documents | ranges | why |\n|---|--:|--:|---|\n",
@@ -68,7 +68,8 @@ pub async fn reading(
                 continue;
             };
             let info = &infos[at];
-            let max = config.partitions_for(weights[at], total, by_size);
+            let weight = counted(weights[at], by_size, info.estimated_documents);
+            let max = config.partitions_for(weight, total, by_size);
             let ranges = source
                 .partitions(&name, max)
                 .with_context(|| format!("planning the ranges of `{name}`"))?;

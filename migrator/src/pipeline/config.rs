@@ -97,12 +97,15 @@ pub struct RunConfig {
 
 impl RunConfig {
     /// Most partitions for a collection of `weight` out of `total`; `cheap_ranges`: the source
-    /// reads byte ranges of files (see [`RunConfig::adaptive_partitions`]).
-    pub fn partitions_for(&self, weight: u64, total: u64, cheap_ranges: bool) -> usize {
+    /// reads byte ranges of files (see [`RunConfig::adaptive_partitions`]). A `weight` of
+    /// `None`: the source could not tell how large the collection is (a live server stopped
+    /// its count at the limit); the most partitions, so that the source's planner, which knows
+    /// why, decides and says why in the plan and the summary.
+    pub fn partitions_for(&self, weight: Option<u64>, total: u64, cheap_ranges: bool) -> usize {
         let max = self.partitions.max(1);
-        if !self.adaptive_partitions {
+        let Some(weight) = weight.filter(|_| self.adaptive_partitions) else {
             return max;
-        }
+        };
         let jobs = self.jobs.max(1) as u128;
         let share = u128::from(total.max(1));
         if !cheap_ranges {
@@ -140,14 +143,14 @@ impl RunConfig {
 /// its size on disk when the source knows every collection's (the second value is then
 /// `true`), else its document count. A collection whose count the source does not know (a live
 /// server that reads to count stopped its count at the limit, after the others finished) is
-/// taken as larger than any it counted.
+/// taken as larger than all it counted together: loaded first, and alone it holds more than a
+/// job's share (see [`counted`] for what [`RunConfig::partitions_for`] is given for it).
 pub fn weights(infos: &[crate::source::CollectionInfo]) -> (Vec<u64>, bool) {
     let by_size = infos.iter().all(|c| c.bytes_on_disk.is_some());
     let uncounted = infos
         .iter()
         .filter_map(|c| c.estimated_documents)
-        .max()
-        .map_or(1, |n| n.saturating_add(1));
+        .fold(1u64, u64::saturating_add);
     let weights = infos
         .iter()
         .map(|c| {
@@ -159,6 +162,13 @@ pub fn weights(infos: &[crate::source::CollectionInfo]) -> (Vec<u64>, bool) {
         })
         .collect();
     (weights, by_size)
+}
+
+/// What [`RunConfig::partitions_for`] is given for a collection of `weight` (from [`weights`])
+/// and `estimated_documents` (as listed): `None` when the weights are counts and the source did
+/// not count this one.
+pub fn counted(weight: u64, by_size: bool, estimated_documents: Option<u64>) -> Option<u64> {
+    (by_size || estimated_documents.is_some()).then_some(weight)
 }
 
 #[cfg(test)]
@@ -196,19 +206,76 @@ mod tests {
         config.jobs = 2;
         config.partitions = 4;
         // Half of the data on 2 jobs: two pieces of a quarter each.
-        assert_eq!(config.partitions_for(486, 1000, true), 2);
-        assert_eq!(config.partitions_for(250, 1000, true), 1);
-        assert_eq!(config.partitions_for(251, 1000, true), 2);
-        assert_eq!(config.partitions_for(0, 0, true), 1);
+        assert_eq!(config.partitions_for(Some(486), 1000, true), 2);
+        assert_eq!(config.partitions_for(Some(250), 1000, true), 1);
+        assert_eq!(config.partitions_for(Some(251), 1000, true), 2);
+        assert_eq!(config.partitions_for(Some(0), 0, true), 1);
         // Never more than `partitions`.
-        assert_eq!(config.partitions_for(1000, 1000, true), 4);
+        assert_eq!(config.partitions_for(Some(1000), 1000, true), 4);
         // A live server: only more than a job's share is split.
-        assert_eq!(config.partitions_for(486, 1000, false), 1);
-        assert_eq!(config.partitions_for(501, 1000, false), 4);
+        assert_eq!(config.partitions_for(Some(486), 1000, false), 1);
+        assert_eq!(config.partitions_for(Some(501), 1000, false), 4);
         config.jobs = 8;
-        assert_eq!(config.partitions_for(1000, 1000, true), 4);
+        assert_eq!(config.partitions_for(Some(1000), 1000, true), 4);
         config.adaptive_partitions = false;
-        assert_eq!(config.partitions_for(1, 1000, true), 4);
-        assert_eq!(config.partitions_for(1, 1000, false), 4);
+        assert_eq!(config.partitions_for(Some(1), 1000, true), 4);
+        assert_eq!(config.partitions_for(Some(1), 1000, false), 4);
+    }
+
+    fn listed(name: &str, documents: Option<u64>) -> crate::source::CollectionInfo {
+        crate::source::CollectionInfo {
+            name: name.into(),
+            estimated_documents: documents,
+            bytes_on_disk: None,
+        }
+    }
+
+    #[test]
+    fn a_collection_the_server_did_not_count_goes_to_its_planner() {
+        let mut config = RunConfig::new("postgres://x");
+        config.adaptive_partitions = true;
+        config.jobs = 2;
+        config.partitions = 4;
+        // The user directory at 300,000 users on a server that reads to count: the users'
+        // count stopped at the limit, the orgs and roles counted.
+        let infos = [
+            listed("orgs", Some(1_000)),
+            listed("roles", Some(50)),
+            listed("users", None),
+        ];
+        let (weights, by_size) = weights(&infos);
+        assert!(!by_size);
+        // Larger than all counted together: loaded first, and more than a job's share.
+        assert_eq!(weights, [1_000, 50, 1_051]);
+        let total: u64 = weights.iter().sum();
+        let max = |at: usize| {
+            let weight = counted(weights[at], by_size, infos[at].estimated_documents);
+            config.partitions_for(weight, total, by_size)
+        };
+        // The planner decides for the uncounted one (and says why: its count was stopped);
+        // the counted ones hold less than a job's share and are read whole.
+        assert_eq!([max(0), max(1), max(2)], [1, 1, 4]);
+        // However many were stopped, each goes to the planner.
+        let all = [listed("a", None), listed("b", None), listed("c", Some(5))];
+        let (each, by_size) = super::weights(&all);
+        assert_eq!(each, [6, 6, 5]);
+        for (info, weight) in all.iter().zip(&each) {
+            let weight = counted(*weight, by_size, info.estimated_documents);
+            let expected = if info.estimated_documents.is_none() {
+                4
+            } else {
+                1
+            };
+            assert_eq!(
+                config.partitions_for(weight, 17, false),
+                expected,
+                "{info:?}"
+            );
+        }
+        // With `--partitions N` every collection gets N, counted or not.
+        config.adaptive_partitions = false;
+        assert_eq!(config.partitions_for(None, 17, false), 4);
+        // Sizes on disk known (files): nothing is uncounted.
+        assert_eq!(counted(7, true, None), Some(7));
     }
 }

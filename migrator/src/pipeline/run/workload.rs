@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::super::changes::{self, Planned};
-use super::super::config::RunConfig;
+use super::super::config::{counted, RunConfig};
 use super::super::reader::Reading;
 use super::partition::start_reading;
 use super::Shared;
@@ -94,7 +94,10 @@ impl Workload {
 
     /// The most partitions model `m`'s collection is split into.
     pub(super) fn max_partitions(&self, schema: &Schema, config: &RunConfig, m: usize) -> usize {
-        config.partitions_for(self.weight(schema, m), self.total, self.by_size)
+        let collection = schema.models()[m].collection();
+        let estimated = self.estimates.get(collection).copied().flatten();
+        let weight = counted(self.weight(schema, m), self.by_size, estimated);
+        config.partitions_for(weight, self.total, self.by_size)
     }
 
     /// Starts asking for the partitions of the collection the load takes first, and reading
