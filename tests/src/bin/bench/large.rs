@@ -15,7 +15,6 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use migrator::bson::{doc, RawDocumentBuf};
 use schema::accounts::generator::Accounts;
 use schema::generator::dump::MANIFEST_FILE;
 use schema::generator::manifest::Manifest;
@@ -24,6 +23,8 @@ use serde_json::json;
 
 use crate::measure::{self, CpuMeter, Job};
 use crate::pg::{self, Server};
+use crate::phases::{self, Phases};
+use crate::private_pg::PrivateServer;
 use crate::report::median;
 use crate::setup::{self, Data, MongoServer};
 
@@ -44,12 +45,12 @@ pub struct LargeArgs {
     /// migrator's `--jobs`.
     #[arg(long, default_value_t = 2)]
     jobs: usize,
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-    )]
-    pg_url: String,
+    /// A PostgreSQL server to load into (any database on it; runs create their own). By
+    /// default the bench starts a server of its own (`initdb` defaults), so that the
+    /// PostgreSQL CPU it measures is the runs' alone: on a given server it counts every
+    /// backend's, other clients' too.
+    #[arg(long)]
+    pg_url: Option<String>,
     /// Where data, logs and results go.
     #[arg(long, default_value_os_t = setup::repository().join("target/bench"))]
     out: PathBuf,
@@ -114,11 +115,20 @@ pub async fn main(argv: &[String]) -> anyhow::Result<()> {
         None => generate(&out, args.seed, args.users)?,
     };
     let workload = Workload::of(&args, &data);
+    let private = match &args.pg_url {
+        Some(_) => None,
+        None => Some(PrivateServer::start(&out.join("postgres.log"))?),
+    };
     let server = Server {
-        url: args.pg_url.clone(),
+        url: private
+            .as_ref()
+            .map(|p| p.url.clone())
+            .or_else(|| args.pg_url.clone())
+            .unwrap_or_default(),
     };
     let (backend, _) = server.backend_and_version().await?;
-    let meter = CpuMeter::new(measure::postmaster_of(backend)?)?;
+    let postmaster = measure::postmaster_of(backend)?;
+    let meter = CpuMeter::new(postmaster)?;
     let mongo = MongoServer::start(&out)?;
     let pid = mongo.pid().context("the Mongo-wire server's process")?;
     let database = format!("bench_{}", workload.key);
@@ -127,8 +137,8 @@ pub async fn main(argv: &[String]) -> anyhow::Result<()> {
 
     let load_before = load_average();
     let mut runs = Vec::new();
-    let mut sorted_reads = Vec::new();
-    let mut counts = Vec::new();
+    let mut phases = Vec::new();
+    let collections: Vec<String> = data.manifest.collections.keys().cloned().collect();
     for round in 1..=args.runs {
         for way in Way::ALL {
             eprint!("round {round}/{}: {:<48}", args.runs, way.label());
@@ -143,22 +153,31 @@ pub async fn main(argv: &[String]) -> anyhow::Result<()> {
             );
             runs.push(run);
         }
-        let read = sorted_read(&uri, &data, &meter, pid).await?;
-        eprintln!("round {round}/{}: one sorted read of every collection: {read:.2} s of the server's CPU", args.runs);
-        sorted_reads.push(read);
-        let counted = count_all(&uri, &data, &meter, pid).await?;
-        eprintln!(
-            "round {round}/{}: one count of every collection: {counted:.2} s of the server's CPU",
-            args.runs
-        );
-        counts.push(counted);
+        let measured = phases::measure(&uri, &collections, &meter, pid).await?;
+        for (label, cpu) in measured.rows() {
+            eprintln!(
+                "round {round}/{}: {label}: {cpu:.3} s of the server's CPU",
+                args.runs
+            );
+        }
+        phases.push(measured);
     }
     drop(mongo);
+    drop(private);
 
-    let sorted = median(sorted_reads.clone());
-    let counted = median(counts.clone());
     let load = format!("{load_before} at the start, {} at the end", load_average());
-    let text = render(&args, &data, &workload, &runs, (sorted, counted), &load);
+    let postgres = match &args.pg_url {
+        None => "PostgreSQL: the bench's own server (postmaster and every process under it)",
+        Some(_) => "PostgreSQL: every backend of the given server, other clients' too",
+    };
+    let text = render(
+        &args,
+        &data,
+        &workload,
+        &runs,
+        &phases::medians(&phases),
+        &format!("{load}; {postgres}"),
+    );
     print!("{text}");
     let path = out.join(format!("results-{}.json", workload.key));
     let json = json!({
@@ -166,8 +185,7 @@ pub async fn main(argv: &[String]) -> anyhow::Result<()> {
         "users": args.users,
         "documents": data.manifest.documents,
         "runs": runs,
-        "sorted_read_server_cpu": sorted_reads,
-        "count_server_cpu": counts,
+        "server_phases": phases,
         "text": text,
     });
     std::fs::write(&path, serde_json::to_string_pretty(&json)?)
@@ -326,51 +344,16 @@ async fn run_once(
     })
 }
 
-/// The Mongo-wire server's CPU for reading every collection once, sorted on `_id` (what one
-/// cursor per collection asks of it, without the counts).
-async fn sorted_read(uri: &str, data: &Data, meter: &CpuMeter, pid: u32) -> anyhow::Result<f64> {
-    let client = mongodb::Client::with_uri_str(uri).await?;
-    let db = client
-        .default_database()
-        .context("the URI names the database")?;
-    let before = meter.process_cpu_seconds(pid);
-    for name in data.manifest.collections.keys() {
-        let coll = db.collection::<RawDocumentBuf>(name);
-        let mut cursor = coll
-            .find(doc! {})
-            .sort(doc! {"_id": 1})
-            .batch_size(1000)
-            .await?;
-        while cursor.advance().await? {}
-    }
-    Ok((meter.process_cpu_seconds(pid) - before).max(0.0))
-}
-
-/// The Mongo-wire server's CPU for counting every collection once, without a time limit (what
-/// a run that counts every collection pays besides its reads).
-async fn count_all(uri: &str, data: &Data, meter: &CpuMeter, pid: u32) -> anyhow::Result<f64> {
-    let client = mongodb::Client::with_uri_str(uri).await?;
-    let db = client
-        .default_database()
-        .context("the URI names the database")?;
-    let before = meter.process_cpu_seconds(pid);
-    for name in data.manifest.collections.keys() {
-        db.collection::<RawDocumentBuf>(name)
-            .estimated_document_count()
-            .await?;
-    }
-    Ok((meter.process_cpu_seconds(pid) - before).max(0.0))
-}
-
 /// The medians, the split decisions and the targets.
 fn render(
     args: &LargeArgs,
     data: &Data,
     workload: &Workload,
     runs: &[Run],
-    (sorted, counted): (f64, f64),
+    phases: &Phases,
     load: &str,
 ) -> String {
+    let sorted = phases.sorted_read;
     let of = |way: Way, f: fn(&Run) -> f64| {
         median(runs.iter().filter(|r| r.way == way).map(f).collect())
     };
@@ -398,10 +381,10 @@ fn render(
             of(way, Run::total)
         ));
     }
-    out.push_str(&format!(
-        "| one sorted read of every collection (server only) | - | - | - | {sorted:.2} | - |\n\
-         | one count of every collection, no time limit (server only) | - | - | - | {counted:.2} | - |\n"
-    ));
+    out.push_str("\nWhat each request a live run makes costs the Mongo-wire server, made alone (medians):\n\n| request | server CPU s |\n|---|--:|\n");
+    for (label, cpu) in phases.rows() {
+        out.push_str(&format!("| {label} | {cpu:.3} |\n"));
+    }
     let splits: Vec<&str> = runs
         .iter()
         .filter(|r| r.way == Way::Live)

@@ -20,6 +20,8 @@ mod follow;
 mod large;
 mod measure;
 mod pg;
+mod phases;
+mod private_pg;
 mod report;
 mod setup;
 
