@@ -180,6 +180,8 @@ pub(super) async fn reject_all(
         if found.is_empty() {
             break;
         }
+        // Fewer than a chunk: every dangling pair was found, and their documents go below.
+        let last = found.len() < usize::try_from(REJECT_CHUNK).unwrap_or(usize::MAX);
         let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for row in &found {
             values.entry(row.get(0)).or_default().push(row.get(1));
@@ -232,6 +234,9 @@ pub(super) async fn reject_all(
             })?;
         }
         rejected += letters.len() as u64;
+        if last {
+            break;
+        }
     }
     Ok(rejected)
 }
