@@ -81,6 +81,11 @@ impl Binary<'_> {
 /// Drains the changes left: `follow --until-caught-up 0` after the writes stopped. Returns its
 /// stderr.
 pub fn drain(cli: &Cli, mongo: &MongoDb) -> String {
+    drain_within(cli, mongo, Duration::from_secs(120))
+}
+
+/// [`drain`], waiting at most `limit` for it (a long backlog on a loaded machine).
+pub fn drain_within(cli: &Cli, mongo: &MongoDb, limit: Duration) -> String {
     let done = cli
         .spawn(&[
             "follow",
@@ -91,7 +96,7 @@ pub fn drain(cli: &Cli, mongo: &MongoDb) -> String {
             "--on-invalid",
             "delete",
         ])
-        .wait_at_most(Duration::from_secs(120));
+        .wait_at_most(limit);
     done.expect_code(0);
     assert!(
         done.stdout.contains("final resume token"),
@@ -148,4 +153,107 @@ pub fn kill_follows(cli: &Cli, mongo: &MongoDb, kills: u32, seed: u64) -> Killed
     }
     done.took = started.elapsed();
     done
+}
+
+/// The follow's recorded position in `db` (its resume token, as text).
+pub fn position(db: &TestDb) -> Option<String> {
+    db.scalar("SELECT token::text FROM _migrator.follow")
+}
+
+/// How [`kill_after_commits`] kills.
+#[derive(Debug, Clone, Copy)]
+pub struct KillPlan<'a> {
+    pub kills: u32,
+    /// Seeds the delays (the same from run to run; what the follow did by then is not).
+    pub seed: u64,
+    /// The longest delay after a follow's first commit before it is killed.
+    pub max_delay: Duration,
+    /// Arguments after `follow --source URI` (`--follow-batch 50`, `--on-invalid delete`).
+    pub args: &'a [&'a str],
+    /// The whole loop's bound: generous, it only stops a follow that never commits.
+    pub within: Duration,
+}
+
+/// Starts `follow` and kills it (`kill -9`) `plan.kills` times, each time only once the follow
+/// has committed a position newer than the one before it started (so every kill lands in a
+/// follow that is applying changes, whatever the machine's load), after a further random delay
+/// of up to `plan.max_delay`. Returns the kills and the positions each run had committed.
+pub fn kill_after_commits(
+    cli: &Cli,
+    db: &TestDb,
+    mongo: &MongoDb,
+    plan: &KillPlan<'_>,
+) -> (Killed, Vec<String>) {
+    let mut rng = plan.seed | 1;
+    let started = Instant::now();
+    let deadline = started + plan.within;
+    let mut done = Killed {
+        kills: 0,
+        locked: 0,
+        took: Duration::ZERO,
+    };
+    let mut positions = Vec::new();
+    let source = source(mongo);
+    let mut args = vec!["follow", "--source", source.as_str()];
+    args.extend_from_slice(plan.args);
+    // A run that ended on its own: a killed run's session still held the lock (exit 5, as
+    // documented: the next attempt goes ahead) or a failure.
+    let ended = |ended: crate::cli::Finished, done: &mut Killed| {
+        assert_eq!(
+            ended.code,
+            Some(5),
+            "a follow ended on its own after {} kills:\n{}",
+            done.kills,
+            ended.stderr
+        );
+        done.locked += 1;
+        assert!(
+            done.locked < 50,
+            "the lock of a killed follow was never released"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    while done.kills < plan.kills {
+        let before = position(db);
+        let mut follow = cli.spawn(&args);
+        let committed = loop {
+            if let Some(finished) = follow.try_finish() {
+                break Err(finished);
+            }
+            let now = position(db);
+            if now != before {
+                break Ok(now);
+            }
+            if Instant::now() > deadline {
+                let finished = follow.kill().expect("a follow to kill");
+                panic!(
+                    "{} kills in {:?}: the last follow committed nothing (its position stayed \
+                     {before:?})\n{}",
+                    done.kills, plan.within, finished.stderr
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let committed = match committed {
+            Ok(now) => now,
+            Err(finished) => {
+                ended(finished, &mut done);
+                continue;
+            }
+        };
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let delay_ms = u64::try_from(plan.max_delay.as_millis()).unwrap_or(u64::MAX);
+        std::thread::sleep(Duration::from_millis(rng % delay_ms.max(1)));
+        match follow.kill() {
+            Some(finished) if finished.code.is_some() => ended(finished, &mut done),
+            _ => {
+                done.kills += 1;
+                positions.extend(committed);
+            }
+        }
+    }
+    done.took = started.elapsed();
+    (done, positions)
 }

@@ -5,7 +5,8 @@
 //! interruptions ([`moments::Moments`]) and kill-and-resume loops ([`kills`]), the fixture schema for bad-input tests
 //! ([`fixture`]) and models that miss keys of their documents ([`keys`]), change workloads
 //! ([`changes`] on the fixture, [`example_changes`] on the example application) and what the
-//! follow tests share ([`follow`]: the oracle, the drain, the kill loop).
+//! follow tests share ([`follow`]: the oracle, the drain, the kill loops; [`example_follow`] on the
+//! example).
 //!
 //! ```sh
 //! bash .ci/test -p migrator-e2e      # starts PostgreSQL and the Mongo-wire server if needed
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod data;
 pub mod example;
 pub mod example_changes;
+pub mod example_follow;
 pub mod expect;
 pub mod fixture;
 pub mod follow;

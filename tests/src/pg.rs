@@ -55,7 +55,7 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    /// Creates `e2e_<test>_<pid>_<nanos>`.
+    /// Creates `e2e_<test>_<pid>_<nanos>` (`E2E_DB_PREFIX` instead of `e2e` if set).
     pub fn create(test: &str) -> TestDb {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -66,7 +66,9 @@ impl TestDb {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
         let short: String = test.chars().take(32).collect();
-        let name = format!("e2e_{short}_{}_{nanos}", std::process::id());
+        // Engineers sharing a server each keep to their own prefix.
+        let prefix = std::env::var("E2E_DB_PREFIX").unwrap_or_else(|_| "e2e".into());
+        let name = format!("{prefix}_{short}_{}_{nanos}", std::process::id());
         runtime.block_on(async {
             let mut admin = admin().await;
             admin
