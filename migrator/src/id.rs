@@ -225,9 +225,48 @@ pub fn parse_object_id_hex(s: &str) -> Result<ObjectId, FieldError> {
         .map_err(|_| FieldError::invalid(format!("`{s}` is not a 24-digit hexadecimal ObjectId")))
 }
 
+/// The `_id`s a stored key (as PostgreSQL prints it) can come from, to find a document again from
+/// its rows: an ObjectId (from an ordered UUID, or kept as 24 hex digits), a binary UUID,
+/// integers, the text itself. The caller keeps the documents whose key is the one it has (a
+/// name-based UUID, [`IdStrategy::V5`], maps back to none).
+pub fn id_candidates(key: &str) -> Vec<bson::Bson> {
+    let mut out = Vec::new();
+    if let Ok(uuid) = Uuid::parse_str(key) {
+        if let Some(oid) = ordered_uuid_to_object_id(&uuid) {
+            out.push(bson::Bson::ObjectId(oid));
+        }
+        out.push(uuid.to_bson());
+    }
+    if let Ok(oid) = ObjectId::parse_str(key) {
+        out.push(bson::Bson::ObjectId(oid));
+    }
+    if let Ok(n) = key.parse::<i64>() {
+        if let Ok(small) = i32::try_from(n) {
+            out.push(bson::Bson::Int32(small));
+        }
+        out.push(bson::Bson::Int64(n));
+    }
+    out.push(bson::Bson::String(key.to_string()));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_keys_map_back_to_their_ids() {
+        let oid = ObjectId::parse_str("5a9427648b0beebeb69579e7").expect("valid hex");
+        let ordered = oid.key(IdStrategy::Ordered).to_string();
+        assert!(id_candidates(&ordered).contains(&bson::Bson::ObjectId(oid)));
+        assert!(id_candidates(&oid.to_hex()).contains(&bson::Bson::ObjectId(oid)));
+        assert!(id_candidates("7").contains(&bson::Bson::Int32(7)));
+        assert!(id_candidates("7").contains(&bson::Bson::Int64(7)));
+        assert!(id_candidates("9000000000").contains(&bson::Bson::Int64(9_000_000_000)));
+        assert!(id_candidates("sku-1").contains(&bson::Bson::String("sku-1".into())));
+        let uuid = Uuid::from_u128(0x1234_5678_9abc_4def_8123_4567_89ab_cdef);
+        assert!(id_candidates(&uuid.to_string()).contains(&uuid.to_bson()));
+    }
 
     /// The ids are exactly the documented `uuid_v5(namespace, name)` (checked against the uuid
     /// crate's own v5) for every kind of key.

@@ -28,6 +28,9 @@ pub(super) struct Context<'a> {
     pub on_invalid: OnInvalid,
     /// The target's key and reference column types, read once.
     pub types: KeyTypes,
+    /// An oplog replay: the documents as it left them (`<state>.oplog_documents`) come before
+    /// the source's (see [`super::restore`]).
+    pub kept_documents: bool,
 }
 
 /// What one transaction applied.
@@ -71,6 +74,10 @@ pub(super) async fn apply(
             touched.written.insert(index, written);
         }
     }
+    // Documents a reference's policy removed or changed while their target was missing come
+    // back as the source has them now, if the rows written hold what they miss.
+    let written = touched.written.clone();
+    super::restore::restore(conn, cx, written, &mut applied, &mut touched).await?;
     applied.references = targeted::resolve_touched(
         conn, cx.schema, cx.source, cx.state, cx.ns, &cx.types, touched,
     )
@@ -79,8 +86,8 @@ pub(super) async fn apply(
 }
 
 /// The changed documents of one model: returns the keys of the documents whose rows were
-/// written.
-async fn apply_model(
+/// written. Records the dead letters of `applied` that are this model's.
+pub(super) async fn apply_model(
     conn: &mut PgConnection,
     cx: &Context<'_>,
     model: &ModelHandle,
@@ -149,6 +156,7 @@ async fn apply_model(
             .map_err(RunError::db(format!(
                 "forgetting the reference actions of changed documents of `{collection}`"
             )))?;
+        super::restore::forget(conn, cx, collection, &all).await?;
     }
     for (index, table) in def.tables.iter().enumerate() {
         let Some(payload) = encoder.take(index) else {

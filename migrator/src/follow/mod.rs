@@ -18,6 +18,7 @@ mod apply;
 pub mod oplog;
 mod position;
 mod recopy;
+mod restore;
 mod stream;
 
 pub use position::FollowState;
@@ -265,9 +266,13 @@ async fn follow_locked(
             state: state.schema().to_string(),
         });
     };
+    let [awaiting, awaiting_index] = sql::create_awaiting_targets(state.schema());
     for statement in [
         sql::add_follow_recopy(state.schema()),
         sql::CREATE_FOLLOW_SETS.into(),
+        // A state made before referrers were remembered by what they miss.
+        awaiting,
+        awaiting_index,
     ] {
         sqlx::query(&statement)
             .execute(&mut conn)
@@ -281,6 +286,7 @@ async fn follow_locked(
         source: source.as_ref(),
         on_invalid: options.on_invalid,
         types: Default::default(),
+        kept_documents: false,
     };
     let mut token = recorded.token.clone();
     let mut progress = FollowProgress::default();

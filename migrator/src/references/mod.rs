@@ -118,6 +118,34 @@ impl Dangling<'_> {
         Ok(())
     }
 
+    /// Remembers the documents about to be acted on (`null`, `skip`, `reject`) by the value they
+    /// miss, in `awaiting_targets`: a follow that writes a row with that value brings them back
+    /// as a fresh migration would have them.
+    async fn remember(&self, conn: &mut PgConnection, state: &StateStore) -> Result<(), RunError> {
+        let (target_table, target_column) =
+            self.target.split_once('.').unwrap_or((&self.target, ""));
+        sqlx::query(&sql::record_awaiting(
+            state.schema(),
+            &self.qualified,
+            &self.links,
+            self.root_key(),
+            &self.reference.column,
+            &self.condition,
+        ))
+        .bind(target_table)
+        .bind(target_column)
+        .bind(self.model.collection())
+        .execute(&mut *conn)
+        .await
+        .map_err(RunError::db(format!(
+            "remembering the documents of `{}` whose {}.{} points at nothing",
+            self.model.collection(),
+            self.table.name,
+            self.reference.column
+        )))?;
+        Ok(())
+    }
+
     /// Adds (or, `replace`, sets) the reference's counts in `reference_counts`.
     async fn add_counts(
         &self,
@@ -208,6 +236,9 @@ pub async fn resolve(
                         .await
                         .map_err(RunError::db("starting reference resolution"))?;
                     let keep = reference.on_missing == MissingPolicy::Keep;
+                    if !keep {
+                        dangling.remember(&mut tx, state).await?;
+                    }
                     let removed = match reference.on_missing {
                         MissingPolicy::Keep => {
                             // Kept values are found again when this stage is resumed: replace

@@ -229,6 +229,9 @@ async fn act(
 ) -> Result<u64, RunError> {
     let table = dangling.table;
     let column = &dangling.reference.column;
+    if dangling.reference.on_missing != MissingPolicy::Keep {
+        dangling.remember(conn, state).await?;
+    }
     match dangling.reference.on_missing {
         MissingPolicy::Keep => Ok(0),
         MissingPolicy::SetNull => {

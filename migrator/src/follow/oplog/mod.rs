@@ -229,6 +229,7 @@ async fn replay_locked(
         source: source.as_ref(),
         on_invalid: OnInvalid::Delete,
         types: Default::default(),
+        kept_documents: true,
     };
     let mut report = recorded.report;
     report.documents = u64::try_from(recorded.documents).unwrap_or(0);

@@ -232,3 +232,67 @@ fn returning_text(column: Option<&str>) -> String {
         format!(" RETURNING t.{}::text", quote_ident(c))
     })
 }
+
+/// The documents a reference's policy acted on (`null`, `skip`, `reject`) by the value they
+/// missed, so a follow brings them back when a row with that value is written
+/// (`crate::follow`'s restore); kept until the document is written again or deleted.
+pub fn create_awaiting_targets(state: &str) -> [String; 2] {
+    let s = quote_ident(state);
+    [
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.awaiting_targets (
+    target_table text NOT NULL,
+    target_column text NOT NULL,
+    value text NOT NULL,
+    collection text NOT NULL,
+    document_key text NOT NULL,
+    PRIMARY KEY (target_table, target_column, value, collection, document_key)
+)"
+        ),
+        format!(
+            "CREATE INDEX IF NOT EXISTS awaiting_targets_document_idx \
+             ON {s}.awaiting_targets (collection, document_key)"
+        ),
+    ]
+}
+
+/// Remembers the (root document key, missing value) pairs of `table.column` (`table` already
+/// qualified, joined up `links` like [`select_dangling`]) as awaiting their target; `$1`: target
+/// table, `$2`: target column, `$3`: collection.
+pub fn record_awaiting(
+    state: &str,
+    table: &str,
+    links: &[ParentLink],
+    root_key: &str,
+    column: &str,
+    condition: &str,
+) -> String {
+    let (from, root) = root_of(table, links, root_key);
+    format!(
+        "INSERT INTO {}.awaiting_targets (target_table, target_column, value, collection, document_key) \
+         SELECT DISTINCT $1, $2, t.{}::text, $3, {root}::text FROM {from} WHERE {condition} \
+         ON CONFLICT DO NOTHING",
+        quote_ident(state),
+        quote_ident(column)
+    )
+}
+
+/// Forgets what documents `$2` (keys) of collection `$1` awaited: they are written anew.
+pub fn delete_document_awaiting(state: &str) -> String {
+    format!(
+        "DELETE FROM {}.awaiting_targets WHERE collection = $1 AND document_key = ANY($2)",
+        quote_ident(state)
+    )
+}
+
+/// Takes the documents awaiting one of the values now written: (target table `$1`, column `$2`,
+/// value `$3`) triples, parallel arrays. Returns their collection and key.
+pub fn take_awaiting(state: &str) -> String {
+    format!(
+        "DELETE FROM {}.awaiting_targets AS a \
+         USING unnest($1::text[], $2::text[], $3::text[]) AS u(target_table, target_column, value) \
+         WHERE a.target_table = u.target_table AND a.target_column = u.target_column \
+         AND a.value = u.value RETURNING a.collection, a.document_key",
+        quote_ident(state)
+    )
+}

@@ -7,7 +7,7 @@ use crate::naming::quote_ident;
 /// Statements that create the state tables (idempotent).
 pub fn create_state(state: &str) -> Vec<String> {
     let s = quote_ident(state);
-    vec![
+    let mut statements = vec![
         create_schema(state),
         format!(
             "CREATE TABLE IF NOT EXISTS {s}.run (
@@ -121,7 +121,9 @@ pub fn create_state(state: &str) -> Vec<String> {
     unix_millis bigint NOT NULL
 )"
         ),
-    ]
+    ];
+    statements.extend(super::references::create_awaiting_targets(state));
+    statements
 }
 
 /// Records the run's load time `$1` unless one is recorded, and returns the one recorded.
