@@ -1,32 +1,24 @@
 //! A follow that stopped at a collection dropped, then at one renamed, goes on after `follow
 //! --recopy` copies those collections again: every table then equals a fresh migration of the
 //! source's final state, with the same documents rejected, and the changes the other
-//! collections had meanwhile are not lost.
+//! collections had meanwhile are not lost. The collection made again is read in ranges, two at
+//! a time, and its key census is counted anew: it equals the fresh migration's.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use bson::{doc, RawDocumentBuf};
 use migrator_e2e::changes::Workload;
 use migrator_e2e::cli::{Cli, SchemaChoice};
 use migrator_e2e::fixture;
+use migrator_e2e::follow::{rejected, source};
 use migrator_e2e::mongo::MongoDb;
 use migrator_e2e::pg::TestDb;
 
 const BIN: &str = env!("CARGO_BIN_EXE_e2e-migrate");
 
-fn source(mongo: &MongoDb) -> String {
-    format!("{}/{}", mongo.uri().trim_end_matches('/'), mongo.name())
-}
-
-fn rejected(db: &TestDb) -> BTreeSet<(String, String)> {
-    db.dead_letters()
-        .into_iter()
-        .map(|[collection, id, ..]| (collection, id))
-        .collect()
-}
-
-fn assert_same(followed: &TestDb, mongo: &MongoDb) {
+/// The target equals a fresh migration of the source, and so does the key census of the
+/// collections `recopied`.
+fn assert_same(followed: &TestDb, mongo: &MongoDb, recopied: &str) {
     let expected = TestDb::create("recopy_oracle");
     let cli = Cli::new(BIN, SchemaChoice::Fixture, expected.url());
     cli.run(&[
@@ -49,6 +41,17 @@ fn assert_same(followed: &TestDb, mongo: &MongoDb) {
         rejected(followed),
         rejected(&expected),
         "the dead letters differ"
+    );
+    let census = |db: &TestDb| -> Vec<[String; 4]> {
+        db.key_census()
+            .into_iter()
+            .filter(|[collection, ..]| collection == recopied)
+            .collect()
+    };
+    assert_eq!(
+        census(followed),
+        census(&expected),
+        "the key census of `{recopied}` differs from a fresh migration's"
     );
 }
 
@@ -93,15 +96,22 @@ fn a_follow_stopped_by_a_drop_or_a_rename_goes_on_after_a_recopy() {
     ])
     .expect_code(0);
 
-    // Shipments dropped and made again with fewer documents while the application writes.
+    // Shipments dropped and made again, with more documents and another shape, while the
+    // application writes.
     let workload = Workload::start(mongo.uri(), mongo.name(), 5, Duration::from_millis(2));
     std::thread::sleep(Duration::from_millis(400));
     mongo.command(doc! {"drop": "shipments"});
     mongo.insert(
         "shipments",
         &docs(
-            (1..=5)
-                .map(|i| doc! {"_id": i, "order_id": i, "carrier": "post"})
+            (1..=3_000)
+                .map(|i| {
+                    let mut shipment = doc! {"_id": i, "order_id": 1 + i % 30, "carrier": "post"};
+                    if i % 7 == 0 {
+                        shipment.insert("tracking", format!("T{i}"));
+                    }
+                    shipment
+                })
                 .collect(),
         ),
     );
@@ -132,15 +142,27 @@ fn a_follow_stopped_by_a_drop_or_a_rename_goes_on_after_a_recopy() {
         status.stdout
     );
 
-    let recopied = follow(&cli, &mongo, &["--recopy"]);
+    // Read in the ranges `--split edges` cuts at once, two at a time.
+    let recopied = follow(
+        &cli,
+        &mongo,
+        &["--recopy", "--split", "edges", "--jobs", "2"],
+    );
     recopied.expect_code(0);
+    let ranges: u64 = recopied
+        .stderr
+        .split("re-copied `shipments` (")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no ranges said:\n{}", recopied.stderr));
     assert!(
-        recopied.stderr.contains("re-copied `shipments`: "),
-        "{}",
+        ranges > 1 && recopied.stderr.contains("ranges, 2 at a time)"),
+        "shipments re-copied in {ranges} range(s):\n{}",
         recopied.stderr
     );
     assert!(total > 0);
-    assert_same(&db, &mongo);
+    assert_same(&db, &mongo, "shipments");
 
     // Coupons renamed away (the orders' coupon_id set to NULL: `null`), then other writes the
     // follow must not miss: a customer inserted, an order deleted (its shipment goes: `skip`).
@@ -163,7 +185,7 @@ fn a_follow_stopped_by_a_drop_or_a_rename_goes_on_after_a_recopy() {
         stopped.stderr
     );
     follow(&cli, &mongo, &["--recopy"]).expect_code(0);
-    assert_same(&db, &mongo);
+    assert_same(&db, &mongo, "coupons");
     // Nothing to copy again now.
     let nothing = follow(&cli, &mongo, &["--recopy"]);
     nothing.expect_code(1);

@@ -131,6 +131,7 @@ pub async fn dispatch(cli: Cli, file: FileConfig, mut schema: Schema) -> u8 {
                 &args.source,
                 &args.flags,
                 args.recopy,
+                args.jobs,
                 &file,
                 &target,
                 &schema,

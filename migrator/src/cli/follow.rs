@@ -17,6 +17,7 @@ pub(super) async fn follow(
     source_args: &SourceArgs,
     flags: &FollowFlags,
     recopy: bool,
+    jobs: Option<usize>,
     file: &FileConfig,
     target: &Target,
     schema: &Schema,
@@ -47,6 +48,7 @@ pub(super) async fn follow(
         until_caught_up: flags.until_caught_up.map(Duration::from_millis),
         progress_every: Duration::from_secs(2),
         recopy,
+        jobs: jobs.or(file.jobs).unwrap_or(2).max(1),
     };
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -70,9 +72,12 @@ pub(super) async fn follow(
             .filter(|_| !recopy_said.swap(true, Ordering::SeqCst))
         {
             eprintln!(
-                "re-copied {}: {} documents written, {} rows of documents no longer there deleted, \
-                 {} dead letters; following from the change that stopped the follow",
+                "re-copied {} ({} ranges, {} at a time): {} documents written, {} rows of documents \
+                 no longer there deleted, {} dead letters; following from the change that stopped \
+                 the follow",
                 r.collections.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "),
+                r.ranges,
+                r.jobs,
                 r.written,
                 r.deleted,
                 r.dead_letters

@@ -194,6 +194,7 @@ pub(super) async fn migrate(
             &args.source,
             &args.follow_flags,
             false,
+            args.jobs,
             file,
             target,
             schema,

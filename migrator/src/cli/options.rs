@@ -211,6 +211,10 @@ pub struct FollowArgs {
     /// history lost): copy the collections concerned again from the source, then go on.
     #[arg(long)]
     pub recopy: bool,
+    /// Ranges of a collection `--recopy` reads at the same time (as `migrate --jobs`; the ranges
+    /// are those the run's `--partitions` allows) [default: 2].
+    #[arg(long, env = "MIGRATOR_JOBS", value_parser = at_least_one())]
+    pub jobs: Option<usize>,
 }
 
 #[derive(Debug, Args)]

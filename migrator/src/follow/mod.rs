@@ -73,6 +73,8 @@ pub struct FollowOptions {
     pub progress_every: Duration,
     /// First copy again the collections whose drop or rename stopped the follow.
     pub recopy: bool,
+    /// Ranges of a collection the re-copy reads at the same time.
+    pub jobs: usize,
 }
 
 /// Where a follow stands, for progress lines and the end report.
@@ -302,7 +304,12 @@ async fn follow_locked(
                 reason: e.to_string(),
             })
         };
-        let (resume, recopied) = recopy::recopy(&mut conn, &cx, epoch, &recorded, fresh).await?;
+        let reading = recopy::Reading {
+            source: Arc::clone(&source),
+            jobs: options.jobs,
+        };
+        let (resume, recopied) =
+            recopy::recopy(&mut conn, &cx, epoch, &recorded, &reading, fresh).await?;
         token = resume;
         progress.recopied = Some(recopied);
     } else if let (Some(reason), Some(stop_token), Some(recopy)) =

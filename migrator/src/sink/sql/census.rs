@@ -25,3 +25,11 @@ pub fn select_census(state: &str) -> String {
         quote_ident(state)
     )
 }
+
+/// Forgets the census of collection `$1` (it is copied again and counted anew).
+pub fn delete_collection_census(state: &str) -> String {
+    format!(
+        "DELETE FROM {}.key_census WHERE collection = $1",
+        quote_ident(state)
+    )
+}

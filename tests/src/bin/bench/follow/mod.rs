@@ -212,6 +212,7 @@ pub fn main(argv: &[String]) -> anyhow::Result<()> {
         until_caught_up: Some(Duration::ZERO),
         progress_every: Duration::from_secs(3600),
         recopy: false,
+        jobs: 2,
     };
 
     // The backlog, then the follow's pace over it.
