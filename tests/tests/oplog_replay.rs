@@ -132,8 +132,7 @@ fn written_during_the_dump() -> History {
             d.remove("description");
         },
     );
-    // An order made invalid (no such status), another made valid again below (one no shipment
-    // references: a row removed by `skip` does not come back, see docs/guarantees.md).
+    // An order made invalid (no such status), another made valid again below.
     h.update(
         "orders",
         7,
@@ -512,5 +511,60 @@ fn what_the_replay_cannot_apply_stops_it_naming_the_entry() {
         top.stderr.contains("open one database directory: shop"),
         "{}",
         top.stderr
+    );
+}
+
+/// Referrers a replay window rejected or skipped come back when a later window writes their
+/// target again, as the replay left them: order 14 as its oplog entry changed it (a kept
+/// document), orders 2 and 26 as the dump's file holds them; the shipments of those orders and
+/// of an order made invalid and valid again with them.
+#[test]
+fn referrers_come_back_when_a_later_entry_writes_their_target_again() {
+    let mut h = History::new(fixture::clean());
+    for collection in fixture::COLLECTIONS {
+        h.dump_reads(collection);
+    }
+    h.delete("customers", 3);
+    h.update(
+        "orders",
+        14,
+        doc! {"$v": 2, "diff": {"u": {"status": "pending"}}},
+        |d| {
+            d.insert("status", "pending");
+        },
+    );
+    let status = |h: &mut History, status: &'static str| {
+        h.update(
+            "orders",
+            20,
+            doc! {"$v": 2, "diff": {"u": {"status": status}}},
+            |d| {
+                d.insert("status", status);
+            },
+        );
+    };
+    status(&mut h, "lost");
+    h.insert(
+        "customers",
+        doc! {"_id": 3, "name": "customer 3", "email": "c3@example.com"},
+    );
+    status(&mut h, "shipped");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let dump = h.write_dump(&dir.path().join("dump"));
+    let expected = oracle(&h, dir.path());
+    let db = TestDb::create("oplog_restore");
+    // One entry per window: the rejections commit before the customer comes back.
+    migrate(&db, &dump, &["--follow-batch", "1"]).expect_code(0);
+    assert_same(&db, &expected);
+    assert!(rejected(&db).is_empty(), "{:?}", rejected(&db));
+    assert_eq!(
+        db.count("SELECT 1 FROM public.shipments WHERE id IN (2, 14, 20)"),
+        3
+    );
+    assert_eq!(
+        db.scalar("SELECT status::text FROM public.orders WHERE id = 14")
+            .as_deref(),
+        // Cancelled in the dump's file.
+        Some("pending")
     );
 }
