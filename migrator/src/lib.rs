@@ -5,6 +5,7 @@
 
 pub mod allocator;
 pub mod artifacts;
+mod bson_key;
 pub mod census;
 pub mod cli;
 pub mod dead_letter;

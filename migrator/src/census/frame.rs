@@ -8,6 +8,9 @@
 //! document stops being counted (the census of a malformed document ends at the element that
 //! breaks its frame; the model's own reading rejects it with `bson`'s error).
 
+use crate::bson_key::key_and_word;
+pub(super) use crate::bson_key::word_of;
+
 /// One element: its type byte, its key and its first eight bytes (zero-padded, for comparing
 /// keys a word at a time), and its value's bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +42,7 @@ impl<'a> Frame<'a> {
         if tag == 0 {
             return None;
         }
-        let (key, word) = key_at(bytes, self.at + 1)?;
+        let (key, word) = key_and_word(bytes.get(self.at + 1..)?)?;
         let v = self.at + 2 + key.len();
         let size = value_size(tag, bytes, v)?;
         // The value ends before the document's own closing NUL.
@@ -114,61 +117,6 @@ impl<'a> Frame<'a> {
         self.at = end;
         Some((tag, &bytes[v..end]))
     }
-}
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// The first eight bytes of `key`, zero-padded, as [`Element::word`] has them.
-pub(super) fn word_of(key: &[u8]) -> u64 {
-    let mut word = [0u8; 8];
-    for (w, k) in word.iter_mut().zip(key) {
-        *w = *k;
-    }
-    u64::from_le_bytes(word)
-}
-
-/// The NUL-terminated UTF-8 key starting at `start`, and its first word. Read eight bytes at a
-/// time: the first zero byte of a word ends the key, and a key with no high bit set is ASCII.
-#[inline]
-fn key_at(bytes: &[u8], start: usize) -> Option<(&[u8], u64)> {
-    let rest = bytes.get(start..)?;
-    let mut high = 0u64;
-    let mut first = 0u64;
-    let mut at = 0;
-    while let Some(chunk) = rest.get(at..at + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().ok()?);
-        // The lowest byte flagged here is the first zero byte (later flags may be spurious).
-        let zero = word.wrapping_sub(ONES) & !word & HIGHS;
-        if zero != 0 {
-            let len = (zero.trailing_zeros() / 8) as usize;
-            let before = if len == 0 {
-                0
-            } else {
-                word & (u64::MAX >> (64 - 8 * len))
-            };
-            if at == 0 {
-                first = before;
-            }
-            let key = &rest[..at + len];
-            return utf8(key, high | before).then_some((key, first));
-        }
-        if at == 0 {
-            first = word;
-        }
-        high |= word;
-        at += 8;
-    }
-    let len = rest[at..].iter().position(|&b| b == 0)?;
-    let key = &rest[..at + len];
-    let tail = key[at..].iter().fold(0u64, |h, &b| h | u64::from(b));
-    let first = if at == 0 { word_of(key) } else { first };
-    utf8(key, high | tail).then_some((key, first))
-}
-
-/// Whether `key` is UTF-8; `high` has some byte's high bit set if any byte of it had.
-fn utf8(key: &[u8], high: u64) -> bool {
-    high & HIGHS == 0 || std::str::from_utf8(key).is_ok()
 }
 
 /// A little-endian `i32` length at `at`, if it is not negative.
@@ -384,26 +332,5 @@ mod tests {
             let _ = read_expecting(&original[..len], &keys, true);
             let _ = read_values(&original[..len]);
         }
-    }
-
-    #[test]
-    fn keys_are_read_a_word_at_a_time() {
-        for len in 0..20 {
-            for tail in [&[0u8][..], &[0, 9, 9, 9, 9, 9, 9, 9, 9][..]] {
-                let key: Vec<u8> = (0..len).map(|i| b'a' + i as u8).collect();
-                let mut bytes = vec![0x0A];
-                bytes.extend_from_slice(&key);
-                bytes.extend_from_slice(tail);
-                let (k, w) = key_at(&bytes, 1).expect("a key");
-                assert_eq!(k, key.as_slice(), "{len}");
-                assert_eq!(w, word_of(&key), "{len}");
-            }
-        }
-        assert_eq!(key_at(b"\x0Aab\xffc\0", 1), None, "not UTF-8");
-        assert_eq!(key_at(b"\x0Aabc", 1), None, "no NUL");
-        assert_eq!(
-            key_at("\x0Aké\0".as_bytes(), 1).map(|k| k.0),
-            Some("ké".as_bytes())
-        );
     }
 }

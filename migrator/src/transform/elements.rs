@@ -16,6 +16,7 @@ use bson::raw::RawIter;
 use bson::spec::BinarySubtype;
 use bson::{oid::ObjectId, DateTime, Decimal128, RawArray, RawBinaryRef, RawBsonRef, RawDocument};
 
+use crate::bson_key::key_and_word;
 use crate::error::FieldError;
 
 /// The elements of one document (or array), each as its key's bytes and its value.
@@ -96,7 +97,7 @@ impl<'a> Elements<'a> {
             return if tag == 0 { Step::End } else { Step::Fallback };
         }
         let key_start = self.at + 1;
-        let Some(key) = key(&bytes[key_start..]) else {
+        let Some((key, _)) = key_and_word(&bytes[key_start..]) else {
             return Step::Fallback;
         };
         let v = key_start + key.len() + 1;
@@ -271,42 +272,6 @@ pub fn malformed(error: bson::error::Error) -> FieldError {
         Some(key) => e.at_key(key),
         None => e,
     }
-}
-
-/// The NUL-terminated key at the start of `bytes`, if it is UTF-8 (as `bson` requires). Keys
-/// are looked at eight bytes at a time: the first zero byte of a word ends the key, and an ASCII
-/// key (no byte with its high bit set) needs no further check.
-fn key(bytes: &[u8]) -> Option<&[u8]> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let mut high = 0u64;
-    let mut at = 0;
-    while let Some(word) = bytes.get(at..at + 8) {
-        let word = u64::from_le_bytes(word.try_into().ok()?);
-        // The lowest byte flagged here is the first zero byte (later flags may be spurious).
-        let zero = word.wrapping_sub(ONES) & !word & HIGHS;
-        if zero != 0 {
-            let len = (zero.trailing_zeros() / 8) as usize;
-            let before = if len == 0 {
-                0
-            } else {
-                word & (u64::MAX >> (64 - 8 * len))
-            };
-            return checked(&bytes[..at + len], high | before);
-        }
-        high |= word;
-        at += 8;
-    }
-    let len = bytes[at..].iter().position(|&b| b == 0)?;
-    let tail = bytes[at..at + len]
-        .iter()
-        .fold(0u64, |h, &b| h | u64::from(b));
-    checked(&bytes[..at + len], high | tail)
-}
-
-/// `key` if it is UTF-8; `high` has the high bit of some byte set if any byte of it had.
-fn checked(key: &[u8], high: u64) -> Option<&[u8]> {
-    (high & 0x8080_8080_8080_8080 == 0 || std::str::from_utf8(key).is_ok()).then_some(key)
 }
 
 /// `N` bytes at `at`.
@@ -527,46 +492,6 @@ mod tests {
                 .collect();
             assert_eq!(got, expected, "byte {at}");
         }
-    }
-
-    /// The word-at-a-time key reader against the obvious byte loop, for keys of every length up
-    /// to three words, ASCII, UTF-8 and not UTF-8 at every position.
-    #[test]
-    fn keys_are_read_as_a_byte_loop_reads_them() {
-        fn naive(bytes: &[u8]) -> Option<&[u8]> {
-            let len = bytes.iter().position(|&b| b == 0)?;
-            std::str::from_utf8(&bytes[..len])
-                .ok()
-                .map(|_| &bytes[..len])
-        }
-        for len in 0..24 {
-            for special in [
-                None,
-                Some((b"\xc3\xa9".as_slice(), 0)),
-                Some((b"\xff".as_slice(), 0)),
-            ] {
-                for at in 0..=len {
-                    let mut key = vec![b'k'; len];
-                    if let Some((bytes, _)) = special {
-                        key.splice(at.min(len)..at.min(len), bytes.iter().copied());
-                    }
-                    for tail in [
-                        &[0u8, 1, 2][..],
-                        &[0][..],
-                        &[0, 0x80, 0xff, 7, 7, 7, 7, 7, 7, 7][..],
-                    ] {
-                        let mut bytes = key.clone();
-                        bytes.extend_from_slice(tail);
-                        assert_eq!(key_of(&bytes), naive(&bytes), "{bytes:?}");
-                    }
-                    assert_eq!(key_of(&key), None, "no terminator: {key:?}");
-                }
-            }
-        }
-    }
-
-    fn key_of(bytes: &[u8]) -> Option<&[u8]> {
-        super::key(bytes)
     }
 
     #[test]
