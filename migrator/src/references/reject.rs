@@ -350,31 +350,11 @@ fn rejections(
         .collect())
 }
 
-/// The `_id`s whose stored key is `key` (an ObjectId its ordered UUID or hex text gives back, a
+/// The `_id`s whose stored key is `key` ([`crate::id::id_candidates`]: an ObjectId, a
 /// UUID, an integer, the text itself): each is checked against the model's own key. Empty when
 /// none is, as for an ObjectId's name-based UUID.
 fn preimages(model: &ModelHandle, key: &str) -> Vec<bson::Bson> {
-    use bson::Bson;
-    let mut candidates = vec![Bson::String(key.to_string())];
-    if let Ok(uuid) = uuid::Uuid::parse_str(key) {
-        if let Some(oid) = crate::id::ordered_uuid_to_object_id(&uuid) {
-            candidates.push(Bson::ObjectId(oid));
-        }
-        candidates.push(Bson::Binary(bson::Binary {
-            subtype: bson::spec::BinarySubtype::Uuid,
-            bytes: uuid.as_bytes().to_vec(),
-        }));
-    }
-    if let Ok(oid) = bson::oid::ObjectId::parse_str(key) {
-        candidates.push(Bson::ObjectId(oid));
-    }
-    if let Ok(n) = key.parse::<i64>() {
-        if let Ok(small) = i32::try_from(n) {
-            candidates.push(Bson::Int32(small));
-        }
-        candidates.push(Bson::Int64(n));
-    }
-    candidates
+    crate::id::id_candidates(key)
         .into_iter()
         .filter(|id| {
             bson::RawDocumentBuf::try_from(&bson::doc! { "_id": id.clone() })
