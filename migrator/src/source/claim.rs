@@ -8,9 +8,18 @@
 //! shortened range, and none below it is left to the new one. While a cut is proposed and not
 //! yet recorded, a reader that reaches it (or the end of its query) waits: it must not report
 //! its range done before the state says where the range ends.
+//!
+//! The load may also reserve for the reader the ranges after its own that nobody has started
+//! ([`RangeClaim::reserve`]): the reader's query then runs to the end of the last of them
+//! ([`RangeClaim::reach`]), and a reader that reaches one of them (or the end of its query)
+//! asks for it to be merged into its range and waits until the load has recorded the merge
+//! ([`RangeClaim::merge_asked`], [`RangeClaim::confirm_merge`]) before it hands out a document
+//! of it. A range that turns out empty or tiny then costs no query of its own. Ranges reserved
+//! and not reached may be given back to the load ([`RangeClaim::give_back`]) for a free job.
 
 use std::cmp::Ordering;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use bson::Bson;
@@ -36,6 +45,18 @@ pub struct Claimed {
     pub reading_for: Duration,
     /// Whether the reader reached the end of its range.
     pub finished: bool,
+    /// Ranges reserved after this one and not reached yet.
+    pub ahead: usize,
+    /// Ranges merged into this one as it was read.
+    pub merged: u64,
+}
+
+/// A range reserved for a reader after its own (see the module): its partition's index and its
+/// end (exclusive; `None`: open). It starts where the range before it ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reserved {
+    pub index: u32,
+    pub end: Option<Bson>,
 }
 
 #[derive(Debug)]
@@ -44,6 +65,14 @@ struct State {
     first_at: Option<Instant>,
     /// A cut proposed and not yet recorded.
     pending: Option<Bson>,
+    /// Ranges reserved after this one, in `_id` order.
+    ahead: VecDeque<Reserved>,
+    /// Ranges the reader reached, whose merge is asked and not yet recorded.
+    merging: Vec<Reserved>,
+    /// No merge is asked any more (the load refused one, or stopped).
+    closed: bool,
+    /// Wakes the load when a merge is asked.
+    wake: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// A range being read, shared by its reader and the load (see the module).
@@ -66,6 +95,10 @@ impl RangeClaim {
                 },
                 first_at: None,
                 pending: None,
+                ahead: VecDeque::new(),
+                merging: Vec::new(),
+                closed: false,
+                wake: None,
             }),
             settled: Condvar::new(),
         }
@@ -79,28 +112,42 @@ impl RangeClaim {
     pub fn snapshot(&self) -> Claimed {
         let state = self.lock();
         let mut claimed = state.claimed.clone();
+        claimed.ahead = state.ahead.len();
         claimed.reading_for = state.first_at.map(|t| t.elapsed()).unwrap_or_default();
         claimed
     }
 
     /// The reader asks to hand out the document with this `_id`: `false` when the range now
-    /// ends at or before it (the reader stops). Waits while a cut at or below it is proposed.
+    /// ends at or before it (the reader stops). Waits while a cut at or below it is proposed,
+    /// and while the ranges reserved up to it are being merged into the range.
     pub fn claim(&self, id: &Bson) -> bool {
         let mut state = self.lock();
-        while state.pending.as_ref().is_some_and(|cut| !is_below(id, cut)) {
-            state = self
-                .settled
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-        if state
-            .claimed
-            .end
-            .as_ref()
-            .is_some_and(|end| !is_below(id, end))
-        {
-            state.claimed.finished = true;
-            return false;
+        loop {
+            while !state.merging.is_empty()
+                || state.pending.as_ref().is_some_and(|cut| !is_below(id, cut))
+            {
+                state = self
+                    .settled
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            let beyond = |end: &Option<Bson>| end.as_ref().is_some_and(|end| !is_below(id, end));
+            if !beyond(&state.claimed.end) {
+                break;
+            }
+            // The ranges reserved up to this `_id` (those it passes are empty) are merged first.
+            if state.closed || state.ahead.is_empty() {
+                state.claimed.finished = true;
+                return false;
+            }
+            while let Some(next) = state.ahead.pop_front() {
+                let passed = beyond(&next.end);
+                state.merging.push(next);
+                if !passed {
+                    break;
+                }
+            }
+            state.ask();
         }
         if state.first_at.is_none() {
             state.first_at = Some(Instant::now());
@@ -120,15 +167,34 @@ impl RangeClaim {
         }
     }
 
-    /// The reader reached the end of its query: waits for a proposed cut to be settled, then
-    /// marks the range finished (no cut is proposed after).
-    pub fn finish(&self) {
+    /// The reader reached the end of its query, which asked for the `_id`s below `reach`
+    /// (`None`: all): waits for a proposed cut to be settled, asks for the ranges reserved
+    /// within that reach (the query found nothing in them) to be merged and waits for that,
+    /// then marks the range finished (no cut is proposed after). Ranges reserved beyond the
+    /// reach are left to the load.
+    pub fn finish(&self, reach: &Option<Bson>) {
+        let within = |r: &Reserved| match (reach, &r.end) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(reach), Some(end)) => !is_below(reach, end),
+        };
         let mut state = self.lock();
-        while state.pending.is_some() {
-            state = self
-                .settled
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
+        loop {
+            while state.pending.is_some() || !state.merging.is_empty() {
+                state = self
+                    .settled
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            if state.closed || !state.ahead.front().is_some_and(within) {
+                break;
+            }
+            while state.ahead.front().is_some_and(within) {
+                if let Some(next) = state.ahead.pop_front() {
+                    state.merging.push(next);
+                }
+            }
+            state.ask();
         }
         state.claimed.finished = true;
     }
@@ -145,7 +211,10 @@ impl RangeClaim {
             Some(end) => is_below(cut, end),
             None => true,
         };
-        if state.pending.is_some() || state.claimed.finished || !above_last || !below_end {
+        // A range with ranges reserved after it gives those back first (see the module).
+        let merges = !state.ahead.is_empty() || !state.merging.is_empty();
+        if state.pending.is_some() || state.claimed.finished || merges || !above_last || !below_end
+        {
             return false;
         }
         state.pending = Some(cut.clone());
@@ -165,6 +234,83 @@ impl RangeClaim {
     pub fn cancel(&self) {
         self.lock().pending = None;
         self.settled.notify_all();
+    }
+}
+
+impl RangeClaim {
+    /// Reserves `ahead` (the ranges after this one, in order, each starting where the one
+    /// before it ends) for this reader; `wake` is told when it asks for a merge. Before the
+    /// reader reads.
+    pub fn reserve(&self, ahead: Vec<Reserved>, wake: Arc<tokio::sync::Notify>) {
+        let mut state = self.lock();
+        state.ahead = ahead.into();
+        state.wake = Some(wake);
+    }
+
+    /// Where the reader's query ends: the end of the last range reserved, else the range's
+    /// (`None`: open).
+    pub fn reach(&self) -> Option<Bson> {
+        let state = self.lock();
+        match state.ahead.back() {
+            Some(last) => last.end.clone(),
+            None => state.claimed.end.clone(),
+        }
+    }
+
+    /// The ranges the reader asks to merge into its range, if it waits for that.
+    pub fn merge_asked(&self) -> Option<Vec<Reserved>> {
+        let state = self.lock();
+        (!state.merging.is_empty()).then(|| state.merging.clone())
+    }
+
+    /// The merge asked is recorded: the range now ends where the last range merged ended.
+    pub fn confirm_merge(&self) {
+        let mut state = self.lock();
+        let merged = std::mem::take(&mut state.merging);
+        if let Some(last) = merged.last() {
+            state.claimed.end = last.end.clone();
+            state.claimed.merged += merged.len() as u64;
+        }
+        self.settled.notify_all();
+    }
+
+    /// Refuses every merge from now on (the one asked could not be recorded, or the load
+    /// stopped): the reader stops at its range's end. Returns the indexes of the ranges
+    /// reserved and not merged, which are the load's again.
+    pub fn close(&self) -> Vec<u32> {
+        let mut state = self.lock();
+        state.closed = true;
+        let merging = std::mem::take(&mut state.merging);
+        let left: Vec<u32> = merging
+            .iter()
+            .chain(state.ahead.iter())
+            .map(|r| r.index)
+            .collect();
+        state.ahead.clear();
+        self.settled.notify_all();
+        left
+    }
+
+    /// Gives back the upper half (at least one) of the ranges reserved and not reached, for
+    /// free jobs; returns their indexes (none if nothing is reserved).
+    pub fn give_back(&self) -> Vec<u32> {
+        let mut state = self.lock();
+        let keep = state.ahead.len() / 2;
+        state
+            .ahead
+            .split_off(keep)
+            .into_iter()
+            .map(|r| r.index)
+            .collect()
+    }
+}
+
+impl State {
+    /// Asks the load to record the merge of `merging`.
+    fn ask(&self) {
+        if let Some(wake) = &self.wake {
+            wake.notify_one();
+        }
     }
 }
 
@@ -262,13 +408,118 @@ mod tests {
         assert!(claim.propose(&Bson::Int32(50)));
         let reader = {
             let claim = Arc::clone(&claim);
-            std::thread::spawn(move || claim.finish())
+            std::thread::spawn(move || claim.finish(&None))
         };
         std::thread::sleep(Duration::from_millis(50));
         assert!(!reader.is_finished());
         claim.cancel();
         reader.join().expect("the reader");
         assert!(!claim.propose(&Bson::Int32(60)));
+    }
+
+    fn reserved(index: u32, end: Option<i32>) -> Reserved {
+        Reserved {
+            index,
+            end: end.map(Bson::Int32),
+        }
+    }
+
+    /// Answers the reader's merges on another thread, as the load does, until the range is
+    /// finished: confirms the first `confirmed`, then closes the claim; returns the merges asked.
+    fn load(claim: &Arc<RangeClaim>, confirmed: usize) -> std::thread::JoinHandle<Vec<Vec<u32>>> {
+        let claim = Arc::clone(claim);
+        std::thread::spawn(move || {
+            let mut asked = Vec::new();
+            loop {
+                let Some(merge) = claim.merge_asked() else {
+                    if claim.snapshot().finished {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                    continue;
+                };
+                asked.push(merge.iter().map(|r| r.index).collect());
+                if asked.len() <= confirmed {
+                    claim.confirm_merge();
+                } else {
+                    claim.close();
+                }
+            }
+            asked
+        })
+    }
+
+    #[test]
+    fn a_reader_goes_on_into_the_ranges_reserved_once_each_is_merged() {
+        let claim = Arc::new(RangeClaim::new(None, Some(Bson::Int32(10)), None));
+        let wake = Arc::new(tokio::sync::Notify::new());
+        claim.reserve(
+            vec![
+                reserved(1, Some(20)),
+                reserved(2, Some(30)),
+                reserved(3, Some(40)),
+                reserved(4, None),
+            ],
+            Arc::clone(&wake),
+        );
+        // The query runs to the end of the last range reserved: open.
+        assert_eq!(claim.reach(), None);
+        assert!(claim.claim(&Bson::Int32(5)));
+        // No cut while ranges are reserved.
+        assert!(!claim.propose(&Bson::Int32(8)));
+        let answers = load(&claim, 2);
+        // 25 passes range 1 (empty) into range 2: both merged at once.
+        assert!(claim.claim(&Bson::Int32(25)));
+        assert_eq!(claim.snapshot().end, Some(Bson::Int32(30)));
+        // Range 3 merged; then range 4's merge is refused: the reader stops at 40.
+        assert!(claim.claim(&Bson::Int32(35)));
+        assert!(!claim.claim(&Bson::Int32(45)));
+        let asked = answers.join().expect("the load");
+        assert_eq!(asked, [vec![1, 2], vec![3], vec![4]]);
+        let seen = claim.snapshot();
+        assert_eq!(
+            (seen.end, seen.merged, seen.ahead),
+            (Some(Bson::Int32(40)), 3, 0)
+        );
+        assert!(seen.finished);
+    }
+
+    #[test]
+    fn a_query_ended_merges_only_the_ranges_within_its_reach() {
+        let claim = Arc::new(RangeClaim::new(None, Some(Bson::Int32(10)), None));
+        let wake = Arc::new(tokio::sync::Notify::new());
+        claim.reserve(
+            vec![
+                reserved(1, Some(20)),
+                reserved(2, Some(30)),
+                reserved(3, Some(40)),
+            ],
+            wake,
+        );
+        // Half given back before the reader reaches them: the query asks up to 20 only.
+        let back = claim.give_back();
+        assert_eq!(back, [2, 3]);
+        assert_eq!(claim.reach(), Some(Bson::Int32(20)));
+        assert!(claim.claim(&Bson::Int32(3)));
+        let answers = load(&claim, 1);
+        // The query (to 20) found nothing more: range 1 is merged empty.
+        claim.finish(&Some(Bson::Int32(20)));
+        claim.close();
+        assert_eq!(answers.join().expect("the load"), [vec![1]]);
+        let seen = claim.snapshot();
+        assert_eq!(
+            (seen.end, seen.merged, seen.finished),
+            (Some(Bson::Int32(20)), 1, true)
+        );
+        // A query that ended short of a range reserved leaves it to the load.
+        let claim = RangeClaim::new(None, Some(Bson::Int32(10)), None);
+        claim.reserve(
+            vec![reserved(1, Some(20))],
+            Arc::new(tokio::sync::Notify::new()),
+        );
+        claim.finish(&Some(Bson::Int32(10)));
+        assert_eq!(claim.close(), [1]);
+        assert_eq!(claim.snapshot().merged, 0);
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub mod sample;
 mod stamp;
 
 pub use archive::{ArchiveCollection, ArchiveSource, ArchiveWriter};
-pub use claim::RangeClaim;
+pub use claim::{RangeClaim, Reserved};
 pub use dump::DumpSource;
 pub use ejson::ExportSource;
 pub use error::SourceError;
@@ -340,6 +340,10 @@ pub trait Source: Send + Sync {
     ) -> Result<RestSplit, SourceError> {
         Ok(RestSplit::default())
     }
+
+    /// `merged` ranges of `collection`, planned apart, were merged into the range before them
+    /// as it was read (see [`RangeClaim::reserve`]): for [`Source::split_reason`] to report.
+    fn note_merged(&self, _collection: &str, _merged: usize) {}
 
     /// The documents with these `_id`s (for dead letters found after the load, and validation
     /// samples), in any order; ids that are not found are left out.

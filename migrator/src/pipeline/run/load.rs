@@ -11,7 +11,8 @@ use sqlx::PgConnection;
 use super::super::changes;
 use super::super::config::SchemaMode;
 use super::super::early::{EarlyKeys, EarlyWork};
-use super::partition::{run_partition, start_reading};
+use super::merge::Merger;
+use super::partition::{claim_for, run_partition, start_reading};
 use super::queue::Queue;
 use super::resplit::Cutter;
 use super::workload::{plan, planning_failed, Workload};
@@ -157,6 +158,9 @@ async fn load(
     let mut writers: Vec<PgConnection> = std::mem::take(spare);
     let mut first_error: Option<RunError> = None;
     let mut cutter = Cutter::default();
+    let mut merger = Merger::default();
+    let wake = Arc::clone(&merger.wake);
+    let jobs = shared.config.jobs.max(1);
     let stopped = || shared.stop.load(Ordering::SeqCst);
     loop {
         // Collections that were planned before (a resume) need no source; the next one that
@@ -190,13 +194,20 @@ async fn load(
             cutter.allow(model.collection(), false, mine.len());
             queue.resume(shared, &model, &mine, estimate(m));
         }
-        while running.len() < shared.config.jobs.max(1) && !stopped() {
+        while running.len() < jobs && !stopped() {
             let Some(mut task) = queue.tasks.pop_front() else {
                 break;
             };
-            // Its reader starts here (if it has not), so that its range can be cut.
+            // Its reader starts here (if it has not), so that its range can be cut, with the
+            // ranges after it that nobody started reserved for it.
             if task.reading.is_none() {
-                match start_reading(shared, &task.model, &task.partition, task.from.clone()) {
+                let claim = claim_for(shared, &task.partition, &task.from);
+                if let Some(claim) = &claim {
+                    let collection = task.model.collection();
+                    merger.reserve(&mut queue, collection, &task.partition, claim, jobs);
+                }
+                let from = task.from.clone();
+                match start_reading(shared, &task.model, &task.partition, from, claim) {
                     Ok(reading) => task.reading = Some(reading),
                     Err(e) => {
                         shared.stop.store(true, Ordering::SeqCst);
@@ -224,6 +235,11 @@ async fn load(
             && to_plan.is_empty()
             && cutter.any()
             && !stopped();
+        // Ranges reserved for a reader and not reached yet are given back first: they cost
+        // no cut.
+        if idle && merger.give_back(shared, &mut queue) {
+            continue;
+        }
         if idle {
             match cutter.cut_one(shared, state, control, &mut queue).await {
                 Ok(true) => continue,
@@ -236,12 +252,26 @@ async fn load(
         }
         // The partitions next in line start reading now: a job that frees up finds their first
         // batches ready instead of waiting for them (each holds at most two batches).
-        for task in queue.tasks.iter_mut().take(shared.config.jobs.max(1)) {
+        // Reserving takes only tasks after the one starting (none started yet), so the next
+        // ones keep their places.
+        let mut next = 0;
+        while next < jobs.min(queue.tasks.len()) {
+            let task = &queue.tasks[next];
+            next += 1;
             if task.reading.is_some() || stopped() {
                 continue;
             }
-            match start_reading(shared, &task.model, &task.partition, task.from.clone()) {
-                Ok(reading) => task.reading = Some(reading),
+            let (model, partition, from) = (
+                task.model.clone(),
+                task.partition.clone(),
+                task.from.clone(),
+            );
+            let claim = claim_for(shared, &partition, &from);
+            if let Some(claim) = &claim {
+                merger.reserve(&mut queue, model.collection(), &partition, claim, jobs);
+            }
+            match start_reading(shared, &model, &partition, from, claim) {
+                Ok(reading) => queue.tasks[next - 1].reading = Some(reading),
                 Err(e) => {
                     shared.stop.store(true, Ordering::SeqCst);
                     first_error.get_or_insert(e);
@@ -259,6 +289,7 @@ async fn load(
                     )
                 });
                 cutter.finished(&collection, index);
+                merger.finished(&collection, index, &mut queue);
                 writers.extend(conn);
                 match result {
                     Ok(()) => {
@@ -312,11 +343,19 @@ async fn load(
                     }
                 }
             }
+            // A reader waits for the merge of the ranges it reached.
+            () = wake.notified(), if merger.any() && !running.is_empty() => {
+                if let Err(e) = merger.settle(shared, state, control, &mut queue).await {
+                    shared.stop.store(true, Ordering::SeqCst);
+                    first_error.get_or_insert(e);
+                }
+            }
             // Measures change as reading goes: whether a cut pays is asked again.
             () = tokio::time::sleep(RECONSIDER), if idle => {}
             else => break,
         }
     }
+    merger.close();
     spare.append(&mut writers);
     if let Some(e) = first_error {
         return Err(e);

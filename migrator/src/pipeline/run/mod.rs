@@ -10,6 +10,7 @@
 
 mod constraints;
 mod load;
+mod merge;
 mod partition;
 mod queue;
 mod references;

@@ -14,7 +14,7 @@ use crate::progress::Event;
 use crate::run_error::RunError;
 use crate::schema::ModelHandle;
 use crate::sink::postgres::{BatchWriter, WriterConfig};
-use crate::source::{Partition, Position};
+use crate::source::{Partition, Position, RangeClaim};
 use crate::state::StateStore;
 
 pub(super) struct Task {
@@ -64,7 +64,10 @@ async fn write_partition(
     // the COPY, and a job holds at most three batches whatever the data's size.
     let mut reading = match task.reading {
         Some(reading) => reading,
-        None => start_reading(shared, &task.model, &task.partition, task.from)?,
+        None => {
+            let claim = claim_for(shared, &task.partition, &task.from);
+            start_reading(shared, &task.model, &task.partition, task.from, claim)?
+        }
     };
     // The server starts the writer's process while the tables are being created.
     let (tables, ()) = tokio::join!(shared.tables.wait(&collection), writer.connect());
@@ -105,22 +108,33 @@ async fn write_partition(
     Ok(())
 }
 
-/// Starts reading a partition on a thread of its own.
+/// The claim a partition's reader is made with, through which the load may cut its range
+/// short or merge the ranges after it into it while it is read (sources that can); none when
+/// one range per collection was asked for.
+pub(super) fn claim_for(
+    shared: &Shared,
+    partition: &Partition,
+    from: &Position,
+) -> Option<Arc<RangeClaim>> {
+    (shared.config.partitions > 1)
+        .then(|| shared.source.claim_for(partition, from))
+        .flatten()
+        .map(Arc::new)
+}
+
+/// Starts reading a partition on a thread of its own, each `_id` claimed through `claim` if
+/// given (see [`claim_for`]).
 pub(super) fn start_reading(
     shared: &Arc<Shared>,
     model: &ModelHandle,
     partition: &Partition,
     from: Position,
+    claim: Option<Arc<RangeClaim>>,
 ) -> Result<Reading, RunError> {
     let limits = BatchLimits {
         documents: shared.config.batch_documents.max(1),
         bytes: shared.config.batch_bytes.max(1),
     };
-    // A range may be cut short while it is read unless one range per collection was asked for.
-    let claim = (shared.config.partitions > 1)
-        .then(|| shared.source.claim_for(partition, &from))
-        .flatten()
-        .map(Arc::new);
     Reading::start(
         Arc::clone(&shared.source),
         model.clone(),

@@ -89,6 +89,21 @@ impl Queue {
         });
     }
 
+    /// Puts tasks taken off the queue for a reader (reserved, see [`super::merge`]) back at
+    /// its front, in their order: they start next.
+    pub(super) fn give_back(&mut self, tasks: Vec<Task>) {
+        for task in tasks.into_iter().rev() {
+            self.tasks.push_front(task);
+        }
+    }
+
+    /// `n` of `collection`'s partitions were merged into one being read: they finish with it.
+    pub(super) fn merged(&mut self, collection: &str, n: usize) {
+        if let Some(left) = self.pending.get_mut(collection) {
+            *left = left.saturating_sub(n);
+        }
+    }
+
     /// One of `collection`'s partitions finished: whether it was its last (unless the load is
     /// `stopped`), which finishes the collection.
     pub(super) fn finished_one(

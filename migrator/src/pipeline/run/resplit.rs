@@ -131,10 +131,16 @@ impl Cutter {
                 max: Some(cut.clone()),
                 ..tracked.partition.clone()
             };
+            // A range that ranges after it were merged into ends where the last of them did.
+            let claimed = tracked.claim.snapshot();
+            let end = match claimed.merged {
+                0 => tracked.partition.max.clone(),
+                _ => claimed.end.map(bson::Bson::into_canonical_extjson),
+            };
             let cut_off = Partition {
                 index: next,
                 min: Some(cut.clone()),
-                max: tracked.partition.max.clone(),
+                max: end,
                 bytes: None,
             };
             let recorded = state

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::super::changes::{self, Planned};
 use super::super::config::{counted, RunConfig};
 use super::super::reader::Reading;
-use super::partition::start_reading;
+use super::partition::{claim_for, start_reading};
 use super::Shared;
 use crate::plan::LoadPlan;
 use crate::progress::Event;
@@ -122,7 +122,8 @@ impl Workload {
                 .iter()
                 .take(shared.config.jobs.max(1))
                 .map_while(|p| {
-                    let reading = start_reading(&shared, &model, p, Position::Start).ok()?;
+                    let claim = claim_for(&shared, p, &Position::Start);
+                    let reading = start_reading(&shared, &model, p, Position::Start, claim).ok()?;
                     Some((p.index, reading))
                 })
                 .collect();

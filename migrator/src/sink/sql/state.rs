@@ -216,6 +216,25 @@ pub fn split_partition(state: &str) -> String {
     )
 }
 
+/// Merges partitions `$3` (not started: no batch) into partition `$2` of collection `$1`, whose
+/// bounds become `$4`, while `$2` is not done and run epoch `$5` (NULL: unfenced) holds the
+/// target; the fence row is locked until the commit, like a batch's. Returns how many
+/// partitions were merged and whether `$2` was widened: the caller commits only if all were.
+pub fn merge_partitions(state: &str) -> String {
+    let s = quote_ident(state);
+    format!(
+        "WITH fence AS (SELECT epoch FROM {s}.fence WHERE epoch = $5 FOR KEY SHARE), \
+         held AS (SELECT 1 WHERE $5::bigint IS NULL OR EXISTS (SELECT 1 FROM fence)), \
+         widened AS (UPDATE {s}.checkpoints SET bounds = $4, updated_at = now() \
+         WHERE collection = $1 AND partition = $2 AND NOT done AND EXISTS (SELECT 1 FROM held) \
+         RETURNING 1), \
+         merged AS (DELETE FROM {s}.checkpoints WHERE collection = $1 \
+         AND partition = ANY($3::int[]) AND NOT done AND batches = 0 \
+         AND EXISTS (SELECT 1 FROM widened) RETURNING 1) \
+         SELECT (SELECT count(*) FROM merged), (SELECT count(*) FROM widened)"
+    )
+}
+
 /// Records a committed batch in one statement; runs in the batch's transaction. The checkpoint
 /// only moves if the partition is still where the batch started (`$10`): a batch never lands
 /// twice, even if an earlier process's last commit arrived late. The written-row counts of the

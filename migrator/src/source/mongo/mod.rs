@@ -71,8 +71,8 @@ pub struct MongoSource {
     /// Per collection, what cutting the rest of a range needs: its largest `_id` and what
     /// finding an edge costs.
     edges: Mutex<BTreeMap<String, rest::Known>>,
-    /// Per collection, the rests cut off as reading went, and the last decision not to.
-    resplits: Mutex<BTreeMap<String, (u32, Option<String>)>>,
+    /// Per collection, what became of its ranges as reading went.
+    as_read: Mutex<BTreeMap<String, rest::AsRead>>,
 }
 
 impl MongoSource {
@@ -138,7 +138,7 @@ impl MongoSource {
             meter: Arc::new(meter::ReadMeter::default()),
             count_limit: listing::COUNT_LIMIT,
             edges: Mutex::new(BTreeMap::new()),
-            resplits: Mutex::new(BTreeMap::new()),
+            as_read: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -463,25 +463,13 @@ impl Source for MongoSource {
             let reasons = self.reasons.lock().unwrap_or_else(PoisonError::into_inner);
             reasons.get(collection).cloned()
         };
-        let resplits = self.resplits.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some((cut, declined)) = resplits.get(collection) else {
-            return planned;
-        };
-        let mut went = match cut {
-            0 => String::new(),
-            1 => "the rest of a range cut off for a free job".to_string(),
-            n => format!("the rest of a range cut off {n} times for free jobs"),
-        };
-        if let Some(declined) = declined {
-            if !went.is_empty() {
-                went.push_str(", then ");
-            }
-            went.push_str(declined);
-        }
-        Some(match planned {
-            Some(planned) => format!("{planned}; as reading went: {went}"),
-            None => format!("as reading went: {went}"),
-        })
+        let went = self.as_read.lock().unwrap_or_else(PoisonError::into_inner);
+        rest::reason(planned, went.get(collection))
+    }
+
+    fn note_merged(&self, collection: &str, merged: usize) {
+        let mut went = self.as_read.lock().unwrap_or_else(PoisonError::into_inner);
+        went.entry(collection.to_string()).or_default().merged += merged;
     }
 
     fn read(
@@ -549,11 +537,11 @@ impl Source for MongoSource {
         if split.cut.is_none() && !split.weighed {
             return Ok(split);
         }
-        let mut resplits = self.resplits.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = resplits.entry(collection.to_string()).or_default();
+        let mut went = self.as_read.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = went.entry(collection.to_string()).or_default();
         match split.cut {
-            Some(_) => entry.0 += 1,
-            None if split.weighed => entry.1 = Some(split.reason.clone()),
+            Some(_) => entry.cut += 1,
+            None if split.weighed => entry.declined = Some(split.reason.clone()),
             None => {}
         }
         Ok(split)

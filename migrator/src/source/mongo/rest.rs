@@ -36,6 +36,54 @@ pub(super) struct Known {
     pub(super) documents: Option<u64>,
 }
 
+/// What became of a collection's ranges as reading went.
+#[derive(Debug, Clone, Default)]
+pub(super) struct AsRead {
+    /// Rests cut off for free jobs.
+    pub(super) cut: u32,
+    /// Ranges merged into the range before them (read on by its cursor).
+    pub(super) merged: usize,
+    /// The last decision not to cut.
+    pub(super) declined: Option<String>,
+}
+
+/// The reason a collection was read as it was: the plan's (`planned`), then what became of its
+/// ranges as reading went.
+pub(super) fn reason(planned: Option<String>, went: Option<&AsRead>) -> Option<String> {
+    let Some(went) = went else {
+        return planned;
+    };
+    let mut parts = Vec::new();
+    match went.merged {
+        0 => {}
+        1 => parts.push("1 range merged into the one before it (read on by its query)".to_string()),
+        n => parts.push(format!(
+            "{n} ranges merged into the ones before them (read on by their queries)"
+        )),
+    }
+    match went.cut {
+        0 => {}
+        1 => parts.push("the rest of a range cut off for a free job".to_string()),
+        n => parts.push(format!(
+            "the rest of a range cut off {n} times for free jobs"
+        )),
+    }
+    let mut said = parts.join(", ");
+    if let Some(declined) = &went.declined {
+        if !said.is_empty() {
+            said.push_str(", then ");
+        }
+        said.push_str(declined);
+    }
+    if said.is_empty() {
+        return planned;
+    }
+    Some(match planned {
+        Some(planned) => format!("{planned}; as reading went: {said}"),
+        None => format!("as reading went: {said}"),
+    })
+}
+
 /// Documents left between `claimed.last` and `upper`, from the reader's density so far; with
 /// no upper `_id` known, what the listing's count leaves.
 fn left(claimed: &Claimed, upper: Option<&Bson>, documents: Option<u64>) -> Option<u64> {

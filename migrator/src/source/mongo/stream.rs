@@ -231,9 +231,10 @@ impl IdOrderStream {
 
     /// Starts the query from the last `_id` handed out; its first batch is read ahead.
     fn query(&mut self) -> Result<Ahead, SourceError> {
-        // A range cut short while it was read asks only for what is left of it.
-        if let Some(end) = self.claim.as_ref().and_then(|c| c.snapshot().end) {
-            self.range.max = Some(end);
+        // A range cut short while it was read asks only for what is left of it; one with
+        // ranges reserved after it reads on through them (see [`RangeClaim::reserve`]).
+        if let Some(claim) = &self.claim {
+            self.range.max = claim.reach();
         }
         self.decide_expr()?;
         let filter = self.range.filter(self.after.as_ref());
@@ -344,19 +345,31 @@ impl IdOrderStream {
     }
 }
 
+impl IdOrderStream {
+    /// Ends the stream after an error: nothing more is read, and no range reserved after this
+    /// one is merged into it (the query did not read through them).
+    fn failed(&mut self) {
+        self.exhausted = true;
+        self.buffer.clear();
+        if let Some(claim) = self.claim.take() {
+            claim.close();
+        }
+    }
+}
+
 impl Iterator for IdOrderStream {
     type Item = Result<Positioned, SourceError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.buffer.is_empty() && !self.exhausted {
             if let Err(e) = self.next_batch() {
-                self.exhausted = true;
+                self.failed();
                 return Some(Err(e));
             }
         }
         let Some(doc) = self.buffer.pop_front() else {
             if let Some(claim) = self.claim.take() {
-                claim.finish();
+                claim.finish(&self.range.max);
             }
             return None;
         };
@@ -365,8 +378,7 @@ impl Iterator for IdOrderStream {
         }
         let item = self.positioned(doc);
         if item.is_err() {
-            self.exhausted = true;
-            self.buffer.clear();
+            self.failed();
         }
         Some(item)
     }

@@ -3,7 +3,11 @@
 //! their neighbours (no query is spent on them, and a run stopped part way resumes with the
 //! merged ranges); a count the server does not answer within its limit leaves the total
 //! unknown and the collection read through one cursor; what reading a document costs is
-//! measured (on a first batch, then over what the run read) instead of assumed.
+//! measured (on a first batch, then over what the run read) instead of assumed. Ranges that
+//! turn out empty or tiny as they are read are merged into the range before them, read on by
+//! its query, and a run killed around a merge resumes exactly ([`reading`]).
+
+mod reading;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

@@ -1,0 +1,232 @@
+//! Ranges merged as reading goes: a reader starting its range is given the ranges after it that
+//! nobody has started (its share of those waiting, so that every job still finds some), and its
+//! one query runs on through them. A range that turns out empty or tiny then costs no query of
+//! its own, however many the plan cut (a server that sorts what each query matches, as
+//! SecantusDB does, pays for each one).
+//!
+//! Exactly once: the reserved ranges leave the queue, so no other reader starts them; the
+//! reader hands out no document of one before the load has recorded its merge into the
+//! reader's range (one transaction, fenced by the run's epoch: the reader's range widened, the
+//! merged range's checkpoint gone, only if it is untouched), see [`RangeClaim::reserve`]. A run
+//! stopped at any point resumes from what the state says: the ranges apart, or merged with the
+//! widened range's checkpoint. A reserved range not reached yet goes back to the queue when a
+//! job is free with nothing else to do, and when a merge cannot be recorded.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bson::Bson;
+use sqlx::PgConnection;
+
+use super::partition::Task;
+use super::queue::Queue;
+use super::Shared;
+use crate::progress::Event;
+use crate::run_error::RunError;
+use crate::source::{Partition, Position, RangeClaim, Reserved};
+use crate::state::StateStore;
+
+/// A reader with ranges reserved after its own.
+struct Reader {
+    /// Its partition as recorded (widened by each merge).
+    partition: Partition,
+    claim: Arc<RangeClaim>,
+    /// The tasks of the ranges reserved and not merged yet, by partition index.
+    reserved: BTreeMap<u32, Task>,
+}
+
+/// The readers that may go on into the ranges after their own (see the module).
+#[derive(Default)]
+pub(super) struct Merger {
+    readers: BTreeMap<(String, u32), Reader>,
+    /// Told by a reader that asks for a merge.
+    pub(super) wake: Arc<tokio::sync::Notify>,
+}
+
+/// Whether nobody has started `task` (nor read any of it).
+fn untouched(task: &Task) -> bool {
+    task.reading.is_none() && task.from == Position::Start && task.partition.bytes.is_none()
+}
+
+impl Merger {
+    /// Reserves for the reader of `partition` of `collection` (about to start reading with
+    /// `claim`) the ranges after it that wait untouched in `queue`, each starting where the one
+    /// before it ends: at most its share of the collection's untouched ranges among `jobs`
+    /// readers, itself included. Before the reader starts.
+    pub(super) fn reserve(
+        &mut self,
+        queue: &mut Queue,
+        collection: &str,
+        partition: &Partition,
+        claim: &Arc<RangeClaim>,
+        jobs: usize,
+    ) {
+        let mine = |t: &Task| t.model.collection() == collection && untouched(t);
+        let waiting = queue.tasks.iter().filter(|t| mine(t)).count();
+        let share = (waiting + 1).div_ceil(jobs.max(1)).saturating_sub(1);
+        let mut end = partition.max.clone();
+        let mut taken: Vec<Task> = Vec::new();
+        while taken.len() < share {
+            let Some(at) = end.as_ref() else { break };
+            let next = queue
+                .tasks
+                .iter()
+                .position(|t| mine(t) && t.partition.min.as_ref() == Some(at));
+            let Some(task) = next.and_then(|i| queue.tasks.remove(i)) else {
+                break;
+            };
+            end = task.partition.max.clone();
+            taken.push(task);
+        }
+        if taken.is_empty() {
+            return;
+        }
+        let ends: Option<Vec<Reserved>> = taken
+            .iter()
+            .map(|t| {
+                let end = match &t.partition.max {
+                    Some(max) => Some(Bson::try_from(max.clone()).ok()?),
+                    None => None,
+                };
+                Some(Reserved {
+                    index: t.partition.index,
+                    end,
+                })
+            })
+            .collect();
+        // A bound that is not Extended JSON is no range to read on into.
+        let Some(ends) = ends else {
+            queue.give_back(taken);
+            return;
+        };
+        claim.reserve(ends, Arc::clone(&self.wake));
+        self.readers.insert(
+            (collection.to_string(), partition.index),
+            Reader {
+                partition: partition.clone(),
+                claim: Arc::clone(claim),
+                reserved: taken.into_iter().map(|t| (t.partition.index, t)).collect(),
+            },
+        );
+    }
+
+    /// Whether a reader has ranges reserved.
+    pub(super) fn any(&self) -> bool {
+        !self.readers.is_empty()
+    }
+
+    /// Records the merges the readers ask for, each in its own transaction, and lets them read
+    /// on; a merge that cannot be recorded (or any, once the run stops) is refused: its reader
+    /// stops at its range's end and its reserved ranges go back to the queue.
+    pub(super) async fn settle(
+        &mut self,
+        shared: &Shared,
+        state: &StateStore,
+        control: &mut PgConnection,
+        queue: &mut Queue,
+    ) -> Result<(), RunError> {
+        let stopped = shared.stop.load(std::sync::atomic::Ordering::SeqCst);
+        for ((collection, index), reader) in &mut self.readers {
+            let Some(asked) = reader.claim.merge_asked() else {
+                continue;
+            };
+            let merged: Vec<u32> = asked.iter().map(|r| r.index).collect();
+            let last = merged.last().and_then(|i| reader.reserved.get(i));
+            let (Some(last), false) = (last, stopped) else {
+                let left = reader.claim.close();
+                queue.give_back(take(&mut reader.reserved, &left));
+                continue;
+            };
+            let widened = Partition {
+                max: last.partition.max.clone(),
+                ..reader.partition.clone()
+            };
+            let recorded = state
+                .merge_partitions(control, collection, &widened, &merged)
+                .await;
+            match recorded {
+                Ok(true) => {}
+                Ok(false) => {
+                    let left = reader.claim.close();
+                    queue.give_back(take(&mut reader.reserved, &left));
+                    continue;
+                }
+                Err(e) => {
+                    reader.claim.close();
+                    return Err(e);
+                }
+            }
+            reader.claim.confirm_merge();
+            reader.partition = widened;
+            take(&mut reader.reserved, &merged);
+            queue.merged(collection, merged.len());
+            shared.source.note_merged(collection, merged.len());
+            shared.observer.event(&Event::Note {
+                message: format!(
+                    "`{collection}`: partition {index} read on into {} (merged as reading went)",
+                    listed(&merged)
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Gives back to `queue` half the ranges reserved and not reached by the reader with the
+    /// most, for a free job; whether there were any.
+    pub(super) fn give_back(&mut self, shared: &Shared, queue: &mut Queue) -> bool {
+        let most = self
+            .readers
+            .iter_mut()
+            .map(|(key, r)| (r.claim.snapshot().ahead, key, r))
+            .filter(|(ahead, ..)| *ahead > 0)
+            .max_by_key(|(ahead, ..)| *ahead);
+        let Some((_, (collection, index), reader)) = most else {
+            return false;
+        };
+        let back = reader.claim.give_back();
+        if back.is_empty() {
+            return false;
+        }
+        shared.observer.event(&Event::Note {
+            message: format!(
+                "`{collection}`: {} reserved for partition {index} given back to a free job",
+                listed(&back)
+            ),
+        });
+        queue.give_back(take(&mut reader.reserved, &back));
+        true
+    }
+
+    /// A partition finished: the ranges still reserved for it (its query ended before them,
+    /// or failed) go back to the queue.
+    pub(super) fn finished(&mut self, collection: &str, index: u32, queue: &mut Queue) {
+        if let Some(mut reader) = self.readers.remove(&(collection.to_string(), index)) {
+            let left = reader.claim.close();
+            queue.give_back(take(&mut reader.reserved, &left));
+        }
+    }
+
+    /// The load ends: no reader waits for a merge any more.
+    pub(super) fn close(&mut self) {
+        for reader in self.readers.values() {
+            reader.claim.close();
+        }
+        self.readers.clear();
+    }
+}
+
+/// The tasks of `indexes` taken out of `reserved`, in index order.
+fn take(reserved: &mut BTreeMap<u32, Task>, indexes: &[u32]) -> Vec<Task> {
+    let mut tasks: Vec<Task> = indexes.iter().filter_map(|i| reserved.remove(i)).collect();
+    tasks.sort_by_key(|t| t.partition.index);
+    tasks
+}
+
+/// "partition 4", "partitions 4, 5".
+fn listed(indexes: &[u32]) -> String {
+    let all: Vec<String> = indexes.iter().map(u32::to_string).collect();
+    match all.len() {
+        1 => format!("partition {}", all[0]),
+        _ => format!("partitions {}", all.join(", ")),
+    }
+}
