@@ -43,6 +43,10 @@ pub(super) struct Merger {
     pub(super) wake: Arc<tokio::sync::Notify>,
 }
 
+/// The environment variable that turns merging as reading goes off, for measuring what it
+/// saves (tests/bench/README.md) and for nothing else.
+pub const OFF_FOR_MEASUREMENT: &str = "MIGRATOR_MEASURE_WITHOUT_MERGES";
+
 /// Whether nobody has started `task` (nor read any of it).
 fn untouched(task: &Task) -> bool {
     task.reading.is_none() && task.from == Position::Start && task.partition.bytes.is_none()
@@ -61,7 +65,14 @@ impl Merger {
         claim: &Arc<RangeClaim>,
         jobs: usize,
     ) {
-        let mine = |t: &Task| t.model.collection() == collection && untouched(t);
+        if std::env::var_os(OFF_FOR_MEASUREMENT).is_some() {
+            return;
+        }
+        let mine = |t: &Task| {
+            t.model.collection() == collection
+                && t.partition.index != partition.index
+                && untouched(t)
+        };
         let waiting = queue.tasks.iter().filter(|t| mine(t)).count();
         let share = (waiting + 1).div_ceil(jobs.max(1)).saturating_sub(1);
         let mut end = partition.max.clone();

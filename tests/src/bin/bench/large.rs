@@ -247,7 +247,7 @@ impl Workload {
 }
 
 /// The dump of `users` users (written once per seed and size).
-fn generate(out: &Path, seed: u64, users: u64) -> anyhow::Result<Data> {
+pub(crate) fn generate(out: &Path, seed: u64, users: u64) -> anyhow::Result<Data> {
     let dir = out.join(format!("data/accounts-seed-{seed}-users-{users}"));
     if let Ok(manifest) = Manifest::read(&dir.join(MANIFEST_FILE)) {
         return Ok(Data { dir, manifest });

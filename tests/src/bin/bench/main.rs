@@ -19,6 +19,7 @@ mod contenders;
 mod follow;
 mod large;
 mod measure;
+mod merges;
 mod pg;
 mod phases;
 mod private_pg;
@@ -92,6 +93,18 @@ fn main() -> ExitCode {
         }
         Some("follow") => {
             return match follow::main(&argv[2..]) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some("merges") => {
+            let ran = tokio::runtime::Runtime::new()
+                .map_err(anyhow::Error::from)
+                .and_then(|runtime| runtime.block_on(merges::main(&argv[1..])));
+            return match ran {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e:#}");
