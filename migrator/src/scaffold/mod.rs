@@ -12,10 +12,12 @@ pub mod infer;
 mod keys;
 pub mod model;
 pub mod names;
+mod profile;
 pub mod references;
 pub mod scan;
 mod shapes;
 mod types;
+mod walk;
 pub mod write;
 
 pub use model::Crate;

@@ -209,7 +209,9 @@ pub fn find(scan: &SourceScan) -> References {
             if tkind != kind || (target == c.name && key == path) {
                 continue;
             }
-            let (found, compared) = keys.contained_in(tkeys);
+            let Some((found, compared)) = keys.contained_at_least(tkeys, MIN_SHARE) else {
+                continue;
+            };
             if found == 0 || compared == 0 {
                 continue;
             }
