@@ -27,7 +27,7 @@ fn lib_rs(collections: &[(&str, Vec<Document>)]) -> String {
         _ => Vec::new(),
     };
     let scan = scaffold::scan(&source, None, &unique, &mut |_, _, _| {}).expect("scan");
-    let result = scaffold::scaffold(scan);
+    let result = scaffold::scaffold(scan, &source, &mut |_, _, _| {}).expect("scaffold");
     let text = write::lib_rs(&result.krate, &result.scan);
     // The temporary directory's name is not part of what is tested.
     text.replace(&dir.path().display().to_string(), "<dir>")

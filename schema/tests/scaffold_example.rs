@@ -18,7 +18,7 @@ fn the_scaffold_finds_every_reference_and_junction_of_the_example_models() {
     let source = DumpSource::open(dir.path()).expect("the dump opens");
     let unique = |c: &str| source.unique_indexes(c).expect("the metadata reads");
     let scan = scaffold::scan(&source, None, &unique, &mut |_, _, _| {}).expect("scan");
-    let result = scaffold::scaffold(scan);
+    let result = scaffold::scaffold(scan, &source, &mut |_, _, _| {}).expect("scaffold");
     let models = schema::example::schema().expect("the example models");
     let comparison = compare::compare(&models, &result);
     for line in comparison.lines() {

@@ -14,7 +14,7 @@ pub(super) use crate::bson_key::word_of;
 /// One element: its type byte, its key and its first eight bytes (zero-padded, for comparing
 /// keys a word at a time), and its value's bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Element<'a> {
+pub(crate) struct Element<'a> {
     pub tag: u8,
     pub key: &'a [u8],
     pub word: u64,
@@ -24,7 +24,7 @@ pub(super) struct Element<'a> {
 /// The elements of one document or array, `bytes` being its whole frame (length, elements,
 /// NUL), as [`Frame::next`] finds them.
 #[derive(Debug)]
-pub(super) struct Frame<'a> {
+pub(crate) struct Frame<'a> {
     bytes: &'a [u8],
     at: usize,
 }

@@ -14,7 +14,7 @@
 
 pub mod coverage;
 pub mod fate;
-mod frame;
+pub(crate) mod frame;
 pub mod store;
 mod tally;
 

@@ -110,7 +110,15 @@ fn run_inner(args: &ScaffoldArgs, models: Option<&Schema>) -> anyhow::Result<u8>
     let took = started.elapsed().as_secs_f64();
     let documents = scan.documents();
     let bytes: u64 = scan.collections.iter().map(|c| c.bytes).sum();
-    let result = scaffold::scaffold(scan);
+    let confirmed_from = Instant::now();
+    let mut again = |collection: &str, docs: u64, done: bool| {
+        if done {
+            eprintln!("  {collection}: {docs} documents read again (exact counts for what a hash sample decided)");
+        }
+    };
+    let result = scaffold::scaffold(scan, source.as_ref(), &mut again)
+        .context("while confirming the sampled references and keys by a second read")?;
+    let confirming = confirmed_from.elapsed().as_secs_f64();
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
@@ -154,6 +162,17 @@ fn run_inner(args: &ScaffoldArgs, models: Option<&Schema>) -> anyhow::Result<u8>
             None => String::new(),
         }
     );
+    let c = result.confirmation;
+    if c.confirmed > 0 {
+        say!(
+            "confirmed {} guesses made on a hash sample exactly, reading only the key paths concerned again: {} key values held, {} references looked up, in {} pass{} ({confirming:.2}s)",
+            c.confirmed,
+            c.keys,
+            c.looked_up,
+            c.parts,
+            if c.parts == 1 { "" } else { "es" }
+        );
+    }
     for line in result.summary() {
         say!("  {line}");
     }

@@ -69,7 +69,11 @@ impl Inferrer<'_> {
             return;
         };
         let referenced = self.refs.is_referenced_key(&scope.c.name, path);
-        let how = if u.exact { "exact" } else { "on a hash sample" };
+        let how = match (u.confirmed, u.exact) {
+            (true, _) => "confirmed exactly by a second read after a hash sample",
+            (false, true) => "exact",
+            (false, false) => "on a hash sample",
+        };
         let mut line = format!("{} distinct values ({how})", n(u.distinct as u64));
         let marked = u.index.is_some() || referenced;
         if u.repeats > 0 {

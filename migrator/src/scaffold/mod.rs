@@ -2,10 +2,13 @@
 //!
 //! [`scan`] reads every document (or a sample) once, counting the key census and a profile of
 //! each key's values; [`references`] finds the keys whose values are another collection's `_id`s
-//! or unique values; [`infer`] chooses a type per key and explains it; [`write`] renders the crate
-//! and writes it without overwriting edits.
+//! or unique values, and [`confirm`] counts exactly, by a second read of only the key paths
+//! concerned, what was decided on a hash sample; [`infer`] chooses a type per key and explains
+//! it; [`write`] renders the crate and writes it without overwriting edits.
 
+mod columns;
 pub mod compare;
+pub mod confirm;
 mod enums;
 mod explain;
 pub mod infer;
@@ -25,22 +28,44 @@ pub use references::References;
 pub use scan::{scan, SourceScan};
 pub use write::{CrateSpec, Dependency, Written};
 
+use crate::source::{Source, SourceError};
+
 /// A scanned source and the crate inferred from it.
 #[derive(Debug, Clone)]
 pub struct Scaffold {
     pub scan: SourceScan,
     pub refs: References,
     pub krate: Crate,
+    /// What the second read for the guesses a hash sample decided did.
+    pub confirmation: confirm::Confirmation,
 }
 
-/// Infers the models of a scanned source.
-pub fn scaffold(scan: SourceScan) -> Scaffold {
-    let refs = references::find(&scan);
+/// Infers the models of a scanned source, reading `source` (the one scanned) again for the
+/// guesses a hash sample decided ([`confirm`]); `progress` hears that read as [`scan`]'s.
+pub fn scaffold(
+    scan: SourceScan,
+    source: &dyn Source,
+    progress: &mut dyn FnMut(&str, u64, bool),
+) -> Result<Scaffold, SourceError> {
+    let mut refs = references::find(&scan);
+    let confirmation = confirm::confirm(source, &scan, &mut refs, progress)?;
     let krate = infer::infer(&scan, &refs);
-    Scaffold { scan, refs, krate }
+    Ok(Scaffold {
+        scan,
+        refs,
+        krate,
+        confirmation,
+    })
 }
 
 impl Scaffold {
+    /// References and unique keys decided on a hash sample and counted exactly since.
+    pub fn confirmed(&self) -> usize {
+        let refs = self.refs.found.values().filter(|f| f.confirmed.is_some());
+        let keys = self.refs.unique.values().filter(|u| u.confirmed);
+        refs.count() + keys.count()
+    }
+
     /// One line per collection: what its model holds.
     pub fn summary(&self) -> Vec<String> {
         let mut lines = Vec::new();

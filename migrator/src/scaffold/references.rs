@@ -8,10 +8,11 @@
 
 use std::collections::BTreeMap;
 
+use super::confirm::Confirmed;
 use super::scan::{CollectionScan, KeySet, SourceScan};
 
 /// Share of a path's distinct values that must be found for a reference.
-const MIN_SHARE: f64 = 0.5;
+pub(super) const MIN_SHARE: f64 = 0.5;
 /// Weak evidence (integers, strings) needs this many distinct values and this share, or a name
 /// that says it holds ids.
 const WEAK_DISTINCT: usize = 20;
@@ -32,11 +33,18 @@ pub struct Found {
     pub compared: usize,
     /// Every value was compared (no hash sample).
     pub exact: bool,
+    /// A sample's decision counted exactly by a second read ([`super::confirm`]).
+    pub confirmed: Option<Confirmed>,
 }
 
 impl Found {
+    /// Distinct values that dangle: exactly when every value was compared or confirmed, else
+    /// among the sampled ones.
     pub fn dangling(&self) -> usize {
-        self.compared - self.found
+        match self.confirmed {
+            Some(c) => c.dangling as usize,
+            None => self.compared - self.found,
+        }
     }
 
     /// How sure the reference is, in words. On a hash sample (past [`KEY_SET_CAP`] distinct
@@ -46,7 +54,23 @@ impl Found {
     /// rule of three), else the share seen ± 1.96 standard errors.
     ///
     /// [`KEY_SET_CAP`]: super::scan::KEY_SET_CAP
+    /// A sampled reference confirmed by a second read says what that read counted: every
+    /// value compared, nothing estimated.
     pub fn confidence(&self) -> String {
+        if let Some(c) = self.confirmed {
+            let resolved = c.distinct - c.dangling;
+            let dangle = match c.dangling {
+                0 => format!("all {} values resolve", c.values),
+                d => format!(
+                    "{d} distinct values dangle, in {} of {} values",
+                    c.dangling_values, c.values
+                ),
+            };
+            return format!(
+                "confirmed exactly by a second read: {resolved} of {} distinct values resolve, {dangle} (decided on a hash sample: {} of {} found)",
+                c.distinct, self.found, self.compared
+            );
+        }
         let n = self.compared.max(1) as f64;
         let share = self.found as f64 / n;
         let figures = format!(
@@ -82,6 +106,9 @@ pub struct UniqueKey {
     /// Values that repeat (rejected as repeated keys if the field is made unique).
     pub repeats: u64,
     pub exact: bool,
+    /// `distinct` and `repeats` were counted by a second read ([`super::confirm`]) after a
+    /// hash sample.
+    pub confirmed: bool,
 }
 
 /// What was found in a scanned source.
@@ -131,6 +158,7 @@ fn unique_keys(c: &CollectionScan) -> BTreeMap<String, UniqueKey> {
                     distinct: keys.distinct(),
                     repeats: keys.repeats,
                     exact: keys.exact(),
+                    confirmed: false,
                 },
             );
         }
@@ -143,6 +171,7 @@ fn unique_keys(c: &CollectionScan) -> BTreeMap<String, UniqueKey> {
                 distinct: keys.map_or(0, KeySet::distinct),
                 repeats: keys.map_or(0, |k| k.repeats),
                 exact: keys.is_none_or(KeySet::exact),
+                confirmed: false,
             });
             entry.index = Some(index.name.clone());
         }
@@ -236,6 +265,7 @@ pub fn find(scan: &SourceScan) -> References {
                 found,
                 compared,
                 exact: keys.exact() && tkeys.exact(),
+                confirmed: None,
             };
             let better = match &best {
                 None => true,
@@ -264,6 +294,7 @@ mod tests {
             found,
             compared,
             exact,
+            confirmed: None,
         };
         let cases = [
             (
