@@ -6,7 +6,9 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 
+use super::failure::UsageError;
 use super::options::{exit, SourceArgs};
+use crate::scaffold::origin::{self, Origin};
 use crate::scaffold::{self, CrateSpec};
 use crate::schema::Schema;
 use crate::source::UniqueIndex;
@@ -78,6 +80,27 @@ pub fn run(args: &ScaffoldArgs, models: Option<&Schema>) -> u8 {
 
 fn run_inner(args: &ScaffoldArgs, models: Option<&Schema>) -> anyhow::Result<u8> {
     let spec_text = args.source.source.clone().unwrap_or_default();
+    // Where the crate takes migrator from, decided before anything is read.
+    let origin = match (&args.migrator_git, &args.migrator_path) {
+        (Some(url), _) => Origin::Git {
+            url: url.clone(),
+            rev: String::new(),
+            checkout: PathBuf::new(),
+        },
+        (None, Some(p)) => Origin::Checkout(p.canonicalize().unwrap_or_else(|_| p.clone())),
+        (None, None) => origin::origin(
+            Path::new(env!("CARGO_MANIFEST_DIR")),
+            origin::cargo_home().as_deref(),
+        ),
+    };
+    if let Origin::Gone(dir) = &origin {
+        return Err(UsageError(format!(
+            "the migrator sources this binary was built from ({}) are gone, so the crate has \
+             nothing to depend on: give --migrator-path <checkout>/migrator or --migrator-git <URL>",
+            dir.display()
+        ))
+        .into());
+    }
     let source = super::source::open(&args.source)?;
     // Unique indexes: a dump's or archive's metadata, a live deployment's index list.
     let unique = |c: &str| -> Vec<UniqueIndex> {
@@ -123,15 +146,21 @@ fn run_inner(args: &ScaffoldArgs, models: Option<&Schema>) -> anyhow::Result<u8>
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let out = args.out.canonicalize().unwrap_or_else(|_| args.out.clone());
-    // The migrator package this binary was built from, unless told otherwise.
-    let local = match (&args.migrator_git, &args.migrator_path) {
-        (Some(_), _) => None,
-        (None, Some(p)) => Some(p.canonicalize().unwrap_or_else(|_| p.clone())),
-        (None, None) => Some(PathBuf::from(env!("CARGO_MANIFEST_DIR"))),
+    // The package directory whose workspace lock file the crate starts from, and the dependency.
+    let (local, migrator) = match origin {
+        Origin::Checkout(dir) | Origin::Gone(dir) => {
+            let dep = scaffold::Dependency::path_from(&out, &dir);
+            (Some(dir), dep)
+        }
+        Origin::Git { url, rev, checkout } => {
+            let rev = (!rev.is_empty()).then_some(rev);
+            let local = rev.is_some().then_some(checkout);
+            (local, scaffold::Dependency::Git { url, rev })
+        }
     };
-    let migrator = match (&local, &args.migrator_git) {
-        (Some(dir), _) => scaffold::Dependency::path_from(&out, dir),
-        (None, url) => scaffold::Dependency::Git(url.clone().unwrap_or_default()),
+    let absolute = match &migrator {
+        scaffold::Dependency::Path(p) if p.is_absolute() => Some(p.clone()),
+        _ => None,
     };
     let spec = CrateSpec {
         name: args.name.clone().unwrap_or_else(|| package_name(&args.out)),
@@ -182,6 +211,12 @@ fn run_inner(args: &ScaffoldArgs, models: Option<&Schema>) -> anyhow::Result<u8>
         written.written.len(),
         written.unchanged.len()
     );
+    if let Some(p) = absolute {
+        say!(
+            "  it depends on migrator by the absolute path {}: it builds on this machine only (--migrator-git <URL> for elsewhere)",
+            p.display()
+        );
+    }
     for rel in &written.beside {
         let p = args.out.join(rel);
         say!(

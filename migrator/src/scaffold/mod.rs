@@ -15,6 +15,7 @@ pub mod infer;
 mod keys;
 pub mod model;
 pub mod names;
+pub mod origin;
 mod profile;
 pub mod references;
 pub mod scan;

@@ -28,8 +28,8 @@ pub enum Dependency {
     /// The `migrator` package's directory, as written in `Cargo.toml` (relative to the crate's
     /// directory, or absolute).
     Path(PathBuf),
-    /// A git repository holding the workspace.
-    Git(String),
+    /// A git repository holding the workspace, at a commit if `rev` is given.
+    Git { url: String, rev: Option<String> },
 }
 
 impl Dependency {
@@ -73,9 +73,14 @@ impl Dependency {
                  migrator = {{ path = {:?} }}\n",
                 p.display().to_string()
             ),
-            Dependency::Git(url) => format!(
+            Dependency::Git { url, rev: None } => format!(
                 "# migrator, from its repository (`cargo update -p migrator` takes its latest commit).\n\
                  migrator = {{ git = {url:?} }}\n"
+            ),
+            Dependency::Git { url, rev: Some(rev) } => format!(
+                "# migrator, from its repository at the commit `scaffold` was installed from\n\
+                 # (`cargo install --git`); drop `rev` to follow its latest commit.\n\
+                 migrator = {{ git = {url:?}, rev = {rev:?} }}\n"
             ),
         }
     }
@@ -413,8 +418,25 @@ mod tests {
         assert!(relative.contains("--migrator-git"));
         let absolute = Dependency::Path(PathBuf::from("/src/m/migrator")).manifest_lines();
         assert!(absolute.contains("this machine only"));
-        let git = Dependency::Git("https://example.org/m.git".into()).manifest_lines();
+        let git = Dependency::Git {
+            url: "https://example.org/m.git".into(),
+            rev: None,
+        }
+        .manifest_lines();
         assert!(git.contains("migrator = { git = \"https://example.org/m.git\" }"));
+        let pinned = Dependency::Git {
+            url: "https://example.org/m.git".into(),
+            rev: Some("6f1c0de".into()),
+        }
+        .manifest_lines();
+        assert!(pinned
+            .contains("migrator = { git = \"https://example.org/m.git\", rev = \"6f1c0de\" }"));
+        let toml: toml::Table =
+            toml::from_str(&format!("[dependencies]\n{pinned}")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            toml["dependencies"]["migrator"]["rev"].as_str(),
+            Some("6f1c0de")
+        );
         // The lines parse as TOML and give the dependency.
         let toml: toml::Table = toml::from_str(&format!("[dependencies]\n{relative}"))
             .unwrap_or_else(|e| panic!("{e}"));
