@@ -90,7 +90,16 @@ pub struct ChangeReader {
     stream: ChangeStream<RawDocumentBuf>,
     source_name: String,
     last_token: Option<serde_json::Value>,
+    /// A post-batch token not yet handed out, and when it was first seen (see `IDLE_CONFIRM`).
+    held: Option<(serde_json::Value, Instant)>,
 }
+
+/// How long a post-batch token must stand, with no change arriving, before the follow records it.
+/// A server may report a post-batch token before a transaction committed under it is visible to
+/// the stream (seen on the Mongo-wire test server: a follow killed after recording such a token
+/// resumed past the transaction, and its changes were lost). A change that arrives meanwhile
+/// drops the held token: the position then moves with the changes themselves.
+pub const IDLE_CONFIRM: Duration = Duration::from_secs(2);
 
 impl std::fmt::Debug for ChangeReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -152,6 +161,7 @@ impl ChangeReader {
             stream,
             source_name,
             last_token: Some(token.clone()),
+            held: None,
         })
     }
 
@@ -174,6 +184,7 @@ impl ChangeReader {
                     })?;
                     let stop = matches!(change.what, What::Stop { .. });
                     self.last_token = Some(change.token.clone());
+                    self.held = None;
                     read.changes.push(change);
                     if stop {
                         return Ok(read);
@@ -187,10 +198,7 @@ impl ChangeReader {
                     read.at_head = true;
                     if read.changes.is_empty() {
                         let now = self.stream.resume_token().map(|t| token_json(&t));
-                        if now.is_some() && now != self.last_token {
-                            read.idle_token.clone_from(&now);
-                            self.last_token = now;
-                        }
+                        read.idle_token = self.idle(now);
                     }
                     if !read.changes.is_empty() || started.elapsed() >= wait {
                         return Ok(read);
@@ -209,9 +217,42 @@ impl ChangeReader {
         }
     }
 
+    /// The post-batch token to record while no change arrives (see `hold`).
+    fn idle(&mut self, now: Option<serde_json::Value>) -> Option<serde_json::Value> {
+        hold(&mut self.held, &mut self.last_token, now, Instant::now())
+    }
+
     /// Whether the last change read is part of a transaction whose next change may follow.
     fn inside_transaction(&self, read: &Read) -> bool {
         read.changes.last().is_some_and(|c| c.transaction.is_some())
+    }
+}
+
+/// The post-batch token to record at `at`: the one `held` since at least `IDLE_CONFIRM`, if any;
+/// `now` (the stream's token, when it is not `last` already) is held in its place.
+fn hold(
+    held: &mut Option<(serde_json::Value, Instant)>,
+    last: &mut Option<serde_json::Value>,
+    now: Option<serde_json::Value>,
+    at: Instant,
+) -> Option<serde_json::Value> {
+    let now = now.filter(|t| Some(t) != last.as_ref())?;
+    match held.take() {
+        None => {
+            *held = Some((now, at));
+            None
+        }
+        Some((token, since)) if at.saturating_duration_since(since) >= IDLE_CONFIRM => {
+            if now != token {
+                *held = Some((now, at));
+            }
+            *last = Some(token.clone());
+            Some(token)
+        }
+        Some(waiting) => {
+            *held = Some(waiting);
+            None
+        }
     }
 }
 
@@ -331,6 +372,33 @@ mod tests {
     fn event(doc: bson::Document) -> Change {
         let raw = RawDocumentBuf::try_from(&doc).expect("a document");
         parse(&raw).expect("a change")
+    }
+
+    #[test]
+    fn an_idle_token_is_recorded_only_once_it_has_stood() {
+        let t = |n: u32| serde_json::json!({ "_data": format!("{n:04}") });
+        let start = Instant::now();
+        let after = |ms: u64| start + Duration::from_millis(ms);
+        let (mut held, mut last) = (None, Some(t(1)));
+        // The stream's own position again: nothing to record, nothing held.
+        assert_eq!(hold(&mut held, &mut last, Some(t(1)), after(0)), None);
+        assert!(held.is_none());
+        // A newer token is held, not recorded, until it has stood `IDLE_CONFIRM`.
+        assert_eq!(hold(&mut held, &mut last, Some(t(2)), after(0)), None);
+        assert_eq!(hold(&mut held, &mut last, Some(t(3)), after(1_000)), None);
+        assert_eq!(
+            hold(&mut held, &mut last, Some(t(3)), after(2_000)),
+            Some(t(2))
+        );
+        assert_eq!(last, Some(t(2)));
+        // The newest token is held in its place, from when it was first seen then.
+        assert_eq!(hold(&mut held, &mut last, Some(t(3)), after(3_999)), None);
+        assert_eq!(
+            hold(&mut held, &mut last, Some(t(3)), after(4_000)),
+            Some(t(3))
+        );
+        assert!(held.is_none());
+        assert_eq!(hold(&mut held, &mut last, None, after(9_000)), None);
     }
 
     #[test]
