@@ -5,8 +5,8 @@
 //! invalid (and some valid again) and writes multi-document transactions. Once it stops and
 //! `follow --until-caught-up` has drained the stream, every table equals a fresh migration of the
 //! source's final state, row by row, the dead letters name the same documents, and every
-//! document the workload left invalid is one of them. (With the follow killed many times on the
-//! example, changes are lost: see issue 24's note; the fixture's kill test is tests/tests/follow.rs.)
+//! document the workload left invalid is one of them. The same with the follow killed (`kill -9`)
+//! many times: tests/tests/follow_example_kill.rs.
 
 use migrator_e2e::example_changes::ExampleChanges;
 use migrator_e2e::example_follow::{binary, check_workload, copied, seed};
