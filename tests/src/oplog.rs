@@ -305,3 +305,22 @@ impl History {
         self.entries.len()
     }
 }
+
+/// Asserts that a replayed target equals a fresh migration of the final state (`expected`): every
+/// table row by row, and the same documents rejected. `what` names the case in the message.
+pub fn assert_replayed_as_fresh(
+    replayed: &crate::pg::TestDb,
+    expected: &crate::pg::TestDb,
+    what: &str,
+) {
+    assert_eq!(
+        replayed.table_hashes(),
+        expected.table_hashes(),
+        "{what}: the replayed target differs from a fresh migration of the final state"
+    );
+    assert_eq!(
+        crate::follow::rejected(replayed),
+        crate::follow::rejected(expected),
+        "{what}: the dead letters differ"
+    );
+}

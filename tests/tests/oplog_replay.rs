@@ -11,17 +11,11 @@ use std::time::{Duration, Instant};
 use bson::{doc, Bson, Document};
 use migrator_e2e::cli::{Cli, SchemaChoice};
 use migrator_e2e::fixture;
-use migrator_e2e::oplog::History;
+use migrator_e2e::follow::rejected;
+use migrator_e2e::oplog::{assert_replayed_as_fresh, History};
 use migrator_e2e::pg::TestDb;
 
 const BIN: &str = env!("CARGO_BIN_EXE_e2e-migrate");
-
-fn rejected(db: &TestDb) -> BTreeSet<(String, String)> {
-    db.dead_letters()
-        .into_iter()
-        .map(|[collection, id, ..]| (collection, id))
-        .collect()
-}
 
 fn migrate(db: &TestDb, dir: &Path, extra: &[&str]) -> migrator_e2e::cli::Finished {
     let cli = Cli::new(BIN, SchemaChoice::Fixture, db.url());
@@ -37,19 +31,6 @@ fn oracle(history: &History, dir: &Path) -> TestDb {
     let source = history.write_final(&dir.join("final"));
     migrate(&db, &source, &[]).expect_code(0);
     db
-}
-
-fn assert_same(replayed: &TestDb, expected: &TestDb) {
-    assert_eq!(
-        replayed.table_hashes(),
-        expected.table_hashes(),
-        "the replayed target differs from a fresh migration of the final state"
-    );
-    assert_eq!(
-        rejected(replayed),
-        rejected(expected),
-        "the dead letters differ"
-    );
 }
 
 /// The fixture's database with writes of every kind logged while the dump reads it.
@@ -249,7 +230,7 @@ fn a_dump_made_while_writing_is_replayed_to_the_state_at_its_end() {
         "no replay line:\n{}",
         done.stdout
     );
-    assert_same(&db, &expected);
+    assert_replayed_as_fresh(&db, &expected, "the replay");
     let orders: BTreeSet<String> = rejected(&db)
         .into_iter()
         .filter(|(c, _)| c == "orders")
@@ -265,7 +246,7 @@ fn a_dump_made_while_writing_is_replayed_to_the_state_at_its_end() {
         "{}",
         again.stdout
     );
-    assert_same(&db, &expected);
+    assert_replayed_as_fresh(&db, &expected, "the second run");
 
     // Without the replay the load is the fuzzy snapshot: it differs (the test can fail).
     let fuzzy = TestDb::create("oplog_fuzzy");
@@ -470,7 +451,7 @@ fn a_replay_killed_again_and_again_resumes_where_it_committed() {
         done.stdout
     );
     assert!(position().ends_with("done"));
-    assert_same(&db, &expected);
+    assert_replayed_as_fresh(&db, &expected, "after the kills");
 }
 
 #[test]
@@ -555,7 +536,7 @@ fn referrers_come_back_when_a_later_entry_writes_their_target_again() {
     let db = TestDb::create("oplog_restore");
     // One entry per window: the rejections commit before the customer comes back.
     migrate(&db, &dump, &["--follow-batch", "1"]).expect_code(0);
-    assert_same(&db, &expected);
+    assert_replayed_as_fresh(&db, &expected, "the restored referrers");
     assert!(rejected(&db).is_empty(), "{:?}", rejected(&db));
     assert_eq!(
         db.count("SELECT 1 FROM public.shipments WHERE id IN (2, 14, 20)"),
