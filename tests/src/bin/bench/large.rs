@@ -96,6 +96,8 @@ struct Run {
     mongo: f64,
     /// How the live source read the largest collection, as the run's report says.
     split: Option<String>,
+    /// The run's load stage (reading and loading), seconds, as its report says.
+    load: f64,
 }
 
 impl Run {
@@ -153,7 +155,13 @@ pub async fn main(argv: &[String]) -> anyhow::Result<()> {
             );
             runs.push(run);
         }
-        let measured = phases::measure(&uri, &collections, &meter, pid).await?;
+        // The sorted read is also taken at the pace the round's live run read (its documents
+        // over its load stage): what a reader feeding PostgreSQL costs the server.
+        let rate = runs
+            .iter()
+            .find(|r: &&Run| r.way == Way::Live && r.round == round && r.load > 0.0)
+            .map(|r| data.manifest.documents as f64 / r.load);
+        let measured = phases::measure(&uri, &collections, &meter, pid, rate).await?;
         for (label, cpu) in measured.rows() {
             eprintln!(
                 "round {round}/{}: {label}: {cpu:.3} s of the server's CPU",
@@ -325,6 +333,7 @@ async fn run_once(
     let split = report["collections"][&workload.largest]["split"]
         .as_str()
         .map(str::to_string);
+    let load = report["stage_seconds"]["load"].as_f64().unwrap_or(0.0);
     let fingerprint = pg::fingerprint(&url, "public").await?;
     for (table, expected) in &data.manifest.tables {
         let got = fingerprint.tables.get(table).map_or(0, |t| t.0);
@@ -341,6 +350,7 @@ async fn run_once(
         postgres: cost.server_cpu_seconds,
         mongo: if way == Way::Dump { 0.0 } else { mongo },
         split,
+        load,
     })
 }
 
@@ -430,6 +440,13 @@ fn render(
         live_mongo / sorted.max(1e-9),
         verdict(live_mongo <= 1.5 * sorted)
     ));
+    if phases.paced_read > 0.0 {
+        out.push_str(&format!(
+            "  (the same read paced as the live run read, the floor for a reader feeding PostgreSQL: {:.2} s; the live run {:.2}x of it)\n",
+            phases.paced_read,
+            live_mongo / phases.paced_read
+        ));
+    }
     out.push_str(&format!(
         "- total CPU of a live run at most 1.4x the dump run's: {live_total:.2} s against {dump_total:.2} s, {:.2}x: {}\n",
         live_total / dump_total.max(1e-9),
