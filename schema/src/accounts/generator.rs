@@ -42,16 +42,101 @@ fn id(seconds: u32, tag: u8, index: u64) -> ObjectId {
     ObjectId::from_bytes(bytes)
 }
 
+/// When the users signed up, which sets their `_id`s' timestamps: a planner that cuts the
+/// `_id`s evenly by time finds its ranges even, empty or skewed depending on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Timeline {
+    /// Evenly over three years.
+    #[default]
+    Even,
+    /// All within [`BURST_SECONDS`] seconds (an import): cut by time, the users of each second
+    /// fall in one range and the ranges between the seconds hold nobody.
+    Burst,
+    /// In [`GAP_BURSTS`] bursts of an hour each, a year apart: the spans between hold nobody.
+    Gaps,
+    /// A tenth evenly over three years, the other nine tenths in the last [`TAIL_DAYS`] days:
+    /// cut by time, the last range holds most and the others a few hundredths each.
+    Tail,
+}
+
+/// How long a [`Timeline::Burst`] lasts.
+pub const BURST_SECONDS: u64 = 5;
+/// Bursts of [`Timeline::Gaps`].
+pub const GAP_BURSTS: u64 = 4;
+/// The days of [`Timeline::Tail`] that most users signed up in.
+pub const TAIL_DAYS: u64 = 30;
+
+impl Timeline {
+    /// Its name in the benchmark's options and file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Timeline::Even => "even",
+            Timeline::Burst => "burst",
+            Timeline::Gaps => "gaps",
+            Timeline::Tail => "tail",
+        }
+    }
+
+    /// The timeline of this name.
+    pub fn named(name: &str) -> Option<Timeline> {
+        [
+            Timeline::Even,
+            Timeline::Burst,
+            Timeline::Gaps,
+            Timeline::Tail,
+        ]
+        .into_iter()
+        .find(|t| t.name() == name)
+    }
+
+    /// Seconds after the first sign-up that user `i` of `n` signed up at: never decreasing
+    /// with `i`, so the users are generated in `_id` order.
+    fn offset(self, i: u64, n: u64) -> u64 {
+        let n = n.max(1);
+        match self {
+            Timeline::Even => SPAN_SECONDS * i / n,
+            Timeline::Burst => BURST_SECONDS * i / n,
+            Timeline::Gaps => {
+                let burst = (i * GAP_BURSTS / n).min(GAP_BURSTS - 1);
+                let first = (burst * n).div_ceil(GAP_BURSTS);
+                let size = ((burst + 1) * n).div_ceil(GAP_BURSTS) - first;
+                let year = SPAN_SECONDS / (GAP_BURSTS - 1);
+                burst * year + 3600 * (i - first) / size.max(1)
+            }
+            Timeline::Tail => {
+                let early = n / 10;
+                let tail = TAIL_DAYS * 86_400;
+                if i < early {
+                    (SPAN_SECONDS - tail) * i / early
+                } else {
+                    SPAN_SECONDS - tail + tail * (i - early) / (n - early).max(1)
+                }
+            }
+        }
+    }
+}
+
 /// The user directory for `users` users.
 #[derive(Debug, Clone)]
 pub struct Accounts {
     pub seed: u64,
     pub users: u64,
+    pub timeline: Timeline,
 }
 
 impl Accounts {
+    /// Users signed up evenly over three years.
     pub fn new(seed: u64, users: u64) -> Accounts {
-        Accounts { seed, users }
+        Accounts {
+            seed,
+            users,
+            timeline: Timeline::Even,
+        }
+    }
+
+    /// The same users signed up along `timeline` (the rest of each document unchanged).
+    pub fn with_timeline(self, timeline: Timeline) -> Accounts {
+        Accounts { timeline, ..self }
     }
 
     fn role_id(&self, i: u64) -> ObjectId {
@@ -62,9 +147,9 @@ impl Accounts {
         id(START_SECONDS + 60, 2, i)
     }
 
-    /// Sign-up second of user `i`: evenly spread over three years, in `_id` order.
+    /// Sign-up second of user `i`, along the timeline, in `_id` order.
     fn signed_up(&self, i: u64) -> u32 {
-        let offset = SPAN_SECONDS * i / self.users.max(1);
+        let offset = self.timeline.offset(i, self.users);
         START_SECONDS + 3600 + u32::try_from(offset).unwrap_or(u32::MAX)
     }
 

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use schema::accounts::generator::Accounts;
+use schema::accounts::generator::{Accounts, Timeline};
 use schema::generator::dump::MANIFEST_FILE;
 use schema::generator::manifest::Manifest;
 use serde::Serialize;
@@ -114,7 +114,7 @@ pub async fn main(argv: &[String]) -> anyhow::Result<()> {
     std::fs::create_dir_all(&logs)?;
     let data = match args.example {
         Some(scale) => setup::generate(&out, args.seed, scale)?,
-        None => generate(&out, args.seed, args.users)?,
+        None => generate(&out, args.seed, args.users, Timeline::Even)?,
     };
     let workload = Workload::of(&args, &data);
     let private = match &args.pg_url {
@@ -254,14 +254,25 @@ impl Workload {
     }
 }
 
-/// The dump of `users` users (written once per seed and size).
-pub(crate) fn generate(out: &Path, seed: u64, users: u64) -> anyhow::Result<Data> {
-    let dir = out.join(format!("data/accounts-seed-{seed}-users-{users}"));
+/// The dump of `users` users signed up along `timeline` (written once per seed, size and
+/// timeline).
+pub(crate) fn generate(
+    out: &Path,
+    seed: u64,
+    users: u64,
+    timeline: Timeline,
+) -> anyhow::Result<Data> {
+    let name = match timeline {
+        Timeline::Even => format!("accounts-seed-{seed}-users-{users}"),
+        other => format!("accounts-seed-{seed}-users-{users}-{}", other.name()),
+    };
+    let dir = out.join("data").join(name);
     if let Ok(manifest) = Manifest::read(&dir.join(MANIFEST_FILE)) {
         return Ok(Data { dir, manifest });
     }
     let started = Instant::now();
     let manifest = Accounts::new(seed, users)
+        .with_timeline(timeline)
         .write_dump(&dir)
         .with_context(|| format!("writing {}", dir.display()))?;
     eprintln!(
