@@ -247,6 +247,27 @@ impl RangeClaim {
         state.wake = Some(wake);
     }
 
+    /// Tells `wake` instead when the reader asks for a merge (the load takes over a reader
+    /// started before it, see [`RangeClaim::reserve`]), and at once if it asks already.
+    pub fn rewake(&self, wake: Arc<tokio::sync::Notify>) {
+        let mut state = self.lock();
+        state.wake = Some(wake);
+        if !state.merging.is_empty() {
+            state.ask();
+        }
+    }
+
+    /// The indexes of the ranges reserved and not merged yet (those being merged first).
+    pub fn reserved(&self) -> Vec<u32> {
+        let state = self.lock();
+        state
+            .merging
+            .iter()
+            .chain(state.ahead.iter())
+            .map(|r| r.index)
+            .collect()
+    }
+
     /// Where the reader's query ends: the end of the last range reserved, else the range's
     /// (`None`: open).
     pub fn reach(&self) -> Option<Bson> {
@@ -482,6 +503,41 @@ mod tests {
             (Some(Bson::Int32(40)), 3, 0)
         );
         assert!(seen.finished);
+    }
+
+    #[test]
+    fn a_reader_started_before_the_load_is_taken_over_with_its_merge_asked() {
+        let claim = Arc::new(RangeClaim::new(None, Some(Bson::Int32(10)), None));
+        let before = Arc::new(tokio::sync::Notify::new());
+        claim.reserve(
+            vec![reserved(1, Some(20)), reserved(2, Some(30))],
+            Arc::clone(&before),
+        );
+        assert_eq!(claim.reserved(), [1, 2]);
+        let reader = {
+            let claim = Arc::clone(&claim);
+            std::thread::spawn(move || claim.claim(&Bson::Int32(15)))
+        };
+        while claim.merge_asked().is_none() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Asked before the load listened: the new listener is told at once.
+        assert_eq!(claim.reserved(), [1, 2], "range 1 being merged");
+        let load = Arc::new(tokio::sync::Notify::new());
+        claim.rewake(Arc::clone(&load));
+        let told = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a runtime")
+            .block_on(async {
+                tokio::time::timeout(Duration::from_secs(5), load.notified())
+                    .await
+                    .is_ok()
+            });
+        assert!(told, "the load is told of the merge asked");
+        claim.confirm_merge();
+        assert!(reader.join().expect("the reader"));
+        assert_eq!(claim.reserved(), [2]);
     }
 
     #[test]

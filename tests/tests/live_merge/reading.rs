@@ -2,8 +2,9 @@
 //! `_id`s barely use (1,400 users in the first range, 1,580 in the last, the ten between them
 //! empty or holding 4 users), read by 2 jobs. A reader goes on into the untouched ranges after
 //! its own through one query, each merged in the state before it reads into it: fewer queries
-//! than ranges, every user once; a run killed (`SIGKILL`) right after a merge is recorded, or a
-//! few batches after, resumes exactly.
+//! than ranges, every user once; the first readers, started while the ranges are planned, do
+//! too; a run killed (`SIGKILL`) right after a merge is recorded, or a few batches after,
+//! resumes exactly.
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
@@ -49,8 +50,22 @@ fn placed(i: u64) -> (u32, u32) {
     (RANGES - 1, BASE + (RANGES - 1) * STEP + 1 + i as u32)
 }
 
-/// The user directory with its users placed by [`placed`] (the rest of each `_id` kept).
-fn clustered(test: &str) -> MongoDb {
+/// The range user `i` is put in, and its `_id`'s timestamp, with the first range tiny: 4 users
+/// in it and in each odd range up to the tenth, the rest in the last range.
+fn placed_late(i: u64) -> (u32, u32) {
+    if i < TINY {
+        return (0, BASE - 10_000 + i as u32);
+    }
+    if i < 6 * TINY {
+        let range = 1 + 2 * ((i - TINY) / TINY) as u32;
+        return (range, BASE + range * STEP + 1 + (i % TINY) as u32);
+    }
+    (RANGES - 1, BASE + (RANGES - 1) * STEP + 1 + i as u32)
+}
+
+/// The user directory with its users placed by `place` ([`placed`], [`placed_late`]; the rest
+/// of each `_id` kept).
+fn clustered(test: &str, place: fn(u64) -> (u32, u32)) -> MongoDb {
     let accounts = Accounts::new(13, USERS);
     let mongo = MongoDb::create(test);
     let roles: Vec<RawDocumentBuf> = (0..50).map(|i| raw(&accounts.role(i))).collect();
@@ -59,7 +74,7 @@ fn clustered(test: &str) -> MongoDb {
         .map(|i| {
             let (mut user, _) = accounts.user(i);
             let mut bytes = user.get_object_id("_id").expect("an ObjectId").bytes();
-            bytes[..4].copy_from_slice(&placed(i).1.to_be_bytes());
+            bytes[..4].copy_from_slice(&place(i).1.to_be_bytes());
             user.insert("_id", ObjectId::from_bytes(bytes));
             raw(&user)
         })
@@ -269,7 +284,7 @@ fn assert_every_user_once(db: &TestDb, report: &RunReport) {
 
 #[test]
 fn ranges_that_turn_out_empty_or_tiny_are_merged_as_reading_goes() {
-    let mongo = clustered("merge_reading");
+    let mongo = clustered("merge_reading", placed);
     let schema = schema::accounts::schema().expect("the accounts schema");
     let db = TestDb::create("merge_reading");
     let source = Arc::new(Forced::new(mongo.uri(), mongo.name()));
@@ -291,8 +306,8 @@ fn ranges_that_turn_out_empty_or_tiny_are_merged_as_reading_goes() {
     );
     let readings = source.readings.load(Ordering::SeqCst);
     eprintln!("{recorded:?}: {merged} merged, {cuts} cut off, {readings} queries");
-    // The first two ranges are read before the queue exists; the ten after them wait, and
-    // the readers that start on them take their share of them.
+    // The first two readers start while the ranges are planned, each with its share of the
+    // ranges after it; those that start later take their share of what is left.
     assert!(merged >= 4, "{merged} ranges merged: {recorded:?}");
     assert_eq!(
         recorded.len() as u64,
@@ -308,8 +323,10 @@ fn ranges_that_turn_out_empty_or_tiny_are_merged_as_reading_goes() {
         readings < u64::from(RANGES),
         "{readings} queries for {RANGES} ranges"
     );
-    // The first and last ranges hold their users; nothing is left in a range merged away.
-    assert_eq!(recorded[0], (0, FIRST as i64, true), "{recorded:?}");
+    // The first range holds its users and those of the ranges read on into (its reserved
+    // ranges not reached when a job fell free went back to the queue).
+    assert_eq!(recorded[0].0, 0, "{recorded:?}");
+    assert!(recorded[0].1 >= FIRST as i64, "{recorded:?}");
     let reason = source.split_reason("users").unwrap_or_default();
     assert!(
         reason.contains(&format!(
@@ -325,6 +342,40 @@ fn ranges_that_turn_out_empty_or_tiny_are_merged_as_reading_goes() {
             .and_then(|c| c.split.clone()),
         Some(reason),
         "the summary and `--json` say it"
+    );
+}
+
+#[test]
+fn the_first_ranges_started_while_planned_read_on_into_the_ranges_after_them() {
+    let mongo = clustered("merge_first", placed_late);
+    let schema = schema::accounts::schema().expect("the accounts schema");
+    let db = TestDb::create("merge_first");
+    let source = Arc::new(Forced::new(mongo.uri(), mongo.name()));
+    let merges = Arc::new(Merges::new(None));
+    let report = db
+        .run_observed(
+            &schema,
+            Arc::clone(&source) as Arc<dyn Source>,
+            config(db.url()),
+            merges.clone(),
+            Arc::default(),
+        )
+        .expect("the run completes");
+    assert_every_user_once(&db, &report);
+    let recorded = ranges(&db);
+    let readings = source.readings.load(Ordering::SeqCst);
+    let merged = merges.merged.load(Ordering::SeqCst);
+    eprintln!("{recorded:?}: {merged} merged, {readings} queries");
+    // The first reader (range 0, started while `users` was planned) reserved its share of the
+    // 11 ranges after it, 5 of them, and read on into them: its 4 users and the 4 of ranges
+    // 1, 3 and 5. The second started after those, at range 6, and read on into 7 and 8.
+    assert_eq!(recorded[0], (0, 16, true), "{recorded:?}");
+    assert_eq!(recorded[1], (6, 4, true), "{recorded:?}");
+    assert!(merged >= 7, "{merged} ranges merged: {recorded:?}");
+    assert_eq!(
+        readings,
+        recorded.len() as u64,
+        "one query per range recorded"
     );
 }
 
@@ -363,7 +414,7 @@ fn a_run_killed_around_a_merge_resumes_exactly() {
     // Killed right as a merge is recorded, and 3 batches of `users` later.
     for after in [0, 3] {
         let test = format!("merge_killed_{after}");
-        let mongo = clustered(&test);
+        let mongo = clustered(&test, placed);
         let schema = schema::accounts::schema().expect("the accounts schema");
         let db = TestDb::create(&test);
         let exe = std::env::current_exe().expect("this test binary");

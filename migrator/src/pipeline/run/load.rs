@@ -15,7 +15,7 @@ use super::merge::Merger;
 use super::partition::{claim_for, run_partition, start_reading};
 use super::queue::Queue;
 use super::resplit::Cutter;
-use super::workload::{plan, planning_failed, Workload};
+use super::workload::{discard, discard_prefetch, plan, planning_failed, Workload};
 use super::{Invocation, Shared};
 use crate::progress::Event;
 use crate::report::Outcome;
@@ -191,6 +191,10 @@ async fn load(
                 }
                 continue;
             }
+            // Planned before: readers started on a new plan of it are not used.
+            if let Some(ahead) = prefetched.take_if(|ahead| ahead.model == m) {
+                discard_prefetch(ahead);
+            }
             cutter.allow(model.collection(), false, mine.len());
             queue.resume(shared, &model, &mine, estimate(m));
         }
@@ -315,7 +319,7 @@ async fn load(
             }
             Some(planned) = planner.join_next(), if !planner.is_empty() => {
                 let recorded = match planned {
-                    Ok((model, Ok(planned), readings)) => state
+                    Ok((model, Ok(planned), readings)) => match state
                         .plan_partitions(
                             control,
                             model.collection(),
@@ -323,8 +327,17 @@ async fn load(
                             planned.stamp.as_ref(),
                         )
                         .await
-                        .map(|()| (model, planned.partitions, readings)),
-                    Ok((_, Err(e), _)) => Err(e),
+                    {
+                        Ok(()) => Ok((model, planned.partitions, readings)),
+                        Err(e) => {
+                            discard(readings);
+                            Err(e)
+                        }
+                    },
+                    Ok((_, Err(e), readings)) => {
+                        discard(readings);
+                        Err(e)
+                    }
                     Err(e) => Err(planning_failed(e)),
                 };
                 match recorded {
@@ -336,6 +349,7 @@ async fn load(
                         let estimated = m.and_then(estimate);
                         cutter.allow(model.collection(), true, partitions.len());
                         queue.planned(shared, &model, partitions, readings, estimated);
+                        merger.adopt(&mut queue, model.collection());
                     }
                     Err(e) => {
                         shared.stop.store(true, Ordering::SeqCst);
@@ -356,6 +370,9 @@ async fn load(
         }
     }
     merger.close();
+    if let Some(ahead) = prefetched {
+        discard_prefetch(ahead);
+    }
     spare.append(&mut writers);
     if let Some(e) = first_error {
         return Err(e);

@@ -11,6 +11,11 @@
 //! stopped at any point resumes from what the state says: the ranges apart, or merged with the
 //! widened range's checkpoint. A reserved range not reached yet goes back to the queue when a
 //! job is free with nothing else to do, and when a merge cannot be recorded.
+//!
+//! The first `--jobs` readers of the collection read first start while it is planned, before
+//! the load has a queue: each reserves its share of the ranges after it the same way (the next
+//! one starts after those), and the load takes them over with their queue's tasks
+//! ([`Merger::adopt`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -47,6 +52,52 @@ pub(super) struct Merger {
 /// saves (tests/bench/README.md) and for nothing else.
 pub const OFF_FOR_MEASUREMENT: &str = "MIGRATOR_MEASURE_WITHOUT_MERGES";
 
+/// Whether merging as reading goes is turned off (see [`OFF_FOR_MEASUREMENT`]).
+pub(super) fn off() -> bool {
+    std::env::var_os(OFF_FOR_MEASUREMENT).is_some()
+}
+
+/// The ranges a reader starting `partition` reserves among `waiting` (its collection's ranges
+/// nobody has started, itself not among them): those after it, each starting where the one
+/// before it ends, at most its share of `waiting` among `jobs` readers, itself included (so
+/// that every job still finds some).
+pub(super) fn pick<'a>(
+    partition: &Partition,
+    waiting: &[&'a Partition],
+    jobs: usize,
+) -> Vec<&'a Partition> {
+    let share = (waiting.len() + 1).div_ceil(jobs.max(1)).saturating_sub(1);
+    let mut end = partition.max.as_ref();
+    let mut taken: Vec<&Partition> = Vec::new();
+    while taken.len() < share {
+        let Some(at) = end else { break };
+        let Some(next) = waiting.iter().find(|p| p.min.as_ref() == Some(at)) else {
+            break;
+        };
+        end = next.max.as_ref();
+        taken.push(next);
+    }
+    taken
+}
+
+/// The ranges `picked` as a reader's claim is told them; `None` when a bound is not Extended
+/// JSON.
+pub(super) fn reservations(picked: &[&Partition]) -> Option<Vec<Reserved>> {
+    picked
+        .iter()
+        .map(|p| {
+            let end = match &p.max {
+                Some(max) => Some(Bson::try_from(max.clone()).ok()?),
+                None => None,
+            };
+            Some(Reserved {
+                index: p.index,
+                end,
+            })
+        })
+        .collect()
+}
+
 /// Whether nobody has started `task` (nor read any of it).
 fn untouched(task: &Task) -> bool {
     task.reading.is_none() && task.from == Position::Start && task.partition.bytes.is_none()
@@ -54,9 +105,8 @@ fn untouched(task: &Task) -> bool {
 
 impl Merger {
     /// Reserves for the reader of `partition` of `collection` (about to start reading with
-    /// `claim`) the ranges after it that wait untouched in `queue`, each starting where the one
-    /// before it ends: at most its share of the collection's untouched ranges among `jobs`
-    /// readers, itself included. Before the reader starts.
+    /// `claim`) the ranges after it that wait untouched in `queue` (see [`pick`]). Before the
+    /// reader starts.
     pub(super) fn reserve(
         &mut self,
         queue: &mut Queue,
@@ -65,7 +115,7 @@ impl Merger {
         claim: &Arc<RangeClaim>,
         jobs: usize,
     ) {
-        if std::env::var_os(OFF_FOR_MEASUREMENT).is_some() {
+        if off() {
             return;
         }
         let mine = |t: &Task| {
@@ -73,52 +123,77 @@ impl Merger {
                 && t.partition.index != partition.index
                 && untouched(t)
         };
-        let waiting = queue.tasks.iter().filter(|t| mine(t)).count();
-        let share = (waiting + 1).div_ceil(jobs.max(1)).saturating_sub(1);
-        let mut end = partition.max.clone();
-        let mut taken: Vec<Task> = Vec::new();
-        while taken.len() < share {
-            let Some(at) = end.as_ref() else { break };
-            let next = queue
-                .tasks
-                .iter()
-                .position(|t| mine(t) && t.partition.min.as_ref() == Some(at));
-            let Some(task) = next.and_then(|i| queue.tasks.remove(i)) else {
-                break;
-            };
-            end = task.partition.max.clone();
-            taken.push(task);
-        }
-        if taken.is_empty() {
-            return;
-        }
-        let ends: Option<Vec<Reserved>> = taken
+        let waiting: Vec<&Partition> = queue
+            .tasks
             .iter()
-            .map(|t| {
-                let end = match &t.partition.max {
-                    Some(max) => Some(Bson::try_from(max.clone()).ok()?),
-                    None => None,
-                };
-                Some(Reserved {
-                    index: t.partition.index,
-                    end,
-                })
-            })
+            .filter(|t| mine(t))
+            .map(|t| &t.partition)
             .collect();
+        let picked = pick(partition, &waiting, jobs);
         // A bound that is not Extended JSON is no range to read on into.
-        let Some(ends) = ends else {
-            queue.give_back(taken);
+        let Some(ends) = reservations(&picked).filter(|e| !e.is_empty()) else {
             return;
         };
+        let mut taken = BTreeMap::new();
+        for end in &ends {
+            let at = queue
+                .tasks
+                .iter()
+                .position(|t| mine(t) && t.partition.index == end.index);
+            if let Some(task) = at.and_then(|i| queue.tasks.remove(i)) {
+                taken.insert(end.index, task);
+            }
+        }
         claim.reserve(ends, Arc::clone(&self.wake));
         self.readers.insert(
             (collection.to_string(), partition.index),
             Reader {
                 partition: partition.clone(),
                 claim: Arc::clone(claim),
-                reserved: taken.into_iter().map(|t| (t.partition.index, t)).collect(),
+                reserved: taken,
             },
         );
+    }
+
+    /// Takes over the readers of `collection` started before the load had a queue (the first
+    /// ranges of the collection read first, started while it was planned: see
+    /// [`super::workload::Workload::prefetch_first`]) that reserved the ranges after their own:
+    /// those ranges' tasks leave the queue, and the merges the readers ask (perhaps already)
+    /// are recorded here. Right after the collection's tasks are queued.
+    pub(super) fn adopt(&mut self, queue: &mut Queue, collection: &str) {
+        let started: Vec<(Partition, Arc<RangeClaim>)> = queue
+            .tasks
+            .iter()
+            .filter(|t| t.model.collection() == collection)
+            .filter_map(|t| {
+                let claim = t.reading.as_ref()?.claim.as_ref()?;
+                Some((t.partition.clone(), Arc::clone(claim)))
+            })
+            .collect();
+        for (partition, claim) in started {
+            let indexes = claim.reserved();
+            if indexes.is_empty() {
+                continue;
+            }
+            let mut reserved = BTreeMap::new();
+            for index in indexes {
+                let at = queue.tasks.iter().position(|t| {
+                    t.model.collection() == collection && t.partition.index == index && untouched(t)
+                });
+                if let Some(task) = at.and_then(|i| queue.tasks.remove(i)) {
+                    reserved.insert(index, task);
+                }
+            }
+            claim.rewake(Arc::clone(&self.wake));
+            self.readers.insert(
+                (collection.to_string(), partition.index),
+                Reader {
+                    partition,
+                    claim,
+                    reserved,
+                },
+            );
+        }
     }
 
     /// Whether a reader has ranges reserved.
@@ -239,5 +314,57 @@ fn listed(indexes: &[u32]) -> String {
     match all.len() {
         1 => format!("partition {}", all[0]),
         _ => format!("partitions {}", all.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ranges(n: u32) -> Vec<Partition> {
+        let bound = |k: u32| Some(serde_json::json!({"$numberInt": (k * 10).to_string()}));
+        (0..n)
+            .map(|k| Partition {
+                index: k,
+                min: (k > 0).then(|| bound(k)).flatten(),
+                max: (k + 1 < n).then(|| bound(k + 1)).flatten(),
+                bytes: None,
+            })
+            .collect()
+    }
+
+    fn indexes(picked: &[&Partition]) -> Vec<u32> {
+        picked.iter().map(|p| p.index).collect()
+    }
+
+    #[test]
+    fn a_reader_reserves_its_share_of_the_ranges_right_after_its_own() {
+        let all = ranges(12);
+        let after = |k: usize| all[k + 1..].iter().collect::<Vec<_>>();
+        // The first of 12 among 2 jobs: half the 12 is its own and the 5 after it.
+        assert_eq!(indexes(&pick(&all[0], &after(0), 2)), [1, 2, 3, 4, 5]);
+        // The next reader's share of the 6 left, its own included.
+        assert_eq!(indexes(&pick(&all[6], &after(6), 2)), [7, 8]);
+        assert_eq!(indexes(&pick(&all[0], &after(0), 4)), [1, 2]);
+        assert!(pick(&all[11], &after(11), 2).is_empty(), "nothing after");
+        assert!(pick(&all[0], &after(0), 12).is_empty(), "a job for each");
+        // Only ranges that follow on: a gap ends the reservation.
+        let gap: Vec<&Partition> = [&all[1], &all[2], &all[4], &all[5]].into();
+        assert_eq!(indexes(&pick(&all[0], &gap, 1)), [1, 2]);
+        // Their ends as the claim reads them: the last range is open.
+        let last = [&all[10], &all[11]];
+        assert_eq!(
+            reservations(&last),
+            Some(vec![
+                Reserved {
+                    index: 10,
+                    end: Some(Bson::Int32(110))
+                },
+                Reserved {
+                    index: 11,
+                    end: None
+                }
+            ])
+        );
     }
 }

@@ -7,13 +7,14 @@ use std::sync::Arc;
 use super::super::changes::{self, Planned};
 use super::super::config::{counted, RunConfig};
 use super::super::reader::Reading;
+use super::merge;
 use super::partition::{claim_for, start_reading};
 use super::Shared;
 use crate::plan::LoadPlan;
 use crate::progress::Event;
 use crate::run_error::RunError;
 use crate::schema::{ModelHandle, Schema};
-use crate::source::{CollectionInfo, Position};
+use crate::source::{CollectionInfo, Partition, Position};
 
 /// How much work each collection is, and the order the load takes the models in.
 pub(super) struct Workload {
@@ -39,6 +40,53 @@ pub(super) struct Prefetch {
 
 /// Readers started ahead of their tasks, by partition index.
 pub(super) type Readings = Vec<(u32, Reading)>;
+
+/// Starts reading the first `jobs` of `all` (a collection's partitions just planned, in `_id`
+/// order), each reserving the ranges after it that are its share (see [`super::merge::pick`]).
+fn start_first(shared: &Arc<Shared>, model: &ModelHandle, all: &[Partition]) -> Readings {
+    let jobs = shared.config.jobs.max(1);
+    let mut readings = Vec::new();
+    let mut at = 0;
+    while readings.len() < jobs && at < all.len() {
+        let partition = &all[at];
+        let claim = claim_for(shared, partition, &Position::Start);
+        let mut reserved = 0;
+        if let (Some(claim), false) = (&claim, merge::off()) {
+            let after: Vec<&Partition> = all[at + 1..].iter().collect();
+            let picked = merge::pick(partition, &after, jobs);
+            if let Some(ends) = merge::reservations(&picked).filter(|e| !e.is_empty()) {
+                reserved = ends.len();
+                // The load listens once it takes the reader over.
+                claim.reserve(ends, Arc::new(tokio::sync::Notify::new()));
+            }
+        }
+        let Ok(reading) = start_reading(shared, model, partition, Position::Start, claim) else {
+            break;
+        };
+        readings.push((partition.index, reading));
+        at += 1 + reserved;
+    }
+    readings
+}
+
+/// Readers started ahead and not used: none of them waits any more for a merge nobody will
+/// record (each stops at its range's end), and each ends once dropped.
+pub(super) fn discard(readings: Readings) {
+    for (_, reading) in &readings {
+        if let Some(claim) = &reading.claim {
+            claim.close();
+        }
+    }
+}
+
+/// The readers a prefetch started, discarded once it has planned (see [`discard`]).
+pub(super) fn discard_prefetch(prefetch: Prefetch) {
+    tokio::spawn(async move {
+        if let Ok((_, readings)) = prefetch.planned.await {
+            discard(readings);
+        }
+    });
+}
 
 /// A planning task that did not finish.
 pub(super) fn planning_failed(e: tokio::task::JoinError) -> RunError {
@@ -101,9 +149,11 @@ impl Workload {
     }
 
     /// Starts asking for the partitions of the collection the load takes first, and reading
-    /// the first `jobs` of them: the source is only read, so this needs no state, and the
-    /// first batches are ready by the time the state and the tables are. (A resume that planned
-    /// the collection before drops these readers unused.)
+    /// the first `jobs` of them, each with its share of the ranges after it reserved (see
+    /// [`super::merge`]; the next reader starts after those): the source is only read, so this
+    /// needs no state, and the first batches are ready by the time the state and the tables
+    /// are. The load takes the readers over ([`super::merge::Merger::adopt`]); a resume that
+    /// planned the collection before drops them unused ([`discard`]).
     pub(super) fn prefetch_first(&mut self, schema: &Schema, shared: &Arc<Shared>) {
         let Some(m) = self.to_read(schema).next() else {
             return;
@@ -114,19 +164,11 @@ impl Workload {
         let shared = Arc::clone(shared);
         let planned = tokio::task::spawn_blocking(move || {
             let planned = planning();
-            let first = planned
+            let all = planned
                 .as_ref()
                 .map(|p| p.partitions.as_slice())
                 .unwrap_or_default();
-            let readings = first
-                .iter()
-                .take(shared.config.jobs.max(1))
-                .map_while(|p| {
-                    let claim = claim_for(&shared, p, &Position::Start);
-                    let reading = start_reading(&shared, &model, p, Position::Start, claim).ok()?;
-                    Some((p.index, reading))
-                })
-                .collect();
+            let readings = start_first(&shared, &model, all);
             (planned, readings)
         });
         self.prefetched = Some(Prefetch { model: m, planned });
