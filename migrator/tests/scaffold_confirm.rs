@@ -1,8 +1,9 @@
 //! `scaffold` on a source large enough that the key sets are sampled (over 65,536 distinct
 //! values): the references and the unique key decided on the hash sample are confirmed by a
 //! second read, and the generated code states the exact counts (all resolve; 4 dangle in 4
-//! documents; 2 repeated keys), the same whether the values fit in memory at once or are read in
-//! parts.
+//! documents; 8 dangling array elements in 4 documents; 2 repeated keys), the same whether the
+//! values fit in memory at once or are read in parts (a document counted once however many of
+//! its values dangle, in whichever part).
 
 use migrator::bson::{doc, oid::ObjectId, Document};
 use migrator::scaffold::{self, confirm, references, write};
@@ -34,8 +35,8 @@ fn write_bson(dir: &std::path::Path, name: &str, docs: impl Iterator<Item = Docu
 }
 
 /// A dump: 70,000 users (the last two repeat the emails of users 5 and 6; `email` has a unique
-/// index) and 3,000 orders whose `buyer_id` and `buyer_email` all resolve and whose `seller_id`
-/// dangles in 4 orders.
+/// index) and 3,000 orders whose `buyer_id` and `buyer_email` all resolve, whose `seller_id`
+/// dangles in 4 orders and whose `watcher_ids` hold 2 dangling values in each of those 4.
 fn dump() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     let users = (0..USERS).map(|i| {
@@ -58,11 +59,18 @@ fn dump() -> tempfile::TempDir {
         } else {
             oid(1, (i * 31) % USERS)
         };
+        // Watchers: a user each, and in the 4 orders two users that are not (8 dangling
+        // values in 4 documents, which the parts below split between them).
+        let mut watchers = vec![oid(1, i)];
+        if DANGLING.contains(&i) {
+            watchers.extend([oid(9, 100_000 + i), oid(9, 200_000 + i)]);
+        }
         doc! {
             "_id": oid(2, i),
             "buyer_id": oid(1, (i * 7919) % USERS),
             "seller_id": seller,
             "buyer_email": email((i * 13) % 60_000),
+            "watcher_ids": watchers,
         }
     });
     write_bson(dir.path(), "orders", orders);
@@ -82,7 +90,7 @@ fn sampled_references_and_keys_are_confirmed_exactly() {
 
     // The first pass decided on a hash sample.
     let sampled = references::find(&scan);
-    for path in ["buyer_id", "seller_id", "buyer_email"] {
+    for path in ["buyer_id", "seller_id", "buyer_email", "watcher_ids[]"] {
         let f = &sampled.found[&at("orders", path)];
         assert!(!f.exact && f.confirmed.is_none(), "{path}: {f:?}");
     }
@@ -114,6 +122,7 @@ fn sampled_references_and_keys_are_confirmed_exactly() {
         dangling: 0,
         values: 3_000,
         dangling_values: 0,
+        dangling_documents: 0,
     };
     assert_eq!(confirmed("buyer_id"), all);
     assert_eq!(confirmed("buyer_email"), all);
@@ -124,6 +133,17 @@ fn sampled_references_and_keys_are_confirmed_exactly() {
             dangling: 4,
             values: 3_000,
             dangling_values: 4,
+            dangling_documents: 4,
+        }
+    );
+    assert_eq!(
+        confirmed("watcher_ids[]"),
+        confirm::Confirmed {
+            distinct: 3_008,
+            dangling: 8,
+            values: 3_008,
+            dangling_values: 8,
+            dangling_documents: 4,
         }
     );
     let email_key = &result.refs.unique[&at("users", "email")];
@@ -131,7 +151,7 @@ fn sampled_references_and_keys_are_confirmed_exactly() {
         (email_key.distinct, email_key.repeats, email_key.confirmed),
         (69_998, 2, true)
     );
-    assert_eq!(result.confirmed(), 4);
+    assert_eq!(result.confirmed(), 5);
 
     // What the user reads.
     let lib = write::lib_rs(&result.krate, &result.scan);
@@ -139,22 +159,23 @@ fn sampled_references_and_keys_are_confirmed_exactly() {
         "References `users._id`: confirmed exactly by a second read: 3000 of 3000 distinct values resolve, all 3000 values resolve",
         "References `users._id`: confirmed exactly by a second read: 2996 of 3000 distinct values resolve, 4 distinct values dangle, in 4 of 3000 values",
         "References `users.email`: confirmed exactly by a second read: 3000 of 3000 distinct values resolve, all 3000 values resolve",
-        "4 distinct values dangle: `keep` loads them without their target.",
+        "4 dangling values in 4 documents (4 distinct, of 3,000 values in all): `keep` loads them without their target.",
+        "8 dangling values in 4 documents (8 distinct, of 3,008 values in all): `keep` loads them without their target.",
         "Unique: index `email_1`; 69,998 distinct values (confirmed exactly by a second read after a hash sample), 2 repeated: those documents will be rejected as repeated keys.",
     ] {
         assert!(lib.contains(expected), "missing {expected:?} in:\n{lib}");
     }
     assert!(!lib.contains("95% confidence"), "{lib}");
-    assert_eq!(lib.matches("on_missing = \"keep\"").count(), 1, "{lib}");
+    assert_eq!(lib.matches("on_missing = \"keep\"").count(), 2, "{lib}");
 
     // Read in parts (at most 75,000 keys held at once: 2 parts for the 140,000 of `users._id`
     // and `users.email`), the counts are the same.
     let mut parts = references::find(&scan);
     let done = confirm::confirm_within(&source, &scan, &mut parts, 75_000, &mut |_, _, _| {})
         .expect("confirm in parts");
-    assert_eq!((done.confirmed, done.parts, done.keys), (4, 2, 140_000));
+    assert_eq!((done.confirmed, done.parts, done.keys), (5, 2, 140_000));
     assert_eq!(result.confirmation.parts, 1);
-    assert_eq!(done.looked_up, 9_000);
+    assert_eq!(done.looked_up, 12_008);
     assert_eq!(parts.found, result.refs.found);
     assert_eq!(parts.unique, result.refs.unique);
 }

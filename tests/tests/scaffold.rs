@@ -14,7 +14,7 @@ use std::process::Command;
 use migrator::bson::{doc, oid::ObjectId, RawDocumentBuf};
 use migrator::source::{Source, UniqueIndex};
 use migrator_e2e::cli::{Cli, SchemaChoice};
-use migrator_e2e::data::REAL_DATA;
+use migrator_e2e::data::{Dataset, REAL_DATA};
 use migrator_e2e::mongo::MongoDb;
 use migrator_e2e::pg::TestDb;
 
@@ -174,6 +174,26 @@ fn scaffolded_crates_build_migrate_and_validate_on_the_real_data() {
     // No reference invented: exactly the two above.
     let references = dump_lib.matches("references = ").count();
     assert_eq!(references, 2, "{dump_lib}");
+
+    // The same collections as a mongodump archive (interleaved, metadata in its prelude): the
+    // same models; only the first line, naming the source, differs.
+    let archive = work.path().join("real.archive");
+    Dataset::real()
+        .without("movies")
+        .without("comments")
+        .write_archive(&archive, false);
+    let (archive_lib, _) = scaffold(&archive, &crates, "real-archive-schema");
+    let body = |lib: &str| lib.lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert!(
+        archive_lib
+            .starts_with("//! Models scaffolded by `migrator scaffold` from mongodump archive"),
+        "{archive_lib}"
+    );
+    assert_eq!(
+        body(&archive_lib),
+        body(&dump_lib),
+        "the archive's models are the dump's"
+    );
 
     let (export_lib, _) = scaffold(&export, &crates, "mflix-export-schema");
     // comments.movie_id: ObjectIds of movies, some dangling within this subset: kept.

@@ -30,6 +30,7 @@ mod progress;
 mod references;
 mod replay;
 pub mod scaffold;
+mod scaffold_progress;
 mod source;
 mod status;
 mod summary;

@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::failure::UsageError;
 use super::options::{exit, SourceArgs};
+use super::scaffold_progress::ScanProgress;
 use crate::scaffold::origin::{self, Origin};
 use crate::scaffold::{self, CrateSpec};
 use crate::schema::Schema;
@@ -117,30 +118,37 @@ fn run_inner(args: &ScaffoldArgs, models: Option<&Schema>) -> anyhow::Result<u8>
             None => " (every document; --sample N to bound it)".into(),
         }
     );
+    // The source's own estimates, for the bar's length (a dump's are extrapolated).
+    let estimated = source.collections().ok().and_then(|infos| {
+        infos
+            .iter()
+            .map(|c| {
+                c.estimated_documents
+                    .map(|e| args.sample.map_or(e, |s| e.min(s)))
+            })
+            .sum::<Option<u64>>()
+    });
     let started = Instant::now();
-    let mut last = Instant::now();
-    let mut progress = |collection: &str, docs: u64, done: bool| {
-        if done || last.elapsed().as_secs() >= 2 {
-            last = Instant::now();
-            eprintln!(
-                "  {collection}: {docs} documents{}",
-                if done { "" } else { " so far" }
-            );
-        }
-    };
-    let scan = scaffold::scan(source.as_ref(), args.sample, &unique, &mut progress)
-        .context("while scanning the source")?;
+    let mut bar = ScanProgress::new(estimated, "documents");
+    let scan = scaffold::scan(source.as_ref(), args.sample, &unique, &mut |c, n, done| {
+        bar.update(c, n, done)
+    });
+    bar.finish();
+    let scan = scan.context("while scanning the source")?;
     let took = started.elapsed().as_secs_f64();
     let documents = scan.documents();
     let bytes: u64 = scan.collections.iter().map(|c| c.bytes).sum();
     let confirmed_from = Instant::now();
-    let mut again = |collection: &str, docs: u64, done: bool| {
-        if done {
-            eprintln!("  {collection}: {docs} documents read again (exact counts for what a hash sample decided)");
-        }
-    };
-    let result = scaffold::scaffold(scan, source.as_ref(), &mut again)
-        .context("while confirming the sampled references and keys by a second read")?;
+    let mut again = ScanProgress::new(
+        None,
+        "documents read again (exact counts: sampled guesses, dangling references)",
+    );
+    let result = scaffold::scaffold(scan, source.as_ref(), &mut |c, n, done| {
+        again.update(c, n, done)
+    });
+    again.finish();
+    let result =
+        result.context("while confirming the sampled references and keys by a second read")?;
     let confirming = confirmed_from.elapsed().as_secs_f64();
 
     std::fs::create_dir_all(&args.out)
@@ -200,6 +208,13 @@ fn run_inner(args: &ScaffoldArgs, models: Option<&Schema>) -> anyhow::Result<u8>
             c.looked_up,
             c.parts,
             if c.parts == 1 { "" } else { "es" }
+        );
+    }
+    if c.dangling_counted > 0 {
+        say!(
+            "counted the documents holding a dangling value of {} reference{} by a second read of only the key paths concerned",
+            c.dangling_counted,
+            if c.dangling_counted == 1 { "" } else { "s" }
         );
     }
     for line in result.summary() {

@@ -48,6 +48,8 @@ pub struct Confirmed {
     pub values: u64,
     /// Values whose target is missing.
     pub dangling_values: u64,
+    /// Documents holding at least one of those.
+    pub dangling_documents: u64,
 }
 
 /// What the second read did.
@@ -55,6 +57,9 @@ pub struct Confirmed {
 pub struct Confirmation {
     /// References and unique keys confirmed.
     pub confirmed: usize,
+    /// References compared exactly by the scan that dangle, read again only to count the
+    /// documents holding a dangling value.
+    pub dangling_counted: usize,
     /// Passes (parts of the target keys).
     pub parts: u64,
     /// Target and unique key values held, in all parts.
@@ -92,10 +97,14 @@ struct Check {
 }
 
 impl Check {
-    fn look_up(&mut self, keys: &[u128], v: u128) {
+    /// Looks `v` up among `keys`; returns whether it dangles.
+    fn look_up(&mut self, keys: &[u128], v: u128) -> bool {
         self.values += 1;
         match keys.binary_search(&v) {
-            Ok(i) => self.hit[i / 64] |= 1 << (i % 64),
+            Ok(i) => {
+                self.hit[i / 64] |= 1 << (i % 64);
+                false
+            }
             Err(_) => {
                 self.dangling_values += 1;
                 if self.dangling.len() < DANGLING_CAP {
@@ -103,6 +112,7 @@ impl Check {
                 } else if !self.dangling.contains(&v) {
                     self.overflow = true;
                 }
+                true
             }
         }
     }
@@ -114,17 +124,28 @@ impl Check {
             dangling: self.dangling.len() as u64,
             values: self.values,
             dangling_values: self.dangling_values,
+            dangling_documents: 0,
         }
     }
 }
 
-/// What needs confirming: sampled references (source path → target key) and sampled unique
-/// keys that will be declared.
+/// Marks document `doc` (its number in the collection's reading order) in a bitmap.
+fn mark(bits: &mut Vec<u64>, doc: u64) {
+    let word = (doc / 64) as usize;
+    if bits.len() <= word {
+        bits.resize(word + 1, 0);
+    }
+    bits[word] |= 1 << (doc % 64);
+}
+
+/// What needs confirming: sampled references (source path → target key), references that
+/// dangle (for the documents holding a dangling value, which the scan does not count), and
+/// sampled unique keys that will be declared.
 fn wanted(refs: &References) -> (Vec<(PathOf, PathOf)>, Vec<PathOf>) {
     let references = refs
         .found
         .iter()
-        .filter(|(_, f)| !f.exact && f.confirmed.is_none())
+        .filter(|(_, f)| (!f.exact || f.dangling() > 0) && f.confirmed.is_none())
         .map(|(at, f)| (at.clone(), (f.target.clone(), f.key.clone())))
         .collect();
     let unique = refs
@@ -148,13 +169,14 @@ fn by_collection<'a>(
 }
 
 /// Reads `paths` (each with its number) of every document of `collection` (at most `sample`),
-/// giving each value to `out(number, value)`.
+/// giving each value to `out(number, document, value)`, documents numbered from 0 in reading
+/// order.
 fn read(
     source: &dyn Source,
     collection: &str,
     paths: &[(&str, usize)],
     sample: Option<u64>,
-    out: &mut dyn FnMut(usize, u128),
+    out: &mut dyn FnMut(usize, u64, u128),
     progress: &mut dyn FnMut(&str, u64, bool),
 ) -> Result<(), SourceError> {
     let mut columns = Columns::default();
@@ -169,8 +191,8 @@ fn read(
         if sample.is_some_and(|s| n >= s) {
             break;
         }
+        columns.read(doc.as_bytes(), &mut |c, v| out(numbers[c], n, v));
         n += 1;
-        columns.read(doc.as_bytes(), &mut |c, v| out(numbers[c], v));
         if n.is_multiple_of(20_000) {
             progress(collection, n, false);
         }
@@ -225,6 +247,8 @@ pub fn confirm_within(
     let mut key_counts = vec![(0u64, 0u64); keys.len()];
     let mut found = vec![Confirmed::default(); references.len()];
     let mut overflow = vec![false; references.len()];
+    // A bit per document holding a dangling value, per reference (over every part).
+    let mut documents: Vec<Vec<u64>> = vec![Vec::new(); references.len()];
     let mut looked_up = 0;
     for part_no in 0..parts {
         let in_part = |v: &u128| parts == 1 || part(*v, parts) == part_no;
@@ -234,7 +258,7 @@ pub fn confirm_within(
             .map(|k| Vec::with_capacity((expected(k) / parts + 1024) as usize))
             .collect();
         for (collection, paths) in &key_reads {
-            let out = &mut |n: usize, v: u128| {
+            let out = &mut |n: usize, _doc: u64, v: u128| {
                 if in_part(&v) {
                     held[n].push(v);
                 }
@@ -265,10 +289,12 @@ pub fn confirm_within(
             })
             .collect();
         for (collection, paths) in &ref_reads {
-            let out = &mut |n: usize, v: u128| {
+            let out = &mut |n: usize, doc: u64, v: u128| {
                 if in_part(&v) {
                     let check = &mut checks[n];
-                    check.look_up(&held[check.target], v);
+                    if check.look_up(&held[check.target], v) {
+                        mark(&mut documents[n], doc);
+                    }
                 }
             };
             read(source, collection, paths, scan.sample, out, progress)?;
@@ -285,12 +311,18 @@ pub fn confirm_within(
             .is_ok_and(|k| key_counts[k].0 == expected(to))
     };
     let mut confirmed = 0;
+    let mut dangling_counted = 0;
     for (n, (at, to)) in references.iter().enumerate() {
-        let c = found[n];
+        let mut c = found[n];
+        c.dangling_documents = documents[n].iter().map(|w| u64::from(w.count_ones())).sum();
         if overflow[n] || c.values != expected(at) || !key_whole(to) {
             continue;
         }
-        confirmed += 1;
+        if refs.found.get(at).is_some_and(|f| f.exact) {
+            dangling_counted += 1;
+        } else {
+            confirmed += 1;
+        }
         let share = (c.distinct - c.dangling) as f64 / (c.distinct.max(1) as f64);
         if share < MIN_SHARE {
             refs.found.remove(at);
@@ -313,6 +345,7 @@ pub fn confirm_within(
     }
     Ok(Confirmation {
         confirmed,
+        dangling_counted,
         parts,
         keys: key_counts.iter().map(|(v, _)| v).sum(),
         looked_up,
@@ -325,6 +358,7 @@ impl std::ops::AddAssign for Confirmed {
         self.dangling += o.dangling;
         self.values += o.values;
         self.dangling_values += o.dangling_values;
+        self.dangling_documents += o.dangling_documents;
     }
 }
 
@@ -352,7 +386,8 @@ mod tests {
                 distinct: 4,
                 dangling: 1,
                 values: 7,
-                dangling_values: 3
+                dangling_values: 3,
+                dangling_documents: 0,
             }
         );
         assert_eq!(counts(&[1, 2, 2, 3, 9]), (5, 4));

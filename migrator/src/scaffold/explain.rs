@@ -7,8 +7,37 @@ use std::collections::BTreeMap;
 use super::compare::{At, Feature, HandColumn};
 use super::enums;
 use super::model::Field;
+use super::references::Found;
 use super::Scaffold;
 use crate::census::parent_path;
+
+/// `1 value`, `2 values`.
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!(
+        "{} {}",
+        super::infer::count(n),
+        if n == 1 { one } else { many }
+    )
+}
+
+/// How much of a reference dangles: values and the documents holding them (counted by the
+/// second read, [`super::confirm`]), and distinct values: `4 dangling values in 3 documents (2
+/// distinct)`. Without the second read's counts, the distinct values only.
+pub(super) fn dangling(f: &Found) -> String {
+    match f.confirmed {
+        Some(c) => format!(
+            "{} in {} ({} distinct, of {} values in all)",
+            counted(c.dangling_values, "dangling value", "dangling values"),
+            counted(c.dangling_documents, "document", "documents"),
+            super::infer::count(c.dangling),
+            super::infer::count(c.values),
+        ),
+        None => format!(
+            "{} (the documents holding them were not counted: the second read could not count this path exactly)",
+            counted(f.dangling() as u64, "distinct value dangles", "distinct values dangle"),
+        ),
+    }
+}
 
 pub(super) struct Explain<'a> {
     pub(super) scaffold: &'a Scaffold,

@@ -258,7 +258,9 @@ impl Inferrer<'_> {
                 .push("Documents, arrays and scalars mixed: kept as jsonb.".into());
             "Bson".to_string()
         } else {
-            self.scalar_field(scope, path, &stats, &mut field)
+            let ty = self.scalar_field(scope, path, &stats, &mut field);
+            self.why_no_enum(scope, path, &ty, &mut field);
+            ty
         };
         let optional = missing > 0 && !ty.starts_with("Option<");
         field.ty = if optional && !is_root_id {
@@ -267,6 +269,36 @@ impl Inferrer<'_> {
             ty
         };
         out.push(field);
+    }
+
+    /// A text key with few distinct strings that did not become an enum says why (the labels
+    /// and the rule they fail), so that the reader sees the guess not made.
+    fn why_no_enum(&self, scope: &Scope<'_>, path: &str, ty: &str, field: &mut Field) {
+        let plain = ty == "String" || ty == "Option<String>";
+        let keyed = field
+            .attrs
+            .iter()
+            .any(|a| a == "unique" || a.starts_with("references"));
+        let Some(p) = scope.c.profile(path) else {
+            return;
+        };
+        // (Labels each used once are plainly text: nothing to explain.)
+        let total: u64 = p.labels.values().sum();
+        let few = (2..=super::enums::MAX_LABELS).contains(&p.labels.len());
+        if !plain || keyed || p.labels_overflow || !few || total <= p.labels.len() as u64 {
+            return;
+        }
+        if let Err(why) = super::enums::verdict(&p.labels, p.labels_overflow, path) {
+            let labels = p
+                .labels
+                .iter()
+                .map(|(l, c)| format!("`{l}` {}", n(*c)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            field
+                .docs
+                .push(format!("Text, not an enum: {why} ({labels})."));
+        }
     }
 
     /// A subdocument: a geometry, jsonb, or a field per key by path (returns `None` then).

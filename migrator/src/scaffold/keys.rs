@@ -89,12 +89,17 @@ impl Inferrer<'_> {
             }
             (None, true) => {
                 field.attrs.push("unique".into());
-                field
-                    .docs
-                    .push(format!("Unique: a natural key other collections reference; {line}."));
+                field.docs.push(format!(
+                    "Unique: a natural key other collections reference; {line}."
+                ));
             }
             (None, false) => field.docs.push(format!(
-                "Every document has a different value ({line}); not marked `unique`: no index says so and nothing references it."
+                "{} ({line}); not marked `unique`: no index says so and nothing references it.",
+                if u.repeats > 0 {
+                    "Nearly every document has a different value"
+                } else {
+                    "Every document has a different value"
+                }
             )),
         }
     }
@@ -126,6 +131,22 @@ impl Inferrer<'_> {
         if f.key != "_id" {
             field.attrs.push(format!("key = {:?}", field_ident(&f.key)));
         }
+        // A collection's junction to itself: both columns would be named after the collection
+        // (`task_id`); the target's is named after the field.
+        if array && f.target == scope.c.name && scope.noun == "documents" {
+            let name = field.ident.trim_end_matches('_');
+            let name = name
+                .strip_suffix("_ids")
+                .or_else(|| name.strip_suffix("_id"))
+                .unwrap_or(name);
+            let own = scope.table.trim_end_matches('s');
+            let column = if name.trim_end_matches('s') == own {
+                format!("{name}_target_id")
+            } else {
+                format!("{name}_id")
+            };
+            field.attrs.push(format!("target_column = {column:?}"));
+        }
         let what = if f.target == scope.c.name {
             " (a self-reference)"
         } else {
@@ -140,8 +161,8 @@ impl Inferrer<'_> {
         if f.dangling() > 0 {
             field.attrs.push("on_missing = \"keep\"".into());
             field.docs.push(format!(
-                "{} distinct values dangle{}: `keep` loads them without their target.",
-                n(f.dangling() as u64),
+                "{}{}: `keep` loads them without their target.",
+                super::explain::dangling(f),
                 if self.sampled {
                     " (a sample: the targets may be beyond it)"
                 } else {

@@ -62,7 +62,7 @@ pub fn scaffold(
 impl Scaffold {
     /// References and unique keys decided on a hash sample and counted exactly since.
     pub fn confirmed(&self) -> usize {
-        let refs = self.refs.found.values().filter(|f| f.confirmed.is_some());
+        let refs = (self.refs.found.values()).filter(|f| f.confirmed.is_some() && !f.exact);
         let keys = self.refs.unique.values().filter(|u| u.confirmed);
         refs.count() + keys.count()
     }
@@ -119,13 +119,7 @@ impl Scaffold {
                 }
             }
         }
-        for w in &self.krate.withs {
-            for d in &w.docs {
-                if d.contains("rejected") {
-                    lines.push(format!("convert::{}: {d}", w.ident));
-                }
-            }
-        }
+        // (A `with` function's comment is its field's too: said once, by the field.)
         lines
     }
 }

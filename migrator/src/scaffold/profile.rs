@@ -119,6 +119,8 @@ pub struct Profile {
     pub not_key: bool,
     /// The kinds of key values seen: 1 objectId, 2 string, 3 integer.
     pub key_kinds: u8,
+    /// Dates a `timestamptz` cannot hold (the runtime rejects them as it reads them).
+    pub dates_out_of_range: u64,
 }
 
 impl Profile {
@@ -245,6 +247,12 @@ pub(super) fn observe(p: &mut Profile, value: RawBsonRef<'_>) {
             *p.binary_subtypes.entry(u8::from(b.subtype)).or_default() += 1;
             if u8::from(b.subtype) == 9 && b.bytes.first() == Some(&0x27) {
                 p.float32_vectors += 1;
+            }
+            p.drop_keys();
+        }
+        RawBsonRef::DateTime(_) => {
+            if <bson::DateTime as crate::value::FromBson>::from_bson(value).is_err() {
+                p.dates_out_of_range += 1;
             }
             p.drop_keys();
         }

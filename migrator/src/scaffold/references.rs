@@ -57,7 +57,8 @@ impl Found {
     /// A sampled reference confirmed by a second read says what that read counted: every
     /// value compared, nothing estimated.
     pub fn confidence(&self) -> String {
-        if let Some(c) = self.confirmed {
+        // (An exact reference that dangles is read again only for its documents.)
+        if let (Some(c), false) = (self.confirmed, self.exact) {
             let resolved = c.distinct - c.dangling;
             let dangle = match c.dangling {
                 0 => format!("all {} values resolve", c.values),

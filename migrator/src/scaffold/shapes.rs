@@ -56,11 +56,14 @@ impl Inferrer<'_> {
                 return Some(format!("migrator::geo::{kind}"));
             }
         }
-        if keys.iter().any(|k| k.ends_with(".*")) {
-            field.docs.push(
-                "A map keyed by data (ids, numbers): one jsonb column, not a column per key."
-                    .into(),
-            );
+        if let Some(data) = keys.iter().find(|k| k.ends_with(".*")) {
+            let folded = scope.stats(data);
+            field.docs.push(format!(
+                "A map keyed by data (ids, numbers, hashes: {} such keys in {} of {} documents, counted together as `*`): one jsonb column, not a column per key.",
+                n(folded.types.values().sum()),
+                n(folded.documents),
+                n(scope.c.census.documents),
+            ));
             return Some("Document".into());
         }
         if keys.is_empty() {
@@ -71,6 +74,20 @@ impl Inferrer<'_> {
             .iter()
             .filter(|k| scope.stats(k).types.values().sum::<u64>() * 2 < objects)
             .count();
+        let widest = keys
+            .iter()
+            .map(|k| scope.stats(k).types.values().sum::<u64>())
+            .max()
+            .unwrap_or(0);
+        if keys.len() > MAX_NESTED_KEYS && rare * 2 > keys.len() {
+            field.docs.push(format!(
+                "A map with dynamic keys: {} distinct keys, each in at most {} of {} subdocuments ({rare} in fewer than half): one jsonb column, not a column per key.",
+                keys.len(),
+                n(widest),
+                n(objects)
+            ));
+            return Some("Document".into());
+        }
         if keys.len() > MAX_NESTED_KEYS || (keys.len() > 4 && rare * 2 > keys.len()) {
             field.docs.push(format!(
                 "{} keys, {rare} of them in fewer than half the subdocuments: an irregular shape, kept as jsonb.",

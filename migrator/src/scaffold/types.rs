@@ -96,6 +96,15 @@ pub(super) fn scalar(p: Option<&Profile>, kinds: &BTreeMap<&str, u64>, rel: &str
                 return rust("String", notes);
             }
             "bool" => "bool",
+            "date" if p.dates_out_of_range > 0 => {
+                return rust(
+                    "DateTime",
+                    vec![format!(
+                        "{} dates lie outside PostgreSQL's range (4714 BC to 294247 AD): those documents will be rejected.",
+                        n(p.dates_out_of_range)
+                    )],
+                );
+            }
             "date" => "DateTime",
             "objectId" => "ObjectId",
             "decimal" => "Decimal128",
