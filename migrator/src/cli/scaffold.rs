@@ -92,6 +92,7 @@ fn run_inner(args: &ScaffoldArgs, models: Option<&Schema>) -> anyhow::Result<u8>
         (None, None) => origin::origin(
             Path::new(env!("CARGO_MANIFEST_DIR")),
             origin::cargo_home().as_deref(),
+            origin::install_root().as_deref(),
         ),
     };
     if let Origin::Gone(dir) = &origin {

@@ -7,7 +7,8 @@
 //! - Installed with `cargo install --git URL`: cargo built it in a copy of the repository of its
 //!   own (`$CARGO_HOME/git/checkouts/`), which it may clean away; the crate depends on the same
 //!   repository at the same commit instead (`git = URL, rev = ...`), as cargo's record of the
-//!   install says (`$CARGO_HOME/.crates2.json`).
+//!   install says (`.crates2.json` in the install's root: beside the `bin` directory holding the
+//!   binary, which is `$CARGO_HOME` unless `--root` or `CARGO_INSTALL_ROOT` said otherwise).
 //! - The sources are gone (the checkout was deleted or moved): there is no default; the command
 //!   says which flag to give before it reads anything.
 
@@ -30,8 +31,9 @@ pub enum Origin {
 }
 
 /// The default for a binary built from the package directory `built_from`, cargo's home being
-/// `cargo_home`.
-pub fn origin(built_from: &Path, cargo_home: Option<&Path>) -> Origin {
+/// `cargo_home`; `installed_in`: the root the binary is installed in, if it is (`<root>/bin/..`),
+/// whose install record is read first.
+pub fn origin(built_from: &Path, cargo_home: Option<&Path>, installed_in: Option<&Path>) -> Origin {
     if !built_from.join("Cargo.toml").is_file() {
         return Origin::Gone(built_from.to_path_buf());
     }
@@ -45,8 +47,13 @@ pub fn origin(built_from: &Path, cargo_home: Option<&Path>) -> Origin {
             .as_os_str()
             .to_str()?
             .to_string();
-        let record = std::fs::read_to_string(home.join(".crates2.json")).ok()?;
-        installed_from(&record, &short)
+        [installed_in, Some(home)]
+            .into_iter()
+            .flatten()
+            .find_map(|root| {
+                let record = std::fs::read_to_string(root.join(".crates2.json")).ok()?;
+                installed_from(&record, &short)
+            })
     });
     match installed {
         Some((url, rev)) => Origin::Git {
@@ -56,6 +63,13 @@ pub fn origin(built_from: &Path, cargo_home: Option<&Path>) -> Origin {
         },
         None => Origin::Checkout(built_from.to_path_buf()),
     }
+}
+
+/// The install root of the running binary: `<root>` for `<root>/bin/<binary>`.
+pub fn install_root() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let bin = exe.parent()?;
+    (bin.file_name()? == "bin").then(|| bin.parent().map(Path::to_path_buf))?
 }
 
 /// Cargo's home: `$CARGO_HOME`, else `~/.cargo`.
@@ -96,7 +110,7 @@ mod tests {
         let checkout = home.path().join("src/migrator/migrator");
         package(&checkout);
         assert_eq!(
-            origin(&checkout, Some(home.path())),
+            origin(&checkout, Some(home.path()), None),
             Origin::Checkout(checkout.clone())
         );
 
@@ -106,7 +120,7 @@ mod tests {
         package(&installed);
         // No record of the install: the path it is at.
         assert_eq!(
-            origin(&installed, Some(home.path())),
+            origin(&installed, Some(home.path()), None),
             Origin::Checkout(installed.clone())
         );
         std::fs::write(
@@ -116,7 +130,27 @@ mod tests {
         )
         .expect("record");
         assert_eq!(
-            origin(&installed, Some(home.path())),
+            origin(&installed, Some(home.path()), None),
+            Origin::Git {
+                url: "https://example.org/m.git".into(),
+                rev: "6f1c0de9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3".into(),
+                checkout: installed.clone(),
+            }
+        );
+        // Installed with `--root`: the record is in that root, not in cargo's home.
+        let root = home.path().join("tools");
+        std::fs::create_dir_all(&root).expect("root");
+        std::fs::rename(
+            home.path().join(".crates2.json"),
+            root.join(".crates2.json"),
+        )
+        .expect("record moved");
+        assert_eq!(
+            origin(&installed, Some(home.path()), None),
+            Origin::Checkout(installed.clone())
+        );
+        assert_eq!(
+            origin(&installed, Some(home.path()), Some(&root)),
             Origin::Git {
                 url: "https://example.org/m.git".into(),
                 rev: "6f1c0de9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3".into(),
@@ -129,11 +163,14 @@ mod tests {
             .join("git/checkouts/migrator-3f2a/0000000/migrator");
         package(&other);
         assert_eq!(
-            origin(&other, Some(home.path())),
+            origin(&other, Some(home.path()), None),
             Origin::Checkout(other.clone())
         );
 
         let gone = home.path().join("deleted/migrator");
-        assert_eq!(origin(&gone, Some(home.path())), Origin::Gone(gone.clone()));
+        assert_eq!(
+            origin(&gone, Some(home.path()), None),
+            Origin::Gone(gone.clone())
+        );
     }
 }
