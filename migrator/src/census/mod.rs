@@ -27,7 +27,7 @@ pub use coverage::{
     coverage, CollectionCoverage, Coverage, DroppedKey, KeyCoverage, KeyFindings, NeverSeen,
 };
 pub use fate::Fate;
-pub use tally::{is_data_key, Tally, MAX_CHILDREN};
+pub use tally::{is_data_key, Scalars, Tally, MAX_CHILDREN};
 
 /// What the documents of one collection hold under one key path.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

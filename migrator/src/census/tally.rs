@@ -123,13 +123,28 @@ impl Default for Tally {
     }
 }
 
-/// The document being walked.
-struct Current<'a> {
-    doc: &'a RawDocument,
-    id: Option<String>,
+/// What a walk hands each scalar value it counts, besides counting it: the node of its path
+/// (see [`Tally::paths`]), its type byte and its bytes in the frame (as [`super::frame`] delimits
+/// them: checked to fit, not decoded). `scaffold` profiles the values this way in the census's
+/// own walk.
+pub trait Scalars {
+    fn scalar(&mut self, node: usize, tag: u8, value: &[u8]);
 }
 
-impl Current<'_> {
+/// No one listening: the census alone.
+impl Scalars for () {
+    #[inline(always)]
+    fn scalar(&mut self, _: usize, _: u8, _: &[u8]) {}
+}
+
+/// The document being walked.
+struct Current<'a, S> {
+    doc: &'a RawDocument,
+    id: Option<String>,
+    scalars: &'a mut S,
+}
+
+impl<S> Current<'_, S> {
     fn id(&mut self) -> String {
         self.id.get_or_insert_with(|| describe_id(self.doc)).clone()
     }
@@ -146,8 +161,18 @@ impl Tally {
     /// Counts every key path of `doc`. A malformed document is counted up to where its frame
     /// breaks (values are not read: see [`super::frame`]).
     pub fn observe(&mut self, doc: &RawDocument) {
+        self.observe_with(doc, &mut ());
+    }
+
+    /// [`Tally::observe`], handing every scalar value counted (not nested deeper than the census
+    /// walks) to `scalars`.
+    pub fn observe_with<S: Scalars>(&mut self, doc: &RawDocument, scalars: &mut S) {
         self.seq += 1;
-        let mut current = Current { doc, id: None };
+        let mut current = Current {
+            doc,
+            id: None,
+            scalars,
+        };
         let root = &mut self.nodes[0];
         root.documents += 1;
         root.last_doc = self.seq;
@@ -158,7 +183,13 @@ impl Tally {
     /// Counts the elements of the document `bytes` as children of `node`. Each key is first
     /// compared with the child after the last one found (documents mostly keep their keys in
     /// one order), in place.
-    fn walk_document(&mut self, node: usize, bytes: &[u8], depth: u32, current: &mut Current<'_>) {
+    fn walk_document<S: Scalars>(
+        &mut self,
+        node: usize,
+        bytes: &[u8],
+        depth: u32,
+        current: &mut Current<'_, S>,
+    ) {
         let mut frame = Frame::of(bytes);
         let mut hint = 0;
         loop {
@@ -191,7 +222,14 @@ impl Tally {
 
     /// Counts one value at `node`, and what it holds.
     #[inline]
-    fn count(&mut self, node: usize, tag: u8, value: &[u8], depth: u32, current: &mut Current<'_>) {
+    fn count<S: Scalars>(
+        &mut self,
+        node: usize,
+        tag: u8,
+        value: &[u8],
+        depth: u32,
+        current: &mut Current<'_, S>,
+    ) {
         let seq = self.seq;
         let n = &mut self.nodes[node];
         n.types[slot(tag)] += 1;
@@ -218,7 +256,7 @@ impl Tally {
                     self.count(elements, tag, value, depth + 1, current);
                 }
             }
-            _ => {}
+            _ => current.scalars.scalar(node, tag, value),
         }
     }
 
@@ -232,12 +270,12 @@ impl Tally {
 
     /// The child of `parent` for the element's key past the first guess: the other children
     /// (from `hint` on, then from the first), then a new one.
-    fn find_child(
+    fn find_child<S: Scalars>(
         &mut self,
         parent: usize,
         element: &Element<'_>,
         hint: &mut usize,
-        current: &mut Current<'_>,
+        current: &mut Current<'_, S>,
     ) -> usize {
         let (key, word) = if is_data_key(element.key) {
             (OTHERS, word_of(OTHERS))
@@ -271,9 +309,31 @@ impl Tally {
         child
     }
 
-    fn push(&mut self, key: &[u8], current: &mut Current<'_>) -> usize {
+    fn push<S: Scalars>(&mut self, key: &[u8], current: &mut Current<'_, S>) -> usize {
         self.nodes.push(Node::new(key, Some(current.id())));
         self.nodes.len() - 1
+    }
+
+    /// Every node's path as [`Tally::take`] names it (the root's is empty), by node number: the
+    /// `node` a [`Scalars`] was handed.
+    pub fn paths(&self) -> Vec<String> {
+        let mut paths = vec![String::new(); self.nodes.len()];
+        // A node is made after its parent: its parent's path is known when it is reached.
+        for (parent, n) in self.nodes.iter().enumerate() {
+            let base = paths[parent].clone();
+            if n.elements != 0 {
+                paths[n.elements as usize] = format!("{base}[]");
+            }
+            for c in &n.children {
+                let key = String::from_utf8_lossy(&self.nodes[c.node as usize].key);
+                paths[c.node as usize] = if base.is_empty() {
+                    key.into_owned()
+                } else {
+                    format!("{base}.{key}")
+                };
+            }
+        }
+        paths
     }
 
     /// What was counted since the last call (every path with a document), and starts again

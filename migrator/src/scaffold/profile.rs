@@ -189,11 +189,30 @@ pub(super) fn hash(kind: u8, bytes: &[u8]) -> u64 {
     fold(h ^ SEED, MULTIPLIER ^ SEED)
 }
 
-pub(super) fn observe(p: &mut Profile, value: RawBsonRef<'_>) {
-    match value {
-        RawBsonRef::Int32(i) => int(p, i64::from(i)),
-        RawBsonRef::Int64(i) => int(p, i),
-        RawBsonRef::Double(d) => {
+/// A little-endian word of `N` bytes at the start of a value.
+#[inline]
+fn word<const N: usize>(bytes: &[u8]) -> Option<[u8; N]> {
+    bytes.get(..N)?.try_into().ok()
+}
+
+/// Profiles one scalar value, given as the census's walk finds it: its BSON type byte and its
+/// bytes in the document's frame (lengths checked to fit; strings not yet checked as UTF-8: a
+/// string that is not UTF-8 is not profiled). Nulls are no values here.
+pub(super) fn observe(p: &mut Profile, tag: u8, bytes: &[u8]) {
+    match tag {
+        0x10 => {
+            if let Some(w) = word::<4>(bytes) {
+                int(p, i64::from(i32::from_le_bytes(w)));
+            }
+        }
+        0x12 => {
+            if let Some(w) = word::<8>(bytes) {
+                int(p, i64::from_le_bytes(w));
+            }
+        }
+        0x01 => {
+            let Some(w) = word::<8>(bytes) else { return };
+            let d = f64::from_le_bytes(w);
             p.doubles += 1;
             if d.abs() > 9_007_199_254_740_992.0 && d.is_finite() {
                 p.beyond_2_53 += 1;
@@ -209,54 +228,74 @@ pub(super) fn observe(p: &mut Profile, value: RawBsonRef<'_>) {
             }
             p.drop_keys();
         }
-        RawBsonRef::String(s) => {
-            p.strings += 1;
-            p.max_len = p.max_len.max(s.len());
-            if s.is_empty() {
-                p.empty_strings += 1;
-            } else if s.trim().parse::<f64>().is_ok() {
-                p.numeric_strings += 1;
-            }
-            if s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
-                p.hex24_strings += 1;
-            }
-            if s.contains('\0') {
-                p.nul_strings += 1;
-            }
-            if !p.labels_overflow {
-                let room = p.labels.len() < LABEL_CAP && s.len() <= 40;
-                match p.labels.get_mut(s) {
-                    Some(n) => *n += 1,
-                    None if room => {
-                        p.labels.insert(s.to_string(), 1);
-                    }
-                    None => {
-                        p.labels_overflow = true;
-                        p.labels.clear();
-                    }
-                }
-            }
-            if s.len() > KEY_MAX_LEN {
-                p.drop_keys();
-            } else {
-                p.key(2, hash(2, s.as_bytes()));
+        0x02 => {
+            // The length prefix counts the closing NUL (the frame checked both).
+            let Some(s) = bytes.get(4..bytes.len().saturating_sub(1)) else {
+                return;
+            };
+            if let Ok(s) = std::str::from_utf8(s) {
+                string(p, s);
             }
         }
-        RawBsonRef::ObjectId(o) => p.key(1, hash(1, &o.bytes())),
-        RawBsonRef::Binary(b) => {
-            *p.binary_subtypes.entry(u8::from(b.subtype)).or_default() += 1;
-            if u8::from(b.subtype) == 9 && b.bytes.first() == Some(&0x27) {
+        0x07 => {
+            if let Some(o) = word::<12>(bytes) {
+                p.key(1, hash(1, &o));
+            }
+        }
+        0x05 => {
+            // Length, subtype, then the bytes.
+            let Some(&subtype) = bytes.get(4) else { return };
+            *p.binary_subtypes.entry(subtype).or_default() += 1;
+            if subtype == 9 && bytes.get(5) == Some(&0x27) {
                 p.float32_vectors += 1;
             }
             p.drop_keys();
         }
-        RawBsonRef::DateTime(_) => {
-            if <bson::DateTime as crate::value::FromBson>::from_bson(value).is_err() {
-                p.dates_out_of_range += 1;
+        0x09 => {
+            if let Some(w) = word::<8>(bytes) {
+                let date = RawBsonRef::DateTime(bson::DateTime::from_millis(i64::from_le_bytes(w)));
+                if <bson::DateTime as crate::value::FromBson>::from_bson(date).is_err() {
+                    p.dates_out_of_range += 1;
+                }
             }
             p.drop_keys();
         }
+        0x06 | 0x0A => {}
         _ => p.drop_keys(),
+    }
+}
+
+fn string(p: &mut Profile, s: &str) {
+    p.strings += 1;
+    p.max_len = p.max_len.max(s.len());
+    if s.is_empty() {
+        p.empty_strings += 1;
+    } else if s.trim().parse::<f64>().is_ok() {
+        p.numeric_strings += 1;
+    }
+    if s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        p.hex24_strings += 1;
+    }
+    if s.contains('\0') {
+        p.nul_strings += 1;
+    }
+    if !p.labels_overflow {
+        let room = p.labels.len() < LABEL_CAP && s.len() <= 40;
+        match p.labels.get_mut(s) {
+            Some(n) => *n += 1,
+            None if room => {
+                p.labels.insert(s.to_string(), 1);
+            }
+            None => {
+                p.labels_overflow = true;
+                p.labels.clear();
+            }
+        }
+    }
+    if s.len() > KEY_MAX_LEN {
+        p.drop_keys();
+    } else {
+        p.key(2, hash(2, s.as_bytes()));
     }
 }
 

@@ -80,8 +80,7 @@ pub fn scan(
             if first.is_none() {
                 first = Some(doc.to_owned());
             }
-            tally.observe(doc);
-            walker.document(doc);
+            walker.document(&mut tally, doc);
             n += 1;
             bytes += doc.as_bytes().len() as u64;
             if n.is_multiple_of(20_000) {
@@ -92,8 +91,8 @@ pub fn scan(
         collections.push(CollectionScan {
             unique_indexes: unique(&info.name),
             name: info.name,
+            profiles: walker.profiles(&tally),
             census: tally.take(),
-            profiles: walker.profiles(),
             first,
             sampled,
             bytes,
