@@ -179,3 +179,49 @@ fn sampled_references_and_keys_are_confirmed_exactly() {
     assert_eq!(parts.found, result.refs.found);
     assert_eq!(parts.unique, result.refs.unique);
 }
+
+/// A collection referring to itself (each person's `sponsor_id` is another person's `_id`, 7 of
+/// them no one's), sampled: its references are read before its own keys are whole, so they wait
+/// in memory, and the collection is still read once a pass.
+#[test]
+fn a_sampled_self_reference_is_confirmed_in_one_read() {
+    const PEOPLE: u32 = 70_000;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let people = (0..PEOPLE).map(|i| {
+        let sponsor = if i % 10_000 == 5 {
+            oid(9, i)
+        } else {
+            oid(1, (i * 3) % PEOPLE)
+        };
+        doc! { "_id": oid(1, i), "sponsor_id": sponsor }
+    });
+    write_bson(dir.path(), "people", people);
+    let source = DumpSource::open(dir.path()).expect("the dump opens");
+    let scan = scaffold::scan(&source, None, &|_| Vec::new(), &mut |_, _, _| {}).expect("scan");
+    let expected = confirm::Confirmed {
+        distinct: 70_000,
+        dangling: 7,
+        values: 70_000,
+        dangling_values: 7,
+        dangling_documents: 7,
+    };
+    for (budget, parts) in [(confirm::BUDGET, 1), (50_000, 3)] {
+        let mut refs = references::find(&scan);
+        let f = &refs.found[&at("people", "sponsor_id")];
+        assert_eq!((f.target.as_str(), f.exact), ("people", false));
+        let mut read = Vec::new();
+        let done = confirm::confirm_within(&source, &scan, &mut refs, budget, &mut |c, n, end| {
+            if end {
+                read.push((c.to_string(), n));
+            }
+        })
+        .expect("confirm");
+        assert_eq!((done.parts, done.looked_up), (parts, 70_000));
+        assert_eq!(
+            read,
+            vec![("people".to_string(), u64::from(PEOPLE)); parts as usize]
+        );
+        let f = &refs.found[&at("people", "sponsor_id")];
+        assert_eq!(f.confirmed, Some(expected), "budget {budget}");
+    }
+}

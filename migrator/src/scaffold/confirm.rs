@@ -2,22 +2,25 @@
 //! scan keeps only a hash-chosen sample of a key path's values; a reference, or a unique key
 //! that will be declared (`unique` by an index, or a natural key others reference), decided on
 //! such a sample is counted again here, exactly, reading only the collections and key paths
-//! concerned, each value straight from the document's frame ([`super::columns`]):
+//! concerned, each value straight from the document's frame ([`super::columns`]), each
+//! collection once (a pass; see below):
 //!
-//! 1. the target keys (and the unique keys): every value is held, sorted; the values and the
-//!    distinct ones are counted;
-//! 2. the referencing paths, streamed: each value is looked up among its target's keys; a hit
-//!    marks the key in a bitmap (distinct values resolved: the marks), a miss goes to the set of
-//!    dangling values (distinct values dangling: its size).
+//! 1. the collections holding target keys (and unique keys) first: every key value is held and,
+//!    once its collection is read, sorted; the values and the distinct ones are counted;
+//! 2. the referencing values, as they are read: each is looked up among its target's keys (a
+//!    reference read before its target's keys are whole, from a collection holding keys itself,
+//!    waits in memory until they are); a hit marks the key in a bitmap (distinct values resolved:
+//!    the marks), a miss goes to the set of dangling values (distinct values dangling: its size).
+//!    The collections holding keys are read in the order that leaves the fewest values waiting.
 //!
 //! What is exact: integers and ObjectIds are compared by value and strings of up to 14 bytes by
 //! their bytes; a longer string (key-like strings have at most [`KEY_MAX_LEN`] bytes) by 120 bits
 //! of its SHA-1, so two different long strings pass for one value only with a chance under
-//! 10^-20 over a hundred million values. Memory: 16 bytes per target key held, a bit per target
-//! key and reference, 16 bytes per distinct dangling value. Past [`BUDGET`] target keys, the
-//! keys are split by a hash into parts read one pass each (a value and its target key are always
-//! in the same part); past [`DANGLING_CAP`] distinct dangling values a reference keeps the
-//! sample's figures.
+//! 10^-20 over a hundred million values. Memory: 16 bytes per target key held and per waiting
+//! reference value, a bit per target key and reference, 16 bytes per distinct dangling value.
+//! Past [`BUDGET`] values held, the values are split by a hash into parts read one pass each (a
+//! value and its target key are always in the same part); past [`DANGLING_CAP`] distinct
+//! dangling values a reference keeps the sample's figures.
 //!
 //! Each path's value count is checked against the scan's: a path read differently (a key
 //! holding a `.`) keeps the sample's figures, said as such.
@@ -32,7 +35,8 @@ use super::references::{PathOf, References, MIN_SHARE};
 use super::scan::SourceScan;
 use crate::source::{Partition, Position, Source, SourceError};
 
-/// Target keys held at once (16 bytes each: 32 MB); more are read in parts.
+/// Values held at once (target keys and waiting references, 16 bytes each: 32 MB); more are
+/// read in parts.
 pub const BUDGET: u64 = 1 << 21;
 /// Distinct dangling values counted per reference (16 bytes each).
 pub const DANGLING_CAP: usize = 1 << 20;
@@ -157,15 +161,49 @@ fn wanted(refs: &References) -> (Vec<(PathOf, PathOf)>, Vec<PathOf>) {
     (references, unique)
 }
 
-/// Columns by collection: (path, number).
-fn by_collection<'a>(
-    columns: impl Iterator<Item = &'a PathOf>,
-) -> BTreeMap<&'a str, Vec<(&'a str, usize)>> {
-    let mut by: BTreeMap<&str, Vec<(&str, usize)>> = BTreeMap::new();
-    for (n, (c, p)) in columns.enumerate() {
-        by.entry(c.as_str()).or_default().push((p.as_str(), n));
+/// The order the collections are read in (each once a pass): first those holding target or
+/// unique keys, each chosen (of those left) with the fewest referencing values that point at
+/// keys not yet read (its own included), which wait in memory until the keys are whole; then
+/// the collections that only reference. Returns the collections, with for each the references
+/// (numbers) read from it whose target is read after it or is itself.
+fn order<'a>(
+    keys: &'a [PathOf],
+    references: &'a [(PathOf, PathOf)],
+    expected: &dyn Fn(&PathOf) -> u64,
+) -> Vec<(&'a str, Vec<usize>)> {
+    let holding: BTreeSet<&str> = keys.iter().map(|(c, _)| c.as_str()).collect();
+    let referencing: BTreeSet<&str> = references.iter().map(|((c, _), _)| c.as_str()).collect();
+    let mut left: Vec<&str> = holding.iter().copied().collect();
+    let mut read: BTreeSet<&str> = BTreeSet::new();
+    let mut out = Vec::new();
+    let waiting = |c: &str, read: &BTreeSet<&str>| -> Vec<usize> {
+        references
+            .iter()
+            .enumerate()
+            .filter(|(_, ((from, _), (to, _)))| from == c && !read.contains(to.as_str()))
+            .map(|(n, _)| n)
+            .collect()
+    };
+    while !left.is_empty() {
+        let (i, _) = left
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, c)| {
+                let w: u64 = waiting(c, &read)
+                    .iter()
+                    .map(|n| expected(&references[*n].0))
+                    .sum();
+                (w, **c)
+            })
+            .unwrap_or((0, &""));
+        let c = left.remove(i);
+        out.push((c, waiting(c, &read)));
+        read.insert(c);
     }
-    by
+    for c in referencing.difference(&holding) {
+        out.push((c, Vec::new()));
+    }
+    out
 }
 
 /// Reads `paths` (each with its number) of every document of `collection` (at most `sample`),
@@ -214,7 +252,15 @@ pub fn confirm(
     confirm_within(source, scan, refs, BUDGET, progress)
 }
 
-/// [`confirm`] holding at most `budget` target keys at once (more parts, more passes).
+/// A column of the second read: a key (its number among the keys) or a reference's values.
+#[derive(Debug, Clone, Copy)]
+enum Column {
+    Key(usize),
+    Reference(usize),
+}
+
+/// [`confirm`] holding at most `budget` values (target keys, and references waiting for their
+/// target's keys) at once (more parts, more passes).
 pub fn confirm_within(
     source: &dyn Source,
     scan: &SourceScan,
@@ -240,10 +286,31 @@ pub fn confirm_within(
             .and_then(|p| p.keys.as_ref())
             .map_or(0, |k| k.values)
     };
-    let total: u64 = keys.iter().map(expected).sum();
-    let parts = total.div_ceil(budget.max(1)).max(1);
-    let key_reads = by_collection(keys.iter());
-    let ref_reads = by_collection(references.iter().map(|(at, _)| at));
+    let targets: Vec<usize> = references
+        .iter()
+        .map(|(_, to)| keys.binary_search(to).unwrap_or_default())
+        .collect();
+    let reads = order(&keys, &references, &expected);
+    let mut waits = vec![false; references.len()];
+    for (_, waiting) in &reads {
+        for n in waiting {
+            waits[*n] = true;
+        }
+    }
+    let held_total: u64 = keys.iter().map(expected).sum::<u64>()
+        + (references.iter().zip(&waits))
+            .filter(|(_, w)| **w)
+            .map(|((at, _), _)| expected(at))
+            .sum::<u64>();
+    let parts = held_total.div_ceil(budget.max(1)).max(1);
+    // The columns each collection is read for.
+    let mut paths: BTreeMap<&str, Vec<(&str, Column)>> = BTreeMap::new();
+    for (n, (c, p)) in keys.iter().enumerate() {
+        paths.entry(c).or_default().push((p, Column::Key(n)));
+    }
+    for (n, ((c, p), _)) in references.iter().enumerate() {
+        paths.entry(c).or_default().push((p, Column::Reference(n)));
+    }
     let mut key_counts = vec![(0u64, 0u64); keys.len()];
     let mut found = vec![Confirmed::default(); references.len()];
     let mut overflow = vec![false; references.len()];
@@ -252,52 +319,76 @@ pub fn confirm_within(
     let mut looked_up = 0;
     for part_no in 0..parts {
         let in_part = |v: &u128| parts == 1 || part(*v, parts) == part_no;
-        // 1. The keys, held sorted.
         let mut held: Vec<Vec<u128>> = keys
             .iter()
             .map(|k| Vec::with_capacity((expected(k) / parts + 1024) as usize))
             .collect();
-        for (collection, paths) in &key_reads {
-            let out = &mut |n: usize, _doc: u64, v: u128| {
-                if in_part(&v) {
-                    held[n].push(v);
-                }
-            };
-            read(source, collection, paths, scan.sample, out, progress)?;
-        }
-        for (n, col) in held.iter_mut().enumerate() {
-            col.sort_unstable();
-            let (values, distinct) = counts(col);
-            key_counts[n].0 += values;
-            key_counts[n].1 += distinct;
-            col.dedup();
-            col.shrink_to_fit();
-        }
-        // 2. The references, streamed against them.
-        let mut checks: Vec<Check> = references
+        let mut checks: Vec<Check> = targets
             .iter()
-            .map(|(_, to)| {
-                let target = keys.binary_search(to).unwrap_or_default();
-                Check {
-                    target,
-                    hit: vec![0; held[target].len().div_ceil(64)],
-                    dangling: HashSet::new(),
-                    values: 0,
-                    dangling_values: 0,
-                    overflow: false,
-                }
+            .map(|&target| Check {
+                target,
+                hit: Vec::new(),
+                dangling: HashSet::new(),
+                values: 0,
+                dangling_values: 0,
+                overflow: false,
             })
             .collect();
-        for (collection, paths) in &ref_reads {
-            let out = &mut |n: usize, doc: u64, v: u128| {
-                if in_part(&v) {
-                    let check = &mut checks[n];
-                    if check.look_up(&held[check.target], v) {
-                        mark(&mut documents[n], doc);
+        // References waiting for their target's keys.
+        let mut waiting: Vec<Vec<(u128, u64)>> = (references.iter().zip(&waits))
+            .map(|((at, _), w)| match w {
+                true => Vec::with_capacity((expected(at) / parts + 1024) as usize),
+                false => Vec::new(),
+            })
+            .collect();
+        for (collection, _) in &reads {
+            let Some(columns) = paths.get(collection) else {
+                continue;
+            };
+            let numbered: Vec<(&str, usize)> = columns
+                .iter()
+                .enumerate()
+                .map(|(i, (p, _))| (*p, i))
+                .collect();
+            let out = &mut |i: usize, doc: u64, v: u128| {
+                if !in_part(&v) {
+                    return;
+                }
+                match columns[i].1 {
+                    Column::Key(k) => held[k].push(v),
+                    Column::Reference(r) if waits[r] => waiting[r].push((v, doc)),
+                    Column::Reference(r) => {
+                        let check = &mut checks[r];
+                        if check.look_up(&held[check.target], v) {
+                            mark(&mut documents[r], doc);
+                        }
                     }
                 }
             };
-            read(source, collection, paths, scan.sample, out, progress)?;
+            read(source, collection, &numbered, scan.sample, out, progress)?;
+            // This collection's keys are whole: sorted, counted, and ready for lookups.
+            for (_, column) in columns {
+                if let Column::Key(k) = *column {
+                    let col = &mut held[k];
+                    col.sort_unstable();
+                    let (values, distinct) = counts(col);
+                    key_counts[k].0 += values;
+                    key_counts[k].1 += distinct;
+                    col.dedup();
+                    col.shrink_to_fit();
+                    for check in checks.iter_mut().filter(|c| c.target == k) {
+                        check.hit = vec![0; col.len().div_ceil(64)];
+                    }
+                }
+            }
+        }
+        for (r, values) in waiting.iter_mut().enumerate() {
+            let check = &mut checks[r];
+            for (v, doc) in values.drain(..) {
+                if check.look_up(&held[check.target], v) {
+                    mark(&mut documents[r], doc);
+                }
+            }
         }
         for (n, check) in checks.iter().enumerate() {
             found[n] += check.counted();

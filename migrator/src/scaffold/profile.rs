@@ -8,6 +8,9 @@ use bson::RawBsonRef;
 
 /// Hashes kept per key path before the set keeps only a hash-chosen half of the values.
 pub const KEY_SET_CAP: usize = 1 << 16;
+/// Values of a large set compared before a pair that shares too few is given up
+/// ([`KeySet::contained_at_least`]).
+pub const PROBES: usize = 512;
 /// Distinct strings remembered per path (enum evidence); past it the path is no enum.
 pub const LABEL_CAP: usize = 24;
 /// Strings longer than this are text, not keys: no hashed set is kept for them.
@@ -56,9 +59,12 @@ impl KeySet {
         self.contained_at_least(other, 0.0).unwrap_or_default()
     }
 
-    /// [`KeySet::contained_in`], or `None` as soon as more than `1 - share` of the values
-    /// compared are missing from `other` (most pairs of sets share nothing: one probe or two
-    /// tell).
+    /// [`KeySet::contained_in`], or `None` when fewer than `share` of the values compared are
+    /// in `other`: as soon as more than `1 - share` are missing, or (most pairs of sets share
+    /// nothing) when the first [`PROBES`] values compared hold fewer than half that share. The
+    /// values come in the table's order, which follows bits of their hashes, not whether `other`
+    /// holds them: those are a fair sample, and a pair holding `share` of them is cut short only
+    /// with a chance under e^(-2·PROBES·(share/2)²) (10^-27 for a reference's 50%).
     pub fn contained_at_least(&self, other: &KeySet, share: f64) -> Option<(usize, usize)> {
         let level = self.level.max(other.level);
         let total = if level == self.level {
@@ -67,8 +73,12 @@ impl KeySet {
             self.hashes.iter().filter(|h| kept(level, **h)).count()
         };
         let may_miss = total - (share * total as f64).ceil() as usize;
+        let early = (total >= 2 * PROBES).then(|| (share / 2.0 * PROBES as f64).ceil() as usize);
         let mut missed = 0;
-        for h in self.hashes.iter().filter(|h| kept(level, **h)) {
+        for (i, h) in self.hashes.iter().filter(|h| kept(level, **h)).enumerate() {
+            if i == PROBES && early.is_some_and(|need| PROBES - missed < need) {
+                return None;
+            }
             if !other.hashes.contains(h) {
                 missed += 1;
                 if missed > may_miss {
@@ -358,5 +368,27 @@ mod tests {
         assert!((0.4..0.6).contains(&share), "{share}");
         assert_eq!(a.contained_at_least(&b, 0.4), Some((found, total)));
         assert_eq!(a.contained_at_least(&b, 0.7), None);
+    }
+
+    #[test]
+    fn pairs_sharing_little_are_given_up_early_and_others_counted_exactly() {
+        // 10,000 values; `c` holds 60% of them (every value whose number ends in 0-5), `d` none.
+        let mut a = KeySet::default();
+        let mut c = KeySet::default();
+        let mut d = KeySet::default();
+        for i in 0..10_000u64 {
+            a.insert(hash(3, &i.to_le_bytes()));
+            if i % 10 < 6 {
+                c.insert(hash(3, &i.to_le_bytes()));
+            }
+            d.insert(hash(3, &(i + 1_000_000).to_le_bytes()));
+        }
+        assert_eq!(a.contained_at_least(&c, 0.5), Some((6_000, 10_000)));
+        assert_eq!(a.contained_at_least(&d, 0.5), None);
+        assert_eq!(
+            a.contained_in(&d),
+            (0, 10_000),
+            "no share asked: all counted"
+        );
     }
 }
