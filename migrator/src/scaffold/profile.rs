@@ -21,7 +21,10 @@ pub const KEY_MAX_LEN: usize = 64;
 /// collection, so containment and repeats stay measurable on it).
 #[derive(Debug, Clone, Default)]
 pub struct KeySet {
+    /// The hashes while the path's collection is read.
     hashes: HashSet<u64, BuildHasherDefault<Prehashed>>,
+    /// The hashes once it is read ([`KeySet::freeze`]), sorted: 8 bytes each, no table.
+    sorted: Vec<u64>,
     /// Values seen (all of them, kept or not).
     pub values: u64,
     /// Values whose hash was kept already (repeats among the kept values).
@@ -40,6 +43,9 @@ impl KeySet {
         if !kept(self.level, hash) {
             return;
         }
+        if !self.sorted.is_empty() {
+            self.hashes.extend(self.sorted.drain(..));
+        }
         if !self.hashes.insert(hash) {
             self.repeats += 1;
         } else if self.hashes.len() > KEY_SET_CAP {
@@ -49,9 +55,30 @@ impl KeySet {
         }
     }
 
+    /// Keeps the hashes sorted in a vector instead of a table (half the memory or less: a
+    /// table is at most 7/8 full and a set past [`KEY_SET_CAP`] keeps its table after each
+    /// halving), once the path's collection is read; an insert after that goes back to a table.
+    pub(super) fn freeze(&mut self) {
+        let mut sorted: Vec<u64> = self.hashes.drain().collect();
+        sorted.append(&mut self.sorted);
+        sorted.sort_unstable();
+        self.sorted = sorted;
+        self.hashes = HashSet::default();
+    }
+
+    /// The hashes kept (in the table's order, or ascending once frozen: either way by the
+    /// hashes' bits, not by which other sets hold them).
+    fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.hashes.iter().chain(&self.sorted).copied()
+    }
+
+    fn contains(&self, h: u64) -> bool {
+        self.hashes.contains(&h) || self.sorted.binary_search(&h).is_ok()
+    }
+
     /// Distinct values kept (all distinct values when `level` is 0).
     pub fn distinct(&self) -> usize {
-        self.hashes.len()
+        self.hashes.len() + self.sorted.len()
     }
 
     /// How many of this set's values (kept at `level`) the other set holds, and of how many.
@@ -62,24 +89,24 @@ impl KeySet {
     /// [`KeySet::contained_in`], or `None` when fewer than `share` of the values compared are
     /// in `other`: as soon as more than `1 - share` are missing, or (most pairs of sets share
     /// nothing) when the first [`PROBES`] values compared hold fewer than half that share. The
-    /// values come in the table's order, which follows bits of their hashes, not whether `other`
-    /// holds them: those are a fair sample, and a pair holding `share` of them is cut short only
+    /// values come in the order of their hashes' bits ([`KeySet::iter`]), not of whether
+    /// `other` holds them: those are a fair sample, and a pair holding `share` of them is cut short only
     /// with a chance under e^(-2·PROBES·(share/2)²) (10^-27 for a reference's 50%).
     pub fn contained_at_least(&self, other: &KeySet, share: f64) -> Option<(usize, usize)> {
         let level = self.level.max(other.level);
         let total = if level == self.level {
-            self.hashes.len()
+            self.distinct()
         } else {
-            self.hashes.iter().filter(|h| kept(level, **h)).count()
+            self.iter().filter(|h| kept(level, *h)).count()
         };
         let may_miss = total - (share * total as f64).ceil() as usize;
         let early = (total >= 2 * PROBES).then(|| (share / 2.0 * PROBES as f64).ceil() as usize);
         let mut missed = 0;
-        for (i, h) in self.hashes.iter().filter(|h| kept(level, **h)).enumerate() {
+        for (i, h) in self.iter().filter(|h| kept(level, *h)).enumerate() {
             if i == PROBES && early.is_some_and(|need| PROBES - missed < need) {
                 return None;
             }
-            if !other.hashes.contains(h) {
+            if !other.contains(h) {
                 missed += 1;
                 if missed > may_miss {
                     return None;
@@ -390,5 +417,15 @@ mod tests {
             (0, 10_000),
             "no share asked: all counted"
         );
+        // Frozen (sorted, once the collection is read), the sets answer the same.
+        for set in [&mut a, &mut c, &mut d] {
+            set.freeze();
+        }
+        assert_eq!((a.distinct(), c.distinct()), (10_000, 6_000));
+        assert_eq!(a.contained_at_least(&c, 0.5), Some((6_000, 10_000)));
+        assert_eq!(c.contained_in(&a), (6_000, 6_000));
+        assert_eq!(a.contained_at_least(&d, 0.5), None);
+        a.insert(hash(3, &20_000u64.to_le_bytes()));
+        assert_eq!(a.distinct(), 10_001, "an insert after freezing counts");
     }
 }

@@ -55,7 +55,10 @@ impl Walker {
         let paths = tally.paths();
         let mut out = HashMap::new();
         for (node, profile) in self.profiles.into_iter().enumerate() {
-            if let (Some(profile), Some(path)) = (profile, paths.get(node)) {
+            if let (Some(mut profile), Some(path)) = (profile, paths.get(node)) {
+                if let Some(keys) = profile.keys.as_mut() {
+                    keys.freeze();
+                }
                 out.entry(path.clone()).or_insert(*profile);
             }
         }
