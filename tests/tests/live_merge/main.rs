@@ -173,8 +173,9 @@ fn a_run_stopped_part_way_resumes_with_the_merged_ranges() {
         .run(&schema, second, config)
         .expect("the resume completes");
     assert_eq!(report.outcome, Outcome::Completed);
-    // Both merged ranges kept (a free job may cut the rest of one as reading goes), every
-    // range done and none empty.
+    // Both merged ranges kept, every range done, and none of the kept ones empty. A free job
+    // may cut the rest of one as reading goes, by the `_id` density read so far: between the
+    // two bursts such a cut can land on a span with no user (it then reads nothing, once).
     let resumed = ranges();
     for r in &planned {
         let min = |row: &Vec<Option<String>>| {
@@ -191,7 +192,11 @@ fn a_run_stopped_part_way_resumes_with_the_merged_ranges() {
     let mut total = 0;
     for r in &resumed {
         let documents: i64 = r[2].as_deref().and_then(|n| n.parse().ok()).unwrap_or(-1);
-        assert!(documents > 0, "no range empty: {resumed:?}");
+        let kept = planned.iter().any(|p| p[0] == r[0]);
+        assert!(
+            documents > 0 || (!kept && documents == 0),
+            "no kept range empty: {resumed:?}"
+        );
         assert_eq!(r[3].as_deref(), Some("true"), "{resumed:?}");
         total += documents;
     }
