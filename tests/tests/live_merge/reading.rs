@@ -282,11 +282,16 @@ fn assert_every_user_once(db: &TestDb, report: &RunReport) {
     );
 }
 
-#[test]
-fn ranges_that_turn_out_empty_or_tiny_are_merged_as_reading_goes() {
-    let mongo = clustered("merge_reading", placed);
+/// Users clustered by `place` in a database of `test`, migrated with [`config`] through a
+/// [`Forced`] source whose merges are counted; every user landed once. The source server's
+/// database is returned too: it lives as long as the test uses the result.
+fn merged_run(
+    test: &str,
+    place: fn(u64) -> (u32, u32),
+) -> (MongoDb, TestDb, Arc<Forced>, Arc<Merges>, RunReport) {
+    let mongo = clustered(test, place);
     let schema = schema::accounts::schema().expect("the accounts schema");
-    let db = TestDb::create("merge_reading");
+    let db = TestDb::create(test);
     let source = Arc::new(Forced::new(mongo.uri(), mongo.name()));
     let merges = Arc::new(Merges::new(None));
     let report = db
@@ -299,6 +304,12 @@ fn ranges_that_turn_out_empty_or_tiny_are_merged_as_reading_goes() {
         )
         .expect("the run completes");
     assert_every_user_once(&db, &report);
+    (mongo, db, source, merges, report)
+}
+
+#[test]
+fn ranges_that_turn_out_empty_or_tiny_are_merged_as_reading_goes() {
+    let (_mongo, db, source, merges, report) = merged_run("merge_reading", placed);
     let recorded = ranges(&db);
     let (merged, cuts) = (
         merges.merged.load(Ordering::SeqCst),
@@ -347,21 +358,7 @@ fn ranges_that_turn_out_empty_or_tiny_are_merged_as_reading_goes() {
 
 #[test]
 fn the_first_ranges_started_while_planned_read_on_into_the_ranges_after_them() {
-    let mongo = clustered("merge_first", placed_late);
-    let schema = schema::accounts::schema().expect("the accounts schema");
-    let db = TestDb::create("merge_first");
-    let source = Arc::new(Forced::new(mongo.uri(), mongo.name()));
-    let merges = Arc::new(Merges::new(None));
-    let report = db
-        .run_observed(
-            &schema,
-            Arc::clone(&source) as Arc<dyn Source>,
-            config(db.url()),
-            merges.clone(),
-            Arc::default(),
-        )
-        .expect("the run completes");
-    assert_every_user_once(&db, &report);
+    let (_mongo, db, source, merges, _) = merged_run("merge_first", placed_late);
     let recorded = ranges(&db);
     let readings = source.readings.load(Ordering::SeqCst);
     let merged = merges.merged.load(Ordering::SeqCst);
